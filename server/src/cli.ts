@@ -1,0 +1,197 @@
+import { parseArgs } from 'node:util';
+import { bootstrapDemo, DEMO_CLIENT_ID, DEMO_USERNAME } from './bootstrap.js';
+import { configFromEnv, type Config } from './config.js';
+import { GRANT_ALIASES } from './core/clients.js';
+import { OAuthError } from './core/errors.js';
+import { createCore, type Core } from './core/index.js';
+import { parseScope } from './core/scopes.js';
+import { startServer } from './server.js';
+import { createSqliteStore } from './store/sqlite.js';
+import type { SigningAlg } from './store/types.js';
+
+const USAGE = `kalm — the Kalm authorization server
+
+Usage:
+  kalm serve                                   start the server (PORT, HOST, PUBLIC_URL, DATA_DIR, MQTT_URL, LOG_LEVEL)
+  kalm client create --name NAME (--public | --confidential) --grant GRANT... --scope "SCOPES"
+                     [--redirect-uri URI...] [--id ID] [--alg ES256|RS256] [--json]
+  kalm client list [--json]
+  kalm user create --username NAME --password-stdin [--role user|developer|admin]
+  kalm user list [--json]
+  kalm keys rotate
+
+Grants: device_code, refresh_token, authorization_code, client_credentials.
+DATA_DIR decides which database is changed (default ./data).`;
+
+type Command = (args: string[], config: Config) => Promise<void>;
+
+/** Thrown for a wrong command line: printed with the usage, exit code 2. */
+class UsageError extends Error {}
+
+async function withCore<T>(config: Config, fn: (core: Core) => Promise<T>): Promise<T> {
+  const store = createSqliteStore(config.dataDir);
+  try {
+    return await fn(await createCore({ config, store }));
+  } finally {
+    store.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+const serve: Command = async (_args, config) => {
+  const server = await startServer(config);
+  const demo = config.demo ? await bootstrapDemo(server.core) : undefined;
+  const base = config.publicUrl;
+  console.log(`Kalm authorization server on ${server.url} (issuer ${base})`);
+  console.log(`  metadata      ${base}/.well-known/oauth-authorization-server`);
+  console.log(`  verification  ${base}/device`);
+  if (demo) {
+    console.log(`Demo client "${DEMO_CLIENT_ID}" and user "${DEMO_USERNAME}" created. The password is shown only this once:`);
+    console.log(`  username ${DEMO_USERNAME}   password ${demo.password}`);
+    console.log(`  try: curl -s -d client_id=${DEMO_CLIENT_ID} ${base}/device_authorization`);
+  }
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+};
+
+const clientCreate: Command = async (args, config) => {
+  const { values } = parseArgs({
+    args,
+    options: {
+      name: { type: 'string' },
+      public: { type: 'boolean' },
+      confidential: { type: 'boolean' },
+      grant: { type: 'string', multiple: true },
+      scope: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      id: { type: 'string' },
+      alg: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (!values.name) throw new UsageError('--name is required');
+  if (values.public === values.confidential) throw new UsageError('give exactly one of --public and --confidential');
+  if (!values.grant?.length) throw new UsageError('give at least one --grant');
+  const grantTypes = values.grant.flatMap((g) => g.split(/[\s,]+/)).filter(Boolean).map((g) => {
+    const grant = GRANT_ALIASES[g];
+    if (!grant) throw new UsageError(`unknown grant "${g}"`);
+    return grant;
+  });
+  if (values.alg !== undefined && values.alg !== 'ES256' && values.alg !== 'RS256') throw new UsageError('--alg is ES256 or RS256');
+  const redirectUris = values['redirect-uri'] ?? [];
+  for (const uri of redirectUris) {
+    if (!URL.canParse(uri)) throw new UsageError(`--redirect-uri "${uri}" is not an absolute URL`);
+  }
+  const { client, clientSecret } = await withCore(config, (core) =>
+    core.clients.create({
+      name: values.name!,
+      type: values.public ? 'public' : 'confidential',
+      grantTypes,
+      scopes: parseScope(values.scope),
+      redirectUris,
+      ...(values.id !== undefined && { id: values.id }),
+      accessTokenAlg: (values.alg as SigningAlg | undefined) ?? null,
+    }),
+  );
+  if (values.json) {
+    console.log(JSON.stringify(clientSecret ? { client_id: client.id, client_secret: clientSecret } : { client_id: client.id }));
+    return;
+  }
+  console.log(`client_id     ${client.id}`);
+  if (clientSecret) console.log(`client_secret ${clientSecret}\n(shown only now; only its hash is stored)`);
+};
+
+const clientList: Command = async (args, config) => {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
+  const clients = await withCore(config, (core) => core.clients.list());
+  if (values.json) {
+    console.log(JSON.stringify(clients.map(({ secretHash: _hash, ...c }) => c)));
+    return;
+  }
+  for (const c of clients) {
+    console.log(`${c.id}\t${c.type}\t${c.name}\tgrants: ${c.grantTypes.join(',')}\tscopes: ${c.scopes.join(' ')}`);
+  }
+};
+
+const userCreate: Command = async (args, config) => {
+  const { values } = parseArgs({
+    args,
+    options: { username: { type: 'string' }, 'password-stdin': { type: 'boolean' }, role: { type: 'string' } },
+  });
+  if (!values.username) throw new UsageError('--username is required');
+  if (!values['password-stdin']) throw new UsageError('--password-stdin is required: a password never goes on the command line');
+  const role = values.role ?? 'user';
+  if (role !== 'user' && role !== 'developer' && role !== 'admin') throw new UsageError('--role is user, developer or admin');
+  const password = await readStdin();
+  const user = await withCore(config, (core) => core.users.create({ username: values.username!, password, role }));
+  console.log(`user ${user.username} created (id ${user.id}, role ${user.role})`);
+};
+
+const userList: Command = async (args, config) => {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
+  const users = await withCore(config, (core) => core.users.list());
+  if (values.json) {
+    console.log(JSON.stringify(users.map(({ passwordHash: _hash, ...u }) => u)));
+    return;
+  }
+  for (const u of users) console.log(`${u.id}\t${u.username}\t${u.role}`);
+};
+
+const keysRotate: Command = async (_args, config) => {
+  const jwks = await withCore(config, async (core) => {
+    await core.keys.rotate();
+    return core.keys.jwks();
+  });
+  console.log(`new keys created; published now: ${jwks.keys.map((k) => `${k.kid} (${k.alg})`).join(', ')}`);
+};
+
+/** Every command, by its words. */
+export const commands: Record<string, Command> = {
+  serve,
+  'client create': clientCreate,
+  'client list': clientList,
+  'user create': userCreate,
+  'user list': userList,
+  'keys rotate': keysRotate,
+};
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help') {
+    console.log(USAGE);
+    return argv.length === 0 ? 2 : 0;
+  }
+  const two = argv.slice(0, 2).join(' ');
+  const [name, rest] = commands[two] ? [two, argv.slice(2)] : [argv[0]!, argv.slice(1)];
+  const command = commands[name];
+  try {
+    if (!command) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}"`);
+    await command(rest, configFromEnv());
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`kalm: ${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof OAuthError) {
+      console.error(`kalm: ${err.description}`);
+      return 1;
+    }
+    console.error(`kalm: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;

@@ -1,0 +1,121 @@
+import path from 'node:path';
+
+/** Signing algorithms for JWT access tokens. RFC 9068 §4 makes RS256 mandatory to support. */
+export type AccessTokenAlg = 'ES256' | 'RS256';
+
+/**
+ * The whole server configuration. Every default lives here and nowhere else;
+ * the README's configuration table is written from this type.
+ */
+export interface Config {
+  /** TCP port to listen on. Env `PORT`. Default 8080. */
+  port: number;
+  /** Interface to bind. Env `HOST`. Default `127.0.0.1`; use `0.0.0.0` to reach the demo from a phone. */
+  host: string;
+  /**
+   * The issuer identifier and the base of every URL shown to people or encoded
+   * in QR codes, without a trailing slash. Env `PUBLIC_URL`.
+   * Default `http://localhost:{port}`.
+   */
+  publicUrl: string;
+  /** Folder of the SQLite database. Env `DATA_DIR`. Default `./data`. */
+  dataDir: string;
+  /** MQTT broker the bridge connects to; the bridge is off when unset. Env `MQTT_URL`. */
+  mqttUrl: string | undefined;
+  /** Topic prefix of the MQTT bridge. Env `MQTT_TOPIC_PREFIX`. Default `kalm/v1`. */
+  mqttTopicPrefix: string;
+  /** pino log level. Env `LOG_LEVEL`. Default `info`. */
+  logLevel: string;
+  /** Path of a JSON scope catalogue replacing the built-in one. Env `SCOPES_FILE`. */
+  scopesFile: string | undefined;
+  /** Lifetime of a device code in seconds (RFC 8628 `expires_in`); a client may override it. Env `DEVICE_CODE_TTL`. Default 600. */
+  deviceCodeTtl: number;
+  /** Minimum polling interval in seconds (RFC 8628 `interval`); a client may override it. Env `DEVICE_POLL_INTERVAL`. Default 5. */
+  devicePollInterval: number;
+  /** Lifetime of an access token in seconds. Env `ACCESS_TOKEN_TTL`. Default 3600. */
+  accessTokenTtl: number;
+  /** Lifetime of a refresh token in seconds (each rotation starts a new one). Env `REFRESH_TOKEN_TTL`. Default 30 days. */
+  refreshTokenTtl: number;
+  /** Default signing algorithm of access tokens; a client may choose its own. Env `ACCESS_TOKEN_ALG`. Default `ES256`. */
+  accessTokenAlg: AccessTokenAlg;
+  /** `aud` of access tokens: the resource server(s) they are for. Env `ACCESS_TOKEN_AUDIENCE`. Default the issuer. */
+  accessTokenAudience: string;
+  /** Largest accepted request body in bytes. Default 16 KiB. */
+  maxBodyBytes: number;
+  /** Create the `tv-demo` client and a `demo` user on a fresh database. Env `DEMO` (`0` turns it off). Default on. */
+  demo: boolean;
+}
+
+const DEFAULT_PORT = 8080;
+
+/** Built-in defaults, before the environment is applied. */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  const port = overrides.port ?? DEFAULT_PORT;
+  const publicUrl = stripTrailingSlash(overrides.publicUrl ?? `http://localhost:${port}`);
+  return {
+    port,
+    host: '127.0.0.1',
+    dataDir: path.resolve('data'),
+    mqttUrl: undefined,
+    mqttTopicPrefix: 'kalm/v1',
+    logLevel: 'info',
+    scopesFile: undefined,
+    deviceCodeTtl: 600,
+    devicePollInterval: 5,
+    accessTokenTtl: 3600,
+    refreshTokenTtl: 30 * 24 * 3600,
+    accessTokenAlg: 'ES256',
+    maxBodyBytes: 16 * 1024,
+    demo: true,
+    ...overrides,
+    publicUrl,
+    accessTokenAudience: overrides.accessTokenAudience ?? publicUrl,
+  };
+}
+
+/** Maps environment variables onto the config. Unknown or malformed values fail loudly at start. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  const o: Partial<Config> = {};
+  if (env.PORT) o.port = integer('PORT', env.PORT, 0, 65535);
+  if (env.HOST) o.host = env.HOST;
+  if (env.PUBLIC_URL) o.publicUrl = url('PUBLIC_URL', env.PUBLIC_URL);
+  if (env.DATA_DIR) o.dataDir = path.resolve(env.DATA_DIR);
+  if (env.MQTT_URL) o.mqttUrl = url('MQTT_URL', env.MQTT_URL);
+  if (env.MQTT_TOPIC_PREFIX) o.mqttTopicPrefix = env.MQTT_TOPIC_PREFIX.replace(/\/+$/, '');
+  if (env.LOG_LEVEL) o.logLevel = env.LOG_LEVEL;
+  if (env.SCOPES_FILE) o.scopesFile = path.resolve(env.SCOPES_FILE);
+  if (env.DEVICE_CODE_TTL) o.deviceCodeTtl = integer('DEVICE_CODE_TTL', env.DEVICE_CODE_TTL, 60, 86400);
+  if (env.DEVICE_POLL_INTERVAL) o.devicePollInterval = integer('DEVICE_POLL_INTERVAL', env.DEVICE_POLL_INTERVAL, 1, 60);
+  if (env.ACCESS_TOKEN_TTL) o.accessTokenTtl = integer('ACCESS_TOKEN_TTL', env.ACCESS_TOKEN_TTL, 60, 86400);
+  if (env.REFRESH_TOKEN_TTL) o.refreshTokenTtl = integer('REFRESH_TOKEN_TTL', env.REFRESH_TOKEN_TTL, 60, 365 * 86400);
+  if (env.ACCESS_TOKEN_ALG) {
+    if (env.ACCESS_TOKEN_ALG !== 'ES256' && env.ACCESS_TOKEN_ALG !== 'RS256') {
+      throw new Error('ACCESS_TOKEN_ALG must be ES256 or RS256');
+    }
+    o.accessTokenAlg = env.ACCESS_TOKEN_ALG;
+  }
+  if (env.ACCESS_TOKEN_AUDIENCE) o.accessTokenAudience = env.ACCESS_TOKEN_AUDIENCE;
+  if (env.DEMO) o.demo = env.DEMO !== '0' && env.DEMO !== 'false';
+  return defaultConfig(o);
+}
+
+function integer(name: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
+  }
+  return n;
+}
+
+function url(name: string, value: string): string {
+  try {
+    new URL(value);
+  } catch {
+    throw new Error(`${name} must be an absolute URL, got "${value}"`);
+  }
+  return stripTrailingSlash(value);
+}
+
+function stripTrailingSlash(value: string): string {
+  return value.replace(/\/+$/, '');
+}

@@ -1,0 +1,215 @@
+import type { Clock } from './clock.js';
+import { GRANT_TYPES, type ClientService } from './clients.js';
+import { OAuthError } from './errors.js';
+import type { DeviceEvents } from './events.js';
+import { formatScope, isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
+import { hashSecret, newSecret, type RandomSource } from './secrets.js';
+import type { TokenResponse, TokenService } from './tokens.js';
+import { formatUserCode, generateUserCode, normalizeUserCode } from './user-codes.js';
+import type { Config } from '../config.js';
+import type { ClientRecord, DeviceCodeRecord, GrantRecord, Store } from '../store/types.js';
+
+/** RFC 8628 §3.2 device authorization response. */
+export interface DeviceAuthorizationResponse {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete: string;
+  expires_in: number;
+  interval: number;
+}
+
+/** Where a device request came from, shown on the consent page. */
+export interface RequestOrigin {
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+/** What the verification page needs to know about a code a person typed. */
+export interface PendingDeviceRequest {
+  id: number;
+  userCode: string;
+  client: ClientRecord;
+  scopes: string[];
+  createdAt: number;
+  expiresAt: number;
+  requestIp: string | null;
+  requestUserAgent: string | null;
+}
+
+export type DecisionResult = 'approved' | 'denied';
+
+export interface DeviceFlow {
+  /** RFC 8628 §3.1–3.2. The client is already authenticated. */
+  authorize(client: ClientRecord, scope: string | undefined, origin?: RequestOrigin): Promise<DeviceAuthorizationResponse>;
+  /** RFC 8628 §3.4–3.5: one poll of the token endpoint. */
+  poll(client: ClientRecord, deviceCode: string): Promise<TokenResponse>;
+  /** A live, undecided code by what a person typed; undefined for unknown, expired or decided codes alike. */
+  findPending(userCodeInput: string): Promise<PendingDeviceRequest | undefined>;
+  /** Approve a pending code for `userId` with a non-empty subset of the requested scopes. */
+  approve(userCodeInput: string, userId: string, grantedScopes: readonly string[]): Promise<void>;
+  /** Deny a pending code. */
+  deny(userCodeInput: string, userId?: string | null): Promise<void>;
+  /** The record behind a device code (for the push channel); undefined when unknown. */
+  findByDeviceCode(deviceCode: string): Promise<DeviceCodeRecord | undefined>;
+}
+
+// RFC 8628 §3.5: "clients MUST increase the polling interval by 5 seconds for all subsequent requests".
+const SLOW_DOWN_STEP = 5;
+const MAX_USER_CODE_ATTEMPTS = 10;
+const MAX_DEVICE_CODE_LENGTH = 512;
+
+export function createDeviceFlow(deps: {
+  store: Store;
+  clients: ClientService;
+  tokens: TokenService;
+  catalog: ScopeCatalog;
+  events: DeviceEvents;
+  clock: Clock;
+  random: RandomSource;
+  config: Config;
+}): DeviceFlow {
+  const { store, clock, config } = deps;
+
+  async function requirePending(userCodeInput: string): Promise<DeviceCodeRecord> {
+    const userCode = normalizeUserCode(userCodeInput);
+    const record = userCode && (await store.deviceCodes.getByUserCode(userCode));
+    // One answer for unknown, expired and already-decided codes: the page is no oracle.
+    if (!record || record.status !== 'pending' || record.expiresAt <= clock.now()) {
+      throw new OAuthError('invalid_grant', 'this code is not valid: check it and try again, or start again on the device');
+    }
+    return record;
+  }
+
+  async function decide(record: DeviceCodeRecord, decision: Parameters<Store['deviceCodes']['decide']>[1]) {
+    if (!(await store.deviceCodes.decide(record.id, decision, clock.now()))) {
+      throw new OAuthError('invalid_grant', 'this code has already been decided or has expired');
+    }
+    deps.events.publish({ type: decision.status, deviceCodeId: record.id });
+  }
+
+  async function redeem(client: ClientRecord, record: DeviceCodeRecord): Promise<TokenResponse> {
+    const scopes = record.grantedScopes ?? [];
+    const grant: GrantRecord = {
+      id: newSecret(deps.random, 16),
+      clientId: client.id,
+      userId: record.userId,
+      scopes,
+      origin: GRANT_TYPES.deviceCode,
+      deviceName: null,
+      requestIp: record.requestIp,
+      requestUserAgent: record.requestUserAgent,
+      createdAt: clock.now(),
+      lastUsedAt: clock.now(),
+      revokedAt: null,
+    };
+    // Sign first, commit second: a token is handed out only if the commit that spends the code succeeds.
+    const { response, refresh } = await deps.tokens.issueForGrant(client, grant, scopes);
+    if (!(await store.deviceCodes.redeem(record.id, grant, refresh))) {
+      throw new OAuthError('invalid_grant', 'device code has already been used');
+    }
+    return response;
+  }
+
+  return {
+    async authorize(client, scope, origin = {}) {
+      deps.clients.assertGrant(client, GRANT_TYPES.deviceCode);
+      const scopes = resolveRequestedScope(scope, client.scopes, deps.catalog);
+      if (scopes.length === 0) throw new OAuthError('invalid_scope', 'no scope requested and the client has none allowed');
+      const now = clock.now();
+      const expiresIn = client.deviceCodeTtl ?? config.deviceCodeTtl;
+      const interval = client.devicePollInterval ?? config.devicePollInterval;
+      const deviceCode = newSecret(deps.random, 32);
+      for (let attempt = 0; attempt < MAX_USER_CODE_ATTEMPTS; attempt++) {
+        const userCode = generateUserCode(deps.random);
+        const inserted = await store.deviceCodes.insert(
+          {
+            deviceCodeHash: hashSecret(deviceCode),
+            userCode,
+            clientId: client.id,
+            scopes,
+            createdAt: now,
+            expiresAt: now + expiresIn * 1000,
+            interval,
+            requestIp: origin.ip?.slice(0, 64) ?? null,
+            requestUserAgent: origin.userAgent?.slice(0, 256) ?? null,
+          },
+          now,
+        );
+        if (!inserted) continue; // the user code belongs to another live request: draw again
+        const shown = formatUserCode(userCode);
+        const verificationUri = `${config.publicUrl}/device`;
+        return {
+          device_code: deviceCode,
+          user_code: shown,
+          verification_uri: verificationUri,
+          verification_uri_complete: `${verificationUri}?user_code=${shown}`,
+          expires_in: expiresIn,
+          interval,
+        };
+      }
+      throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again', 503);
+    },
+
+    async poll(client, deviceCode) {
+      deps.clients.assertGrant(client, GRANT_TYPES.deviceCode);
+      const record = deviceCode.length <= MAX_DEVICE_CODE_LENGTH ? await store.deviceCodes.getByHash(hashSecret(deviceCode)) : undefined;
+      if (!record || record.clientId !== client.id) throw new OAuthError('invalid_grant', 'unknown device code');
+      if (record.status === 'redeemed') throw new OAuthError('invalid_grant', 'device code has already been used');
+      const now = clock.now();
+      if (record.expiresAt <= now) throw new OAuthError('expired_token', 'the device code has expired; start again');
+      if (record.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
+      // An approved code is redeemed at once, whenever the last poll was: a device told by push
+      // must not be answered slow_down.
+      if (record.status === 'approved') return redeem(client, record);
+
+      // RFC 8628 §3.5: slow_down when polled sooner than the interval in force; the first poll is free.
+      const early = record.lastPolledAt !== null && now - record.lastPolledAt < record.interval * 1000;
+      const interval = early ? record.interval + SLOW_DOWN_STEP : record.interval;
+      await store.deviceCodes.recordPoll(record.id, now, interval);
+      if (early) throw new OAuthError('slow_down', 'polling too fast', 400, { interval });
+      throw new OAuthError('authorization_pending', 'the user has not yet decided');
+    },
+
+    async findPending(userCodeInput) {
+      let record: DeviceCodeRecord;
+      try {
+        record = await requirePending(userCodeInput);
+      } catch (err) {
+        if (err instanceof OAuthError) return undefined;
+        throw err;
+      }
+      const client = await deps.clients.get(record.clientId);
+      if (!client) return undefined;
+      return {
+        id: record.id,
+        userCode: formatUserCode(record.userCode),
+        client,
+        scopes: record.scopes,
+        createdAt: record.createdAt,
+        expiresAt: record.expiresAt,
+        requestIp: record.requestIp,
+        requestUserAgent: record.requestUserAgent,
+      };
+    },
+
+    async approve(userCodeInput, userId, grantedScopes) {
+      const record = await requirePending(userCodeInput);
+      const granted = [...new Set(grantedScopes)];
+      if (granted.length === 0) throw new OAuthError('invalid_scope', 'approve at least one scope, or deny');
+      if (!isSubset(granted, record.scopes)) {
+        throw new OAuthError('invalid_scope', `granted scopes must be among the requested ones: ${formatScope(record.scopes)}`);
+      }
+      await decide(record, { status: 'approved', userId, grantedScopes: granted });
+    },
+
+    async deny(userCodeInput, userId = null) {
+      await decide(await requirePending(userCodeInput), { status: 'denied', userId });
+    },
+
+    async findByDeviceCode(deviceCode) {
+      if (deviceCode.length > MAX_DEVICE_CODE_LENGTH) return undefined;
+      return store.deviceCodes.getByHash(hashSecret(deviceCode));
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint, type CryptoKey, type JWK } from 'jose';
+import type { Clock } from './clock.js';
+import type { KeyRecord, KeyRepository, SigningAlg } from '../store/types.js';
+
+/** The algorithms a key is kept for: both JWT signing algorithms and one for JWE (MQTT bridge). */
+const KEY_ALGS = ['ES256', 'RS256', 'ECDH-ES+A256KW'] as const;
+type KeyAlg = (typeof KEY_ALGS)[number];
+
+export interface ActiveKey {
+  kid: string;
+  alg: KeyAlg;
+  key: CryptoKey;
+}
+
+export interface KeyManager {
+  /** The current signing key for `alg`. */
+  signingKey(alg: SigningAlg): Promise<ActiveKey>;
+  /** The current private key of the server's encryption key (`use: enc`). */
+  decryptionKey(): Promise<ActiveKey>;
+  /** Public keys still published: active ones and retired ones whose tokens may not have expired yet. */
+  jwks(): Promise<{ keys: JWK[] }>;
+  /** Create a new key for each algorithm; old ones stay published for `retainSeconds`. */
+  rotate(): Promise<void>;
+  /** Create the keys on a fresh database. */
+  ensureKeys(): Promise<void>;
+}
+
+async function newKey(alg: KeyAlg, now: number): Promise<KeyRecord> {
+  const options = alg === 'RS256' ? { modulusLength: 2048, extractable: true } : { crv: 'P-256', extractable: true };
+  const { privateKey, publicKey } = await generateKeyPair(alg, options);
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const use = alg === 'ECDH-ES+A256KW' ? 'enc' : 'sig';
+  return {
+    kid,
+    alg,
+    use,
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg, use },
+    publicJwk: { ...publicJwk, kid, alg, use },
+    createdAt: now,
+    retiredAt: null,
+  };
+}
+
+/**
+ * Keys live in the store (the data dir); imported CryptoKeys are cached for
+ * `cacheMs`, so a `kalm keys rotate` from the CLI reaches a running server
+ * within that time without a database read on every token.
+ */
+export function createKeyManager(repo: KeyRepository, clock: Clock, retainSeconds: () => number, cacheMs = 30_000): KeyManager {
+  let cache: { loadedAt: number; records: KeyRecord[]; imported: Map<string, Promise<CryptoKey>> } | undefined;
+
+  async function records(): Promise<KeyRecord[]> {
+    const now = clock.now();
+    if (!cache || now - cache.loadedAt > cacheMs || now < cache.loadedAt) {
+      cache = { loadedAt: now, records: await repo.list(), imported: cache?.imported ?? new Map() };
+    }
+    return cache.records;
+  }
+
+  async function active(alg: KeyAlg): Promise<ActiveKey> {
+    const record = (await records()).find((k) => k.alg === alg && k.retiredAt === null);
+    if (!record) throw new Error(`no active ${alg} key: run ensureKeys() first`);
+    const imported = cache!.imported;
+    let key = imported.get(record.kid);
+    if (!key) {
+      key = importJWK(record.privateJwk, alg) as Promise<CryptoKey>;
+      imported.set(record.kid, key);
+    }
+    return { kid: record.kid, alg, key: await key };
+  }
+
+  return {
+    signingKey: (alg) => active(alg),
+    decryptionKey: () => active('ECDH-ES+A256KW'),
+    async jwks() {
+      const now = clock.now();
+      const published = (await records()).filter((k) => k.retiredAt === null || k.retiredAt + retainSeconds() * 1000 > now);
+      return { keys: published.map((k) => k.publicJwk) };
+    },
+    async rotate() {
+      const now = clock.now();
+      await repo.rotate(await Promise.all(KEY_ALGS.map((alg) => newKey(alg, now))), now);
+      cache = undefined;
+    },
+    async ensureKeys() {
+      const existing = await repo.list();
+      const missing = KEY_ALGS.filter((alg) => !existing.some((k) => k.alg === alg && k.retiredAt === null));
+      if (missing.length === 0) return;
+      const now = clock.now();
+      await repo.rotate(await Promise.all(missing.map((alg) => newKey(alg, now))), now);
+      cache = undefined;
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+
+/** The source of randomness for every secret, injected so tests can be deterministic. */
+export type RandomSource = (size: number) => Uint8Array;
+
+export const systemRandom: RandomSource = (size) => randomBytes(size);
+
+/** A fresh opaque secret of `bytes` random bytes, base64url encoded (256 bits by default). */
+export function newSecret(random: RandomSource, bytes = 32): string {
+  return Buffer.from(random(bytes)).toString('base64url');
+}
+
+/**
+ * SHA-256 of a high-entropy secret (device code, refresh token, authorization code).
+ * Those secrets carry at least 256 bits, so a fast hash is enough to make a stolen
+ * database useless; the lookup is by hash, which also makes it constant-time.
+ */
+export function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
+}
+
+// scrypt parameters: N=2^15, r=8, p=1 (about 90 ms here), 32 bytes of output.
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keylen: 32, maxmem: 64 * 1024 * 1024 };
+
+function scrypt(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scryptCallback(password, salt, SCRYPT.keylen, { ...params, maxmem: SCRYPT.maxmem }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
+  });
+}
+
+/** Hash a password or client secret for storage: `scrypt$N$r$p$salt$hash`. */
+export async function hashPassword(password: string, random: RandomSource = systemRandom): Promise<string> {
+  const salt = Buffer.from(random(16));
+  const key = await scrypt(password, salt, SCRYPT);
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+}
+
+/** Compare a password with a stored `hashPassword` result, in constant time. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const actual = await scrypt(password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** Constant-time equality of two strings (for values that are not hashed first). */
+export function safeEqual(a: string, b: string): boolean {
+  const x = createHash('sha256').update(a).digest();
+  const y = createHash('sha256').update(b).digest();
+  return timingSafeEqual(x, y);
+}

@@ -1,0 +1,57 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { OAuthError } from '../core/errors.js';
+import type { Logger } from '../logger.js';
+
+/** RFC 6749 §5.2: the JSON error body, with `WWW-Authenticate` only on a 401. */
+export function sendOAuthError(res: Response, err: OAuthError): void {
+  if (err.status === 401) {
+    res.setHeader('WWW-Authenticate', err.error === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Basic realm="kalm"');
+  }
+  res.status(err.status).json(err.toJSON());
+}
+
+/** Body-parser errors are bad input, not server faults: map them to invalid_request. */
+function fromParserError(err: { type?: string; status?: number }): OAuthError | undefined {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new OAuthError('invalid_request', 'request body is too large', 413);
+    case 'parameters.too.many':
+      return new OAuthError('invalid_request', 'too many parameters', 413);
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new OAuthError('invalid_request', 'unsupported body encoding', 415);
+    case 'entity.parse.failed':
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new OAuthError('invalid_request', 'malformed request body', 400);
+    default:
+      return typeof err.status === 'number' && err.status >= 400 && err.status < 500
+        ? new OAuthError('invalid_request', 'malformed request', err.status)
+        : undefined;
+  }
+}
+
+/** The last middleware: OAuth errors as RFC JSON; anything else is a bug, logged and answered 500. */
+export function oauthErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const oauth = err instanceof OAuthError ? err : fromParserError(err as { type?: string; status?: number });
+    if (res.headersSent) {
+      logger.error({ err, path: req.path }, 'error after the response started');
+      return;
+    }
+    if (oauth) {
+      sendOAuthError(res, oauth);
+      return;
+    }
+    logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    res.status(500).json({ error: 'server_error', error_description: 'internal error' });
+  };
+}
+
+/** RFC 6749 §5.1 / RFC 8628 §3.2: token-bearing responses must never be cached. */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Pragma', 'no-cache');
+  next();
+};

@@ -1,0 +1,35 @@
+import { Router, type Request } from 'express';
+import { GRANT_TYPES } from '../core/clients.js';
+import { OAuthError } from '../core/errors.js';
+import type { Core } from '../core/index.js';
+import type { TokenResponse } from '../core/tokens.js';
+import type { ClientRecord } from '../store/types.js';
+import { readClientCredentials, readForm, required, type FormParams } from './form.js';
+import { noStore } from './oauth-errors.js';
+
+/** One grant type of the token endpoint: the client is authenticated and allowed the grant. */
+export type GrantHandler = (input: { core: Core; client: ClientRecord; params: FormParams; req: Request }) => Promise<TokenResponse>;
+
+/** The grant types `/token` serves, by `grant_type` value. */
+export const grantHandlers: Record<string, GrantHandler> = {
+  // RFC 8628 §3.4
+  [GRANT_TYPES.deviceCode]: ({ core, client, params }) => core.deviceFlow.poll(client, required(params, 'device_code')),
+  // RFC 6749 §6
+  [GRANT_TYPES.refreshToken]: ({ core, client, params }) =>
+    core.tokens.refresh(client, required(params, 'refresh_token'), params.scope),
+};
+
+/** RFC 6749 §3.2: `POST /token`. */
+export function tokenRouter(core: Core): Router {
+  const router = Router();
+  router.post('/token', noStore, async (req, res) => {
+    const params = readForm(req);
+    const grantType = required(params, 'grant_type');
+    const client = await core.clients.authenticate(readClientCredentials(req, params));
+    const handler = Object.hasOwn(grantHandlers, grantType) ? grantHandlers[grantType] : undefined;
+    if (!handler) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
+    core.clients.assertGrant(client, grantType);
+    res.json(await handler({ core, client, params, req }));
+  });
+  return router;
+}

@@ -1,0 +1,65 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createCore, type Core, type CoreOptions } from './core/index.js';
+import type { Config } from './config.js';
+import { createApp } from './http/app.js';
+import { createLogger, type Logger } from './logger.js';
+import { createSqliteStore } from './store/sqlite.js';
+
+export interface StartOptions {
+  clock?: CoreOptions['clock'];
+  random?: CoreOptions['random'];
+  logger?: Logger;
+}
+
+/** A running server: its URL, its core (for tests and the CLI), and how to stop it. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  core: Core;
+  logger: Logger;
+  http: Server;
+  close(): Promise<void>;
+}
+
+// Rows of ended device codes are kept this long after expiry, then purged.
+const PURGE_AFTER_MS = 60 * 60 * 1000;
+const PURGE_EVERY_MS = 10 * 60 * 1000;
+
+/** Open the store, build the core and listen. `config.port` 0 picks a free port. */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const store = createSqliteStore(config.dataDir);
+  const core = await createCore({ config, store, clock: options.clock, random: options.random });
+  const app = createApp(core, logger);
+  const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, app);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.port, config.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  // Transports that ride on the HTTP server (WebSocket push) or beside it (MQTT) push their stop function here.
+  const detachers: Array<() => Promise<void>> = [];
+  const purge = setInterval(() => {
+    core.store.deviceCodes.purgeExpired(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
+  }, PURGE_EVERY_MS);
+  purge.unref();
+  const running: RunningServer = {
+    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    port,
+    core,
+    logger,
+    http,
+    async close() {
+      clearInterval(purge);
+      for (const detach of detachers.reverse()) await detach();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      store.close();
+    },
+  };
+  return running;
+}

@@ -1,0 +1,96 @@
+import type Database from 'better-sqlite3';
+import { words } from './codec.js';
+import type { ClientRecord, ClientRepository, UserRecord, UserRepository } from './types.js';
+
+interface ClientRow {
+  id: string;
+  name: string;
+  type: ClientRecord['type'];
+  secret_hash: string | null;
+  grant_types: string;
+  scopes: string;
+  redirect_uris: string;
+  device_code_ttl: number | null;
+  device_poll_interval: number | null;
+  access_token_alg: ClientRecord['accessTokenAlg'];
+  owner_user_id: string | null;
+  created_at: number;
+}
+
+function toClient(row: ClientRow): ClientRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    secretHash: row.secret_hash,
+    grantTypes: words.parse(row.grant_types),
+    scopes: words.parse(row.scopes),
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    deviceCodeTtl: row.device_code_ttl,
+    devicePollInterval: row.device_poll_interval,
+    accessTokenAlg: row.access_token_alg,
+    ownerUserId: row.owner_user_id,
+    createdAt: row.created_at,
+  };
+}
+
+export function createClientRepository(db: Database.Database): ClientRepository {
+  const insert = db.prepare(`INSERT INTO clients (id, name, type, secret_hash, grant_types, scopes, redirect_uris,
+      device_code_ttl, device_poll_interval, access_token_alg, owner_user_id, created_at)
+    VALUES (@id, @name, @type, @secretHash, @grantTypes, @scopes, @redirectUris,
+      @deviceCodeTtl, @devicePollInterval, @accessTokenAlg, @ownerUserId, @createdAt)`);
+  const byId = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE id = ?');
+  const all = db.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY created_at, id');
+  return {
+    async create(c) {
+      insert.run({
+        ...c,
+        grantTypes: words.format(c.grantTypes),
+        scopes: words.format(c.scopes),
+        redirectUris: JSON.stringify(c.redirectUris),
+      });
+    },
+    async get(id) {
+      const row = byId.get(id);
+      return row && toClient(row);
+    },
+    async list() {
+      return all.all().map(toClient);
+    },
+  };
+}
+
+interface UserRow {
+  id: string;
+  username: string;
+  password_hash: string;
+  role: UserRecord['role'];
+  created_at: number;
+}
+
+function toUser(row: UserRow): UserRecord {
+  return { id: row.id, username: row.username, passwordHash: row.password_hash, role: row.role, createdAt: row.created_at };
+}
+
+export function createUserRepository(db: Database.Database): UserRepository {
+  const insert = db.prepare('INSERT INTO users (id, username, password_hash, role, created_at) VALUES (@id, @username, @passwordHash, @role, @createdAt)');
+  const byId = db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?');
+  const byName = db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?');
+  const all = db.prepare<[], UserRow>('SELECT * FROM users ORDER BY created_at, username');
+  return {
+    async create(u) {
+      insert.run(u);
+    },
+    async get(id) {
+      const row = byId.get(id);
+      return row && toUser(row);
+    },
+    async getByUsername(username) {
+      const row = byName.get(username);
+      return row && toUser(row);
+    },
+    async list() {
+      return all.all().map(toUser);
+    },
+  };
+}

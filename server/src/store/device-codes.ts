@@ -1,0 +1,114 @@
+import type Database from 'better-sqlite3';
+import { words } from './codec.js';
+import { insertGrant, insertRefreshToken } from './grants.js';
+import type { DeviceCodeRecord, DeviceCodeRepository, GrantRecord, NewDeviceCode, RefreshTokenRecord } from './types.js';
+
+interface DeviceCodeRow {
+  id: number;
+  device_code_hash: Buffer;
+  user_code: string;
+  client_id: string;
+  scopes: string;
+  status: DeviceCodeRecord['status'];
+  user_id: string | null;
+  granted_scopes: string | null;
+  created_at: number;
+  expires_at: number;
+  interval: number;
+  last_polled_at: number | null;
+  decided_at: number | null;
+  request_ip: string | null;
+  request_user_agent: string | null;
+  grant_id: string | null;
+}
+
+function toDeviceCode(row: DeviceCodeRow): DeviceCodeRecord {
+  return {
+    id: row.id,
+    deviceCodeHash: row.device_code_hash,
+    userCode: row.user_code,
+    clientId: row.client_id,
+    scopes: words.parse(row.scopes),
+    status: row.status,
+    userId: row.user_id,
+    grantedScopes: row.granted_scopes === null ? null : words.parse(row.granted_scopes),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    interval: row.interval,
+    lastPolledAt: row.last_polled_at,
+    decidedAt: row.decided_at,
+    requestIp: row.request_ip,
+    requestUserAgent: row.request_user_agent,
+    grantId: row.grant_id,
+  };
+}
+
+export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRepository {
+  const dropExpiredUserCode = db.prepare('DELETE FROM device_codes WHERE user_code = ? AND expires_at <= ?');
+  const insert = db.prepare<unknown[], DeviceCodeRow>(`INSERT INTO device_codes
+      (device_code_hash, user_code, client_id, scopes, created_at, expires_at, interval, request_ip, request_user_agent)
+    VALUES (@deviceCodeHash, @userCode, @clientId, @scopes, @createdAt, @expiresAt, @interval, @requestIp, @requestUserAgent)
+    ON CONFLICT (user_code) DO NOTHING
+    RETURNING *`);
+  const byHash = db.prepare<[Buffer], DeviceCodeRow>('SELECT * FROM device_codes WHERE device_code_hash = ?');
+  const byId = db.prepare<[number], DeviceCodeRow>('SELECT * FROM device_codes WHERE id = ?');
+  const byUserCode = db.prepare<[string], DeviceCodeRow>('SELECT * FROM device_codes WHERE user_code = ?');
+  const poll = db.prepare('UPDATE device_codes SET last_polled_at = ?, interval = ? WHERE id = ?');
+  const decide = db.prepare(`UPDATE device_codes SET status = @status, user_id = @userId, granted_scopes = @grantedScopes, decided_at = @now
+    WHERE id = @id AND status = 'pending' AND expires_at > @now`);
+  const markRedeemed = db.prepare(`UPDATE device_codes SET status = 'redeemed', grant_id = ? WHERE id = ? AND status = 'approved'`);
+  const purge = db.prepare('DELETE FROM device_codes WHERE expires_at < ?');
+
+  const insertTx = db.transaction((code: NewDeviceCode, now: number) => {
+    dropExpiredUserCode.run(code.userCode, now);
+    return insert.get({ ...code, scopes: words.format(code.scopes) });
+  });
+  const redeemTx = db.transaction((id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined) => {
+    insertGrant(db, grant);
+    if (markRedeemed.run(grant.id, id).changes !== 1) {
+      // Someone else redeemed it first: throwing rolls the grant back.
+      throw new AlreadyRedeemed();
+    }
+    if (refreshToken) insertRefreshToken(db, refreshToken);
+  });
+
+  return {
+    async insert(code, now) {
+      const row = insertTx(code, now);
+      return row && toDeviceCode(row);
+    },
+    async getByHash(hash) {
+      const row = byHash.get(hash);
+      return row && toDeviceCode(row);
+    },
+    async getById(id) {
+      const row = byId.get(id);
+      return row && toDeviceCode(row);
+    },
+    async getByUserCode(userCode) {
+      const row = byUserCode.get(userCode);
+      return row && toDeviceCode(row);
+    },
+    async recordPoll(id, polledAt, interval) {
+      poll.run(polledAt, interval, id);
+    },
+    async decide(id, decision, now) {
+      const grantedScopes = decision.status === 'approved' ? words.format(decision.grantedScopes) : null;
+      return decide.run({ id, now, status: decision.status, userId: decision.userId, grantedScopes }).changes === 1;
+    },
+    async redeem(id, grant, refreshToken) {
+      try {
+        redeemTx(id, grant, refreshToken);
+        return true;
+      } catch (err) {
+        if (err instanceof AlreadyRedeemed) return false;
+        throw err;
+      }
+    },
+    async purgeExpired(before) {
+      return purge.run(before).changes;
+    },
+  };
+}
+
+class AlreadyRedeemed extends Error {}

@@ -1,0 +1,41 @@
+import type Database from 'better-sqlite3';
+import type { KeyRecord, KeyRepository } from './types.js';
+
+interface KeyRow {
+  kid: string;
+  alg: KeyRecord['alg'];
+  use: KeyRecord['use'];
+  private_jwk: string;
+  public_jwk: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export function createKeyRepository(db: Database.Database): KeyRepository {
+  const all = db.prepare<[], KeyRow>('SELECT * FROM keys ORDER BY created_at DESC, kid');
+  const insert = db.prepare(`INSERT INTO keys (kid, alg, use, private_jwk, public_jwk, created_at, retired_at)
+    VALUES (@kid, @alg, @use, @privateJwk, @publicJwk, @createdAt, NULL)`);
+  const retire = db.prepare('UPDATE keys SET retired_at = ? WHERE alg = ? AND retired_at IS NULL');
+  const rotateTx = db.transaction((keys: KeyRecord[], now: number) => {
+    for (const k of keys) retire.run(now, k.alg);
+    for (const k of keys) {
+      insert.run({ ...k, privateJwk: JSON.stringify(k.privateJwk), publicJwk: JSON.stringify(k.publicJwk) });
+    }
+  });
+  return {
+    async list() {
+      return all.all().map((row) => ({
+        kid: row.kid,
+        alg: row.alg,
+        use: row.use,
+        privateJwk: JSON.parse(row.private_jwk),
+        publicJwk: JSON.parse(row.public_jwk),
+        createdAt: row.created_at,
+        retiredAt: row.retired_at,
+      }));
+    },
+    async rotate(keys, now) {
+      rotateTx(keys, now);
+    },
+  };
+}
