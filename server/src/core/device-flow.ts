@@ -52,6 +52,19 @@ export interface DeviceFlow {
   deny(userCodeInput: string, userId?: string | null): Promise<void>;
   /** The record behind a device code (for the push channel); undefined when unknown. */
   findByDeviceCode(deviceCode: string): Promise<DeviceCodeRecord | undefined>;
+  /**
+   * `authorize` for a transport that keeps the device code on the server (the MQTT bridge):
+   * the code is stored hashed as usual and never returned; the caller holds the record id.
+   */
+  authorizeHeld(client: ClientRecord, scope: string | undefined, origin?: RequestOrigin): Promise<HeldDeviceAuthorization>;
+  /** `poll` of a code held on the server, by record id; the same RFC 8628 §3.5 interval rules apply. */
+  pollById(client: ClientRecord, deviceCodeId: number): Promise<TokenResponse>;
+}
+
+/** What `authorizeHeld` returns: the record id and the RFC 8628 §3.2 response without `device_code`. */
+export interface HeldDeviceAuthorization {
+  deviceCodeId: number;
+  response: Omit<DeviceAuthorizationResponse, 'device_code'>;
 }
 
 // RFC 8628 §3.5: "clients MUST increase the polling interval by 5 seconds for all subsequent requests".
@@ -111,64 +124,84 @@ export function createDeviceFlow(deps: {
     return response;
   }
 
+  async function createCode(client: ClientRecord, scope: string | undefined, origin: RequestOrigin) {
+    deps.clients.assertGrant(client, GRANT_TYPES.deviceCode);
+    const scopes = resolveRequestedScope(scope, client.scopes, deps.catalog);
+    if (scopes.length === 0) throw new OAuthError('invalid_scope', 'no scope requested and the client has none allowed');
+    const now = clock.now();
+    const expiresIn = client.deviceCodeTtl ?? config.deviceCodeTtl;
+    const interval = client.devicePollInterval ?? config.devicePollInterval;
+    const deviceCode = newSecret(deps.random, 32);
+    for (let attempt = 0; attempt < MAX_USER_CODE_ATTEMPTS; attempt++) {
+      const userCode = generateUserCode(deps.random);
+      const inserted = await store.deviceCodes.insert(
+        {
+          deviceCodeHash: hashSecret(deviceCode),
+          userCode,
+          clientId: client.id,
+          scopes,
+          createdAt: now,
+          expiresAt: now + expiresIn * 1000,
+          interval,
+          requestIp: origin.ip?.slice(0, 64) ?? null,
+          requestUserAgent: origin.userAgent?.slice(0, 256) ?? null,
+        },
+        now,
+      );
+      if (!inserted) continue; // the user code belongs to another live request: draw again
+      const shown = formatUserCode(userCode);
+      const verificationUri = `${config.publicUrl}/device`;
+      const response: DeviceAuthorizationResponse = {
+        device_code: deviceCode,
+        user_code: shown,
+        verification_uri: verificationUri,
+        verification_uri_complete: `${verificationUri}?user_code=${shown}`,
+        expires_in: expiresIn,
+        interval,
+      };
+      return { id: inserted.id, response };
+    }
+    throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again', 503);
+  }
+
+  async function pollRecord(client: ClientRecord, record: DeviceCodeRecord | undefined): Promise<TokenResponse> {
+    if (!record || record.clientId !== client.id) throw new OAuthError('invalid_grant', 'unknown device code');
+    if (record.status === 'redeemed') throw new OAuthError('invalid_grant', 'device code has already been used');
+    const now = clock.now();
+    if (record.expiresAt <= now) throw new OAuthError('expired_token', 'the device code has expired; start again');
+    if (record.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
+    // An approved code is redeemed at once, whenever the last poll was: a device told by push
+    // must not be answered slow_down.
+    if (record.status === 'approved') return redeem(client, record);
+
+    // RFC 8628 §3.5: slow_down when polled sooner than the interval in force; the first poll is free.
+    const early = record.lastPolledAt !== null && now - record.lastPolledAt < record.interval * 1000;
+    const interval = early ? record.interval + SLOW_DOWN_STEP : record.interval;
+    await store.deviceCodes.recordPoll(record.id, now, interval);
+    if (early) throw new OAuthError('slow_down', 'polling too fast', 400, { interval });
+    throw new OAuthError('authorization_pending', 'the user has not yet decided');
+  }
+
   return {
     async authorize(client, scope, origin = {}) {
-      deps.clients.assertGrant(client, GRANT_TYPES.deviceCode);
-      const scopes = resolveRequestedScope(scope, client.scopes, deps.catalog);
-      if (scopes.length === 0) throw new OAuthError('invalid_scope', 'no scope requested and the client has none allowed');
-      const now = clock.now();
-      const expiresIn = client.deviceCodeTtl ?? config.deviceCodeTtl;
-      const interval = client.devicePollInterval ?? config.devicePollInterval;
-      const deviceCode = newSecret(deps.random, 32);
-      for (let attempt = 0; attempt < MAX_USER_CODE_ATTEMPTS; attempt++) {
-        const userCode = generateUserCode(deps.random);
-        const inserted = await store.deviceCodes.insert(
-          {
-            deviceCodeHash: hashSecret(deviceCode),
-            userCode,
-            clientId: client.id,
-            scopes,
-            createdAt: now,
-            expiresAt: now + expiresIn * 1000,
-            interval,
-            requestIp: origin.ip?.slice(0, 64) ?? null,
-            requestUserAgent: origin.userAgent?.slice(0, 256) ?? null,
-          },
-          now,
-        );
-        if (!inserted) continue; // the user code belongs to another live request: draw again
-        const shown = formatUserCode(userCode);
-        const verificationUri = `${config.publicUrl}/device`;
-        return {
-          device_code: deviceCode,
-          user_code: shown,
-          verification_uri: verificationUri,
-          verification_uri_complete: `${verificationUri}?user_code=${shown}`,
-          expires_in: expiresIn,
-          interval,
-        };
-      }
-      throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again', 503);
+      return (await createCode(client, scope, origin)).response;
+    },
+
+    async authorizeHeld(client, scope, origin = {}) {
+      const { id, response } = await createCode(client, scope, origin);
+      const { device_code: _held, ...shown } = response;
+      return { deviceCodeId: id, response: shown };
     },
 
     async poll(client, deviceCode) {
       deps.clients.assertGrant(client, GRANT_TYPES.deviceCode);
       const record = deviceCode.length <= MAX_DEVICE_CODE_LENGTH ? await store.deviceCodes.getByHash(hashSecret(deviceCode)) : undefined;
-      if (!record || record.clientId !== client.id) throw new OAuthError('invalid_grant', 'unknown device code');
-      if (record.status === 'redeemed') throw new OAuthError('invalid_grant', 'device code has already been used');
-      const now = clock.now();
-      if (record.expiresAt <= now) throw new OAuthError('expired_token', 'the device code has expired; start again');
-      if (record.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
-      // An approved code is redeemed at once, whenever the last poll was: a device told by push
-      // must not be answered slow_down.
-      if (record.status === 'approved') return redeem(client, record);
+      return pollRecord(client, record);
+    },
 
-      // RFC 8628 §3.5: slow_down when polled sooner than the interval in force; the first poll is free.
-      const early = record.lastPolledAt !== null && now - record.lastPolledAt < record.interval * 1000;
-      const interval = early ? record.interval + SLOW_DOWN_STEP : record.interval;
-      await store.deviceCodes.recordPoll(record.id, now, interval);
-      if (early) throw new OAuthError('slow_down', 'polling too fast', 400, { interval });
-      throw new OAuthError('authorization_pending', 'the user has not yet decided');
+    async pollById(client, deviceCodeId) {
+      deps.clients.assertGrant(client, GRANT_TYPES.deviceCode);
+      return pollRecord(client, await store.deviceCodes.getById(deviceCodeId));
     },
 
     async findPending(userCodeInput) {
