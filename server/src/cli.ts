@@ -14,7 +14,8 @@ const USAGE = `kalm — the Kalm authorization server
 Usage:
   kalm serve                                   start the server (PORT, HOST, PUBLIC_URL, DATA_DIR, MQTT_URL, LOG_LEVEL)
   kalm client create --name NAME (--public | --confidential) --grant GRANT... --scope "SCOPES"
-                     [--redirect-uri URI...] [--id ID] [--alg ES256|RS256] [--json]
+                     [--redirect-uri URI...] [--id ID] [--alg ES256|RS256]
+                     [--expires-in SECONDS] [--interval SECONDS] [--json]
   kalm client list [--json]
   kalm user create --username NAME --password-stdin [--role user|developer|admin]
   kalm user list [--json]
@@ -78,10 +79,13 @@ const clientCreate: Command = async (args, config) => {
       'redirect-uri': { type: 'string', multiple: true },
       id: { type: 'string' },
       alg: { type: 'string' },
+      'expires-in': { type: 'string' },
+      interval: { type: 'string' },
       json: { type: 'boolean' },
     },
   });
   if (!values.name) throw new UsageError('--name is required');
+  if (values.scope === undefined) throw new UsageError('--scope is required');
   if (values.public === values.confidential) throw new UsageError('give exactly one of --public and --confidential');
   if (!values.grant?.length) throw new UsageError('give at least one --grant');
   const grantTypes = values.grant.flatMap((g) => g.split(/[\s,]+/)).filter(Boolean).map((g) => {
@@ -103,6 +107,9 @@ const clientCreate: Command = async (args, config) => {
       redirectUris,
       ...(values.id !== undefined && { id: values.id }),
       accessTokenAlg: (values.alg as SigningAlg | undefined) ?? null,
+      // RFC 8628 §3.2 `expires_in` and `interval` of this client's device codes.
+      deviceCodeTtl: seconds('--expires-in', values['expires-in']),
+      devicePollInterval: seconds('--interval', values.interval),
     }),
   );
   if (values.json) {
@@ -112,6 +119,12 @@ const clientCreate: Command = async (args, config) => {
   console.log(`client_id     ${client.id}`);
   if (clientSecret) console.log(`client_secret ${clientSecret}\n(shown only now; only its hash is stored)`);
 };
+
+function seconds(flag: string, value: string | undefined): number | null {
+  if (value === undefined) return null;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} takes a whole number of seconds`);
+  return Number(value);
+}
 
 const clientList: Command = async (args, config) => {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });

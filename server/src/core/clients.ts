@@ -57,6 +57,10 @@ export interface ClientService {
 
 const CLIENT_ID = /^[\x21-\x7E]{1,128}$/;
 
+function isIntegerIn(n: number, min: number, max: number): boolean {
+  return Number.isInteger(n) && n >= min && n <= max;
+}
+
 export function createClientService(deps: {
   clients: ClientRepository;
   catalog: ScopeCatalog;
@@ -91,6 +95,13 @@ export function createClientService(deps: {
       }
       if (input.type === 'public' && input.grantTypes.includes(GRANT_TYPES.clientCredentials)) {
         throw new OAuthError('invalid_request', 'client_credentials needs a confidential client');
+      }
+      // RFC 8628 §3.2 sends both as whole seconds; a zero interval would invite a busy loop.
+      if (input.deviceCodeTtl != null && !isIntegerIn(input.deviceCodeTtl, 1, 86400)) {
+        throw new OAuthError('invalid_request', 'device code lifetime must be an integer from 1 to 86400 seconds');
+      }
+      if (input.devicePollInterval != null && !isIntegerIn(input.devicePollInterval, 1, 600)) {
+        throw new OAuthError('invalid_request', 'polling interval must be an integer from 1 to 600 seconds');
       }
       const id = input.id ?? newSecret(deps.random, 12);
       if (!CLIENT_ID.test(id)) throw new OAuthError('invalid_request', 'client id must be 1 to 128 visible ASCII characters');

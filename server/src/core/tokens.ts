@@ -104,10 +104,20 @@ export function createTokenService(deps: {
     return revoked;
   }
 
+  // The verification key set, rebuilt only when the published keys change (rotation, retirement):
+  // building it imports every key, which costs more than the signature check itself.
+  let verifier: { kids: string; keySet: ReturnType<typeof createLocalJWKSet> } | undefined;
+  async function verificationKeys() {
+    const jwks = await keys.jwks();
+    const kids = jwks.keys.map((k) => k.kid).join(' ');
+    if (verifier?.kids !== kids) verifier = { kids, keySet: createLocalJWKSet(jwks) };
+    return verifier.keySet;
+  }
+
   async function verifyAccessToken(token: string): Promise<AccessTokenClaims | undefined> {
     if (token.length > 8192 || token.split('.').length !== 3) return undefined;
     try {
-      const { payload } = await jwtVerify<AccessTokenClaims>(token, createLocalJWKSet(await keys.jwks()), {
+      const { payload } = await jwtVerify<AccessTokenClaims>(token, await verificationKeys(), {
         issuer: config.publicUrl,
         typ: 'at+jwt',
         currentDate: new Date(clock.now()),

@@ -17,11 +17,15 @@ export type FormParams = Record<string, string | undefined>;
  * if they were omitted").
  */
 export function readForm(req: Request): FormParams {
-  if (!req.is('application/x-www-form-urlencoded')) {
+  // Judge the header itself: `req.is()` answers null for an empty body, which is a missing
+  // parameter, not a wrong content type.
+  const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (mediaType !== 'application/x-www-form-urlencoded') {
     throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
   }
   const body = (req.body ?? {}) as Record<string, unknown>;
-  const params: FormParams = {};
+  // No prototype: a parameter named `constructor` or `toString` is just a parameter.
+  const params: FormParams = Object.create(null) as FormParams;
   for (const [name, value] of Object.entries(body)) {
     if (typeof value !== 'string') throw new OAuthError('invalid_request', `parameter "${name}" is repeated`);
     if (value !== '') params[name] = value;
