@@ -18,7 +18,10 @@ export type OAuthErrorCode =
   | 'invalid_token'
   | 'unsupported_token_type'
   | 'invalid_redirect_uri'
-  | 'invalid_client_metadata';
+  | 'invalid_client_metadata'
+  // OpenID Connect Core §3.1.2.6, answered to prompt=none
+  | 'login_required'
+  | 'consent_required';
 
 /**
  * The one error class of the protocol: `core/` throws it, `http/` turns it into

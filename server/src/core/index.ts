@@ -1,12 +1,21 @@
 import { systemClock, type Clock } from './clock.js';
 import { createClientService, type ClientService } from './clients.js';
+import { createApplicationService, type ApplicationService } from './applications.js';
+import { createAuthorizationCodeFlow, type AuthorizationCodeFlow } from './authorization-code.js';
+import { createClientCredentialsFlow, type ClientCredentialsFlow } from './client-credentials.js';
+import { createRegistrationService, type RegistrationService } from './registration.js';
 import { createDeviceFlow, type DeviceFlow } from './device-flow.js';
 import { createDeviceEvents, type DeviceEvents } from './events.js';
+import { createExpiryWatch, type ExpiryWatch } from './expiry.js';
 import { createKeyManager, type KeyManager } from './keys.js';
 import { loadScopeCatalog, type ScopeCatalog } from './scopes.js';
 import { systemRandom, type RandomSource } from './secrets.js';
 import { createTokenService, type TokenService } from './tokens.js';
 import { createUserService, type UserService } from './users.js';
+import { localAuthenticator, type Authenticator } from './auth.js';
+import { createSessionService, type SessionService } from './sessions.js';
+import { createAttemptLimiter, type AttemptLimiter } from './attempt-limiter.js';
+import { createPairedDevices, type PairedDevices } from './paired-devices.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/types.js';
 
@@ -23,6 +32,24 @@ export interface Core {
   users: UserService;
   tokens: TokenService;
   deviceFlow: DeviceFlow;
+  /** RFC 6749 §4.1 with RFC 7636 PKCE (S256 only). */
+  authorizationCode: AuthorizationCodeFlow;
+  /** RFC 6749 §4.4. */
+  clientCredentials: ClientCredentialsFlow;
+  /** Applications developers register on /apps. */
+  applications: ApplicationService;
+  /** RFC 7591 dynamic registration and its initial access tokens. */
+  registration: RegistrationService;
+  /** How people sign in on the pages; local scrypt accounts unless an operator plugs in another. */
+  authenticator: Authenticator;
+  /** Browser sessions of the pages (stored hashed). */
+  sessions: SessionService;
+  /** Brute-force limiter of user code entry and sign-in (RFC 8628 §5.1). */
+  attempts: AttemptLimiter;
+  /** "My devices": a person's device grants. */
+  pairedDevices: PairedDevices;
+  /** Publishes `expired` for the device codes a transport is holding a waiting device for. */
+  expiry: ExpiryWatch;
 }
 
 export interface CoreOptions {
@@ -31,6 +58,8 @@ export interface CoreOptions {
   clock?: Clock;
   random?: RandomSource;
   events?: DeviceEvents;
+  /** Replaces the local-account sign-in (see core/auth.ts). */
+  authenticator?: Authenticator;
 }
 
 export async function createCore(options: CoreOptions): Promise<Core> {
@@ -46,7 +75,16 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const users = createUserService({ users: store.users, clock, random });
   const tokens = createTokenService({ store, keys, clock, random, config, events });
   const deviceFlow = createDeviceFlow({ store, clients, tokens, catalog, events, clock, random, config });
-  return { config, store, clock, random, catalog, events, keys, clients, users, tokens, deviceFlow };
+  const authorizationCode = createAuthorizationCodeFlow({ store, clients, tokens, catalog, clock, random, config });
+  const clientCredentials = createClientCredentialsFlow({ store, tokens, catalog, clock, random, config });
+  const applications = createApplicationService({ store, clients, tokens, catalog, random });
+  const registration = createRegistrationService({ store, applications, catalog, clock, random });
+  const expiry = createExpiryWatch({ deviceCodes: store.deviceCodes, events, clock });
+  const authenticator = options.authenticator ?? localAuthenticator(users);
+  const sessions = createSessionService({ sessions: store.sessions, clock, random });
+  const attempts = createAttemptLimiter({ attempts: store.attempts, clock });
+  const pairedDevices = createPairedDevices({ grants: store.grants, clients, tokens });
+  return { config, store, clock, random, catalog, events, keys, clients, users, tokens, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, authenticator, sessions, attempts, pairedDevices };
 }
 
 export { OAuthError } from './errors.js';

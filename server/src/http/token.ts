@@ -17,6 +17,11 @@ export const grantHandlers: Record<string, GrantHandler> = {
   // RFC 6749 §6
   [GRANT_TYPES.refreshToken]: ({ core, client, params }) =>
     core.tokens.refresh(client, required(params, 'refresh_token'), params.scope),
+  // RFC 6749 §4.1.3 with RFC 7636 §4.5
+  [GRANT_TYPES.authorizationCode]: ({ core, client, params }) =>
+    core.authorizationCode.redeem(client, { code: required(params, 'code'), redirectUri: params.redirect_uri, codeVerifier: params.code_verifier }),
+  // RFC 6749 §4.4.2
+  [GRANT_TYPES.clientCredentials]: ({ core, client, params }) => core.clientCredentials.issue(client, params.scope),
 };
 
 /** RFC 6749 §3.2: `POST /token`. */

@@ -41,6 +41,9 @@ export function createClientRepository(db: Database.Database): ClientRepository 
       @deviceCodeTtl, @devicePollInterval, @accessTokenAlg, @ownerUserId, @createdAt)`);
   const byId = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE id = ?');
   const all = db.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY created_at, id');
+  const byOwner = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE owner_user_id = ? ORDER BY created_at, id');
+  const setSecretHash = db.prepare("UPDATE clients SET secret_hash = ? WHERE id = ? AND type = 'confidential'");
+  const remove = db.prepare('DELETE FROM clients WHERE id = ?');
   return {
     async create(c) {
       insert.run({
@@ -56,6 +59,16 @@ export function createClientRepository(db: Database.Database): ClientRepository 
     },
     async list() {
       return all.all().map(toClient);
+    },
+    async listByOwner(ownerUserId) {
+      return byOwner.all(ownerUserId).map(toClient);
+    },
+    async updateSecretHash(id, secretHash) {
+      return setSecretHash.run(secretHash, id).changes === 1;
+    },
+    async delete(id) {
+      // Grants, refresh tokens, device and authorization codes, consents and profiles cascade.
+      return remove.run(id).changes === 1;
     },
   };
 }

@@ -5,7 +5,10 @@ import { migrate } from './migrate.js';
 import { createClientRepository, createUserRepository } from './accounts.js';
 import { createDeviceCodeRepository } from './device-codes.js';
 import { createAccessTokenRepository, createGrantRepository, createRefreshTokenRepository } from './grants.js';
+import { createAuthorizationRepository } from './authorization.js';
 import { createKeyRepository } from './keys.js';
+import { createRegistrationRepository } from './registration.js';
+import { createAttemptRepository, createSessionRepository } from './sessions.js';
 import type { Store } from './types.js';
 
 export const DATABASE_FILE = 'kalm.sqlite';
@@ -40,6 +43,10 @@ export function createSqliteStore(dataDir: string): Store & { db: Database.Datab
     refreshTokens: createRefreshTokenRepository(db),
     accessTokens: createAccessTokenRepository(db),
     keys: createKeyRepository(db),
+    sessions: createSessionRepository(db),
+    attempts: createAttemptRepository(db),
+    authorization: createAuthorizationRepository(db),
+    registration: createRegistrationRepository(db),
     close: () => db.close(),
   };
 }

@@ -108,6 +108,12 @@ export interface ClientRepository {
   create(client: ClientRecord): Promise<void>;
   get(id: string): Promise<ClientRecord | undefined>;
   list(): Promise<ClientRecord[]>;
+  /** The clients a person registered (on /apps or with their initial access token). */
+  listByOwner(ownerUserId: string): Promise<ClientRecord[]>;
+  /** Replace a confidential client's secret hash. False when there is no such confidential client. */
+  updateSecretHash(id: string, secretHash: string): Promise<boolean>;
+  /** Delete a client; its grants, refresh tokens, codes and consents go with it. False when unknown. */
+  delete(id: string): Promise<boolean>;
 }
 
 export interface UserRepository {
@@ -166,6 +172,123 @@ export interface KeyRepository {
   rotate(keys: KeyRecord[], now: number): Promise<void>;
 }
 
+/** A browser session of the verification pages; looked up by the SHA-256 of its id. */
+export interface SessionRecord {
+  idHash: Buffer;
+  userId: string | null;
+  username: string | null;
+  /** Small JSON state kept server-side (the pending user code, the last outcome, ...). */
+  data: Record<string, unknown>;
+  createdAt: number;
+  authenticatedAt: number | null;
+  lastSeenAt: number;
+  expiresAt: number;
+}
+
+export interface SessionRepository {
+  create(session: SessionRecord): Promise<void>;
+  /** The session unless it has expired at `now`. */
+  get(idHash: Buffer, now: number): Promise<SessionRecord | undefined>;
+  update(session: SessionRecord): Promise<void>;
+  /** Swap a session for one with a new id in one transaction (rotation at sign-in). */
+  replace(oldHash: Buffer, next: SessionRecord): Promise<void>;
+  delete(idHash: Buffer): Promise<void>;
+  purgeExpired(now: number): Promise<number>;
+}
+
+/** Failed attempts counted under one key (a client IP, a session, ...). */
+export interface AttemptCounter {
+  failures: number;
+  lastFailureAt: number;
+}
+
+export interface AttemptRepository {
+  get(key: string): Promise<AttemptCounter | undefined>;
+  /** Count one more failure at `now`, atomically; a counter idle since before `forgetBefore` starts again at 1. */
+  recordFailure(key: string, now: number, forgetBefore: number): Promise<AttemptCounter>;
+  purgeOlderThan(before: number): Promise<number>;
+}
+
+/** RFC 6749 §4.1.2: an issued authorization code (stored only hashed). */
+export interface AuthorizationCodeRecord {
+  codeHash: Buffer;
+  clientId: string;
+  userId: string;
+  scopes: string[];
+  redirectUri: string;
+  /** The authorization request carried redirect_uri, so the token request must too (RFC 6749 §4.1.3). */
+  redirectUriGiven: boolean;
+  /** RFC 7636 S256 code challenge. */
+  codeChallenge: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  /** The grant its redemption created; revoked when the code comes back (RFC 6749 §4.1.2). */
+  grantId: string | null;
+}
+
+/** What a person decided for a client: remembered so the same request can skip the consent screen. */
+export interface ConsentRecord {
+  userId: string;
+  clientId: string;
+  requestedScopes: string[];
+  grantedScopes: string[];
+  updatedAt: number;
+}
+
+export type ApplicationKind = 'spa' | 'mobile' | 'cli' | 'tv' | 'server';
+
+/** How an application was registered and what it registered as; `metadata` is the RFC 7591 echo. */
+export interface ClientProfileRecord {
+  clientId: string;
+  kind: ApplicationKind;
+  registeredVia: 'apps' | 'register';
+  tokenEndpointAuthMethod: string;
+  metadata: Record<string, unknown>;
+}
+
+/** RFC 7591 §3: an initial access token `kalm iat create` issued (stored only hashed). */
+export interface InitialAccessTokenRecord {
+  tokenHash: Buffer;
+  ownerUserId: string | null;
+  createdAt: number;
+  expiresAt: number;
+  usesLeft: number;
+}
+
+export interface AuthorizationRepository {
+  insertCode(code: AuthorizationCodeRecord): Promise<void>;
+  getCode(codeHash: Buffer): Promise<AuthorizationCodeRecord | undefined>;
+  /**
+   * Spend an unused, unexpired code and create its grant and first refresh token, in one
+   * transaction. False when the code was already used (or had expired) at `now`.
+   */
+  redeemCode(codeHash: Buffer, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined, now: number): Promise<boolean>;
+  getConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined>;
+  saveConsent(consent: ConsentRecord): Promise<void>;
+  /** True when `userId` holds a grant for `clientId` that is not revoked. */
+  hasActiveGrant(userId: string, clientId: string): Promise<boolean>;
+  /** Ids of every grant of `clientId` that is not revoked. */
+  activeGrantIds(clientId: string): Promise<string[]>;
+  /**
+   * Record the grant behind a client credentials access token, and drop the client's
+   * earlier ones created before `purgeCreatedBefore` (their tokens have expired).
+   */
+  insertClientCredentialsGrant(grant: GrantRecord, purgeCreatedBefore: number): Promise<void>;
+  /** Delete codes that expired before `before`. Returns how many. */
+  purgeExpiredCodes(before: number): Promise<number>;
+}
+
+export interface RegistrationRepository {
+  saveProfile(profile: ClientProfileRecord): Promise<void>;
+  getProfile(clientId: string): Promise<ClientProfileRecord | undefined>;
+  insertInitialAccessToken(token: InitialAccessTokenRecord): Promise<void>;
+  /** A live initial access token (not expired at `now`, uses left), without taking a use. */
+  findInitialAccessToken(tokenHash: Buffer, now: number): Promise<InitialAccessTokenRecord | undefined>;
+  /** Take one use of a live initial access token; undefined when unknown, expired or used up. */
+  useInitialAccessToken(tokenHash: Buffer, now: number): Promise<InitialAccessTokenRecord | undefined>;
+}
+
 export interface Store {
   clients: ClientRepository;
   users: UserRepository;
@@ -174,5 +297,9 @@ export interface Store {
   refreshTokens: RefreshTokenRepository;
   accessTokens: AccessTokenRepository;
   keys: KeyRepository;
+  sessions: SessionRepository;
+  attempts: AttemptRepository;
+  authorization: AuthorizationRepository;
+  registration: RegistrationRepository;
   close(): void;
 }
