@@ -44,6 +44,15 @@ export interface Config {
   maxBodyBytes: number;
   /** Create the `tv-demo` client and a `demo` user on a fresh database. Env `DEMO` (`0` turns it off). Default on. */
   demo: boolean;
+  /**
+   * WebSocket push (`/push`): most sockets one IP address may hold open; the next is closed with 4429.
+   * Raise it behind a NAT that many devices share. Env `PUSH_MAX_SOCKETS_PER_IP`. Default 50.
+   */
+  pushMaxSocketsPerIp: number;
+  /** WebSocket push: time a new socket has to send its subscribe message, ms; then it is closed with 4401. Default 5000. */
+  pushAuthTimeoutMs: number;
+  /** WebSocket push: ping interval, ms; a peer that has not answered the previous ping is dropped. Default 30000. */
+  pushHeartbeatMs: number;
 }
 
 const DEFAULT_PORT = 8080;
@@ -67,6 +76,9 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     accessTokenAlg: 'ES256',
     maxBodyBytes: 16 * 1024,
     demo: true,
+    pushMaxSocketsPerIp: 50,
+    pushAuthTimeoutMs: 5_000,
+    pushHeartbeatMs: 30_000,
     ...overrides,
     publicUrl,
     accessTokenAudience: overrides.accessTokenAudience ?? publicUrl,
@@ -95,6 +107,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     o.accessTokenAlg = env.ACCESS_TOKEN_ALG;
   }
   if (env.ACCESS_TOKEN_AUDIENCE) o.accessTokenAudience = env.ACCESS_TOKEN_AUDIENCE;
+  if (env.PUSH_MAX_SOCKETS_PER_IP) o.pushMaxSocketsPerIp = integer('PUSH_MAX_SOCKETS_PER_IP', env.PUSH_MAX_SOCKETS_PER_IP, 1, 1_000_000);
   if (env.DEMO) o.demo = env.DEMO !== '0' && env.DEMO !== 'false';
   return defaultConfig(o);
 }

@@ -4,6 +4,7 @@ import { createCore, type Core, type CoreOptions } from './core/index.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logger.js';
+import { attachPush } from './push/index.js';
 import { createSqliteStore } from './store/sqlite.js';
 
 export interface StartOptions {
@@ -43,6 +44,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const port = (http.address() as AddressInfo).port;
   // Transports that ride on the HTTP server (WebSocket push) or beside it (MQTT) push their stop function here.
   const detachers: Array<() => Promise<void>> = [];
+  detachers.push(attachPush(http, core, logger).stop);
   const purge = setInterval(() => {
     core.store.deviceCodes.purgeExpired(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
   }, PURGE_EVERY_MS);

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Core } from '../core/index.js';
+import { pushEndpointUrl } from '../push/limits.js';
 import { readClientCredentials, readForm } from './form.js';
 import { noStore } from './oauth-errors.js';
 
@@ -13,7 +14,8 @@ export function deviceAuthorizationRouter(core: Core): Router {
       ip: req.ip,
       userAgent: req.get('user-agent'),
     });
-    res.json(response);
+    // RFC 8628 §3.2 lets the response carry more members: where to wait for the decision instead of polling.
+    res.json({ ...response, push_uri: pushEndpointUrl(core.config.publicUrl) });
   });
   return router;
 }

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { GRANT_TYPES } from '../core/clients.js';
 import type { Core } from '../core/index.js';
+import { pushEndpointUrl } from '../push/limits.js';
 
 /**
  * RFC 8414 metadata. Lists only what works; every endpoint and grant added to the
@@ -23,6 +24,8 @@ export function authorizationServerMetadata(core: Core): Record<string, unknown>
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     // RFC 9068 access tokens.
     access_token_signing_alg_values_supported: ['ES256', 'RS256'],
+    // Extension (RFC 8414 §2 allows more members): the WebSocket where a waiting device is told its decision.
+    device_push_endpoint: pushEndpointUrl(issuer),
   };
 }
 

@@ -1,0 +1,125 @@
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Core } from '../core/index.js';
+import type { Logger } from '../logger.js';
+import { createPushHub, type PushHub } from './hub.js';
+import { CREDENTIAL_PARAMS, PUSH_CLOSE, PUSH_PATH, pushLimits, type PushLimits } from './limits.js';
+import { PushSession } from './session.js';
+
+/** The push endpoint attached to an HTTP server. */
+export interface PushEndpoint {
+  hub: PushHub;
+  /** Open sockets (subscribed or not). */
+  readonly size: number;
+  /** Refuse new sockets, close open ones with 1001, stop listening to core. */
+  stop(): Promise<void>;
+}
+
+/** Answer an upgrade request with a plain HTTP error and drop the connection. */
+function refuse(socket: Duplex, status: number, message: string): void {
+  const body = `${message}\n`;
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** `::ffff:10.0.0.1` and `10.0.0.1` are one peer. */
+function peerAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? 'unknown';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+/**
+ * Serve WebSocket push at `/push` on `http`'s `upgrade` event. Other upgrade paths get
+ * a 404; a credential in the query string a 400, before any handshake.
+ */
+export function attachPush(http: Server, core: Core, logger: Logger, limits: PushLimits = pushLimits(core.config)): PushEndpoint {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxPayloadBytes,
+    // Compression costs about 300 KB per socket in zlib state and invites compression bombs; messages are tiny.
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  const hub = createPushHub(core);
+  const sessions = new Set<PushSession>();
+  const perIp = new Map<string, number>();
+  // Every upgraded socket, refused ones too, so that stop() leaves none holding the HTTP server open.
+  const sockets = new Set<WebSocket>();
+  let stopping = false;
+
+  function accept(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.once('close', () => sockets.delete(ws));
+      const ip = peerAddress(req);
+      const count = perIp.get(ip) ?? 0;
+      if (stopping || count >= limits.maxSocketsPerIp) {
+        ws.on('error', () => {});
+        if (stopping) ws.close(PUSH_CLOSE.goingAway, 'server shutting down');
+        else ws.close(PUSH_CLOSE.tooMany, 'too many sockets from this address');
+        return;
+      }
+      perIp.set(ip, count + 1);
+      const session = new PushSession(ws, ip, hub, limits, logger, () => {
+        sessions.delete(session);
+        const left = (perIp.get(ip) ?? 1) - 1;
+        if (left > 0) perIp.set(ip, left);
+        else perIp.delete(ip);
+      });
+      sessions.add(session);
+    });
+  }
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // An error on a socket we refuse must not crash the server.
+    socket.on('error', () => socket.destroy());
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://push.invalid');
+    } catch {
+      refuse(socket, 400, 'bad request target');
+      return;
+    }
+    if (url.pathname !== PUSH_PATH) {
+      refuse(socket, 404, 'no WebSocket endpoint here');
+      return;
+    }
+    // A URL ends up in proxy logs and histories: credentials go in the first message only.
+    if (CREDENTIAL_PARAMS.some((name) => url.searchParams.has(name))) {
+      refuse(socket, 400, 'send credentials in the subscribe message, never in the URL');
+      return;
+    }
+    accept(req, socket, head);
+  };
+  http.on('upgrade', onUpgrade);
+
+  const heartbeat = setInterval(() => {
+    for (const session of sessions) session.heartbeat();
+  }, limits.heartbeatMs);
+  heartbeat.unref();
+
+  return {
+    hub,
+    get size() {
+      return sessions.size;
+    },
+    async stop() {
+      stopping = true;
+      http.off('upgrade', onUpgrade);
+      clearInterval(heartbeat);
+      hub.stop();
+      const open = [...sessions];
+      const closed = Promise.all(open.map((s) => new Promise<void>((resolve) => (s.ws.readyState === s.ws.CLOSED ? resolve() : s.ws.once('close', () => resolve())))));
+      for (const session of open) session.end(PUSH_CLOSE.goingAway, 'server shutting down');
+      // Peers get a moment to answer the close (so they see 1001 and fall back to polling); then they are cut.
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((resolve) => (grace = setTimeout(resolve, limits.shutdownGraceMs)))]);
+      clearTimeout(grace);
+      for (const ws of sockets) ws.terminate();
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import type { Core } from '../core/index.js';
+import type { DeviceEvent } from '../core/events.js';
+import { PUSH_CLOSE } from './limits.js';
+import type { SubscribeRequest } from './protocol.js';
+import type { PushSession, SessionHost } from './session.js';
+
+/** Sockets waiting on one device code, and the expiry watch held for them. */
+interface CodeWaiters {
+  sessions: Set<PushSession>;
+  unwatch: () => void;
+}
+
+/** Routes core's device events to the sockets subscribed to them. */
+export interface PushHub extends SessionHost {
+  /** Sockets subscribed by device code and by grant (for metrics and tests). */
+  counts(): { deviceCodes: number; grants: number };
+  /** Stop listening to core's events. */
+  stop(): void;
+}
+
+/**
+ * The hub: one entry per waiting device code (with its expiry watch) and per paired
+ * grant. It listens to `core.events` only, so it hears decisions taken on this
+ * instance or, with a cross-instance bus, on any other.
+ */
+export function createPushHub(core: Core): PushHub {
+  const byDeviceCode = new Map<number, CodeWaiters>();
+  const byGrant = new Map<string, Set<PushSession>>();
+  const codeOf = new Map<PushSession, number>();
+  const grantOf = new Map<PushSession, string>();
+
+  function deliver(event: DeviceEvent) {
+    if (event.type === 'revoked') {
+      const sessions = byGrant.get(event.grantId);
+      if (sessions) for (const session of [...sessions]) session.finish('revoked');
+      return;
+    }
+    const waiters = byDeviceCode.get(event.deviceCodeId);
+    if (waiters) for (const session of [...waiters.sessions]) session.finish(event.type);
+  }
+
+  const unsubscribe = core.events.subscribe(deliver);
+
+  async function subscribeDevice(session: PushSession, deviceCode: string) {
+    const record = await core.deviceFlow.findByDeviceCode(deviceCode);
+    if (session.ended) return;
+    if (!record || record.status === 'redeemed' || record.expiresAt <= core.clock.now()) {
+      session.end(PUSH_CLOSE.notFound, 'unknown, expired or used device code');
+      return;
+    }
+    if (record.status !== 'pending') {
+      session.subscribed(record.status);
+      return;
+    }
+    let waiters = byDeviceCode.get(record.id);
+    if (!waiters) {
+      waiters = { sessions: new Set(), unwatch: core.expiry.watch(record.id, record.expiresAt) };
+      byDeviceCode.set(record.id, waiters);
+    }
+    waiters.sessions.add(session);
+    codeOf.set(session, record.id);
+    session.subscribed('pending');
+    // A decision published between the read above and the registration was not heard: read again.
+    const again = await core.deviceFlow.findByDeviceCode(deviceCode);
+    if (session.ended || !again || again.status === 'pending') return;
+    session.finish(again.status === 'denied' ? 'denied' : 'approved');
+  }
+
+  async function subscribePaired(session: PushSession, accessToken: string) {
+    const claims = await core.tokens.verifyAccessToken(accessToken);
+    if (session.ended) return;
+    // Only a token of a grant can be revoked as a pairing (client credentials tokens have none).
+    const grantId = claims?.grant_id;
+    if (!grantId) {
+      session.end(PUSH_CLOSE.notFound, 'invalid access token');
+      return;
+    }
+    let sessions = byGrant.get(grantId);
+    if (!sessions) byGrant.set(grantId, (sessions = new Set()));
+    sessions.add(session);
+    grantOf.set(session, grantId);
+    session.subscribed('paired');
+    // The subscription outlives this access token: it follows the grant, which refreshes renew.
+    if (!session.ended && !(await core.tokens.verifyAccessToken(accessToken))) session.finish('revoked');
+  }
+
+  return {
+    subscribe(session: PushSession, request: SubscribeRequest) {
+      return request.kind === 'device_code' ? subscribeDevice(session, request.deviceCode) : subscribePaired(session, request.accessToken);
+    },
+
+    remove(session) {
+      const id = codeOf.get(session);
+      if (id !== undefined) {
+        codeOf.delete(session);
+        const waiters = byDeviceCode.get(id);
+        if (waiters?.sessions.delete(session) && waiters.sessions.size === 0) {
+          waiters.unwatch();
+          byDeviceCode.delete(id);
+        }
+      }
+      const grantId = grantOf.get(session);
+      if (grantId !== undefined) {
+        grantOf.delete(session);
+        const sessions = byGrant.get(grantId);
+        if (sessions?.delete(session) && sessions.size === 0) byGrant.delete(grantId);
+      }
+    },
+
+    counts: () => ({ deviceCodes: codeOf.size, grants: grantOf.size }),
+
+    stop() {
+      unsubscribe();
+    },
+  };
+}
