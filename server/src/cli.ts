@@ -20,6 +20,8 @@ Usage:
   kalm user create --username NAME --password-stdin [--role user|developer|admin]
   kalm user list [--json]
   kalm keys rotate
+  kalm iat create [--owner USERNAME] [--expires-in SECONDS] [--uses N] [--json]
+                                               an RFC 7591 initial access token for POST /register
 
 Grants: device_code, refresh_token, authorization_code, client_credentials.
 DATA_DIR decides which database is changed (default ./data).`;
@@ -170,6 +172,31 @@ const keysRotate: Command = async (_args, config) => {
   console.log(`new keys created; published now: ${jwks.keys.map((k) => `${k.kid} (${k.alg})`).join(', ')}`);
 };
 
+const iatCreate: Command = async (args, config) => {
+  const { values } = parseArgs({
+    args,
+    options: { owner: { type: 'string' }, 'expires-in': { type: 'string' }, uses: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const expiresIn = Number(values['expires-in'] ?? 86_400);
+  const uses = Number(values.uses ?? 1);
+  if (!Number.isInteger(expiresIn) || expiresIn < 60) throw new UsageError('--expires-in is a whole number of seconds, at least 60');
+  if (!Number.isInteger(uses) || uses < 1) throw new UsageError('--uses is a positive whole number');
+  const { token, expiresAt, owner } = await withCore(config, async (core) => {
+    // Clients registered with the token belong to this account and show on its /apps page.
+    const owner = values.owner === undefined ? undefined : await core.store.users.getByUsername(values.owner);
+    if (values.owner !== undefined && !owner) throw new Error(`no user "${values.owner}"`);
+    const issued = await core.registration.issueInitialAccessToken({ ownerUserId: owner?.id ?? null, expiresIn, uses });
+    return { ...issued, owner };
+  });
+  if (values.json) {
+    console.log(JSON.stringify({ initial_access_token: token, expires_at: Math.floor(expiresAt / 1000), uses, owner: owner?.username ?? null }));
+    return;
+  }
+  console.log(`initial_access_token ${token}`);
+  console.log(`valid until ${new Date(expiresAt).toISOString()} for ${uses} registration(s)${owner ? `, owner ${owner.username}` : ''}`);
+  console.log('(shown only now; only its hash is stored)  use: Authorization: Bearer <token> on POST /register');
+};
+
 /** Every command, by its words. */
 export const commands: Record<string, Command> = {
   serve,
@@ -178,6 +205,7 @@ export const commands: Record<string, Command> = {
   'user create': userCreate,
   'user list': userList,
   'keys rotate': keysRotate,
+  'iat create': iatCreate,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -5,6 +5,7 @@ import { deviceAuthorizationRouter } from './device-authorization.js';
 import { discoveryRouter } from './discovery.js';
 import { formParser } from './form.js';
 import { oauthErrorHandler } from './oauth-errors.js';
+import { registrationRouter } from './registration.js';
 import { tokenManagementRouter } from './token-management.js';
 import { tokenRouter } from './token.js';
 
@@ -61,6 +62,7 @@ export function createApp(core: Core, logger: Logger): Express {
   app.use(deviceAuthorizationRouter(core));
   app.use(tokenRouter(core));
   app.use(tokenManagementRouter(core));
+  app.use(registrationRouter(core));
   app.use((req, res) => {
     res.status(404).json({ error: 'not_found', error_description: `no route for ${req.method} ${req.path}` });
   });

@@ -11,13 +11,21 @@ export function authorizationServerMetadata(core: Core): Record<string, unknown>
   const issuer = core.config.publicUrl;
   return {
     issuer,
+    authorization_endpoint: `${issuer}/authorize`,
     device_authorization_endpoint: `${issuer}/device_authorization`,
     token_endpoint: `${issuer}/token`,
     revocation_endpoint: `${issuer}/revoke`,
     introspection_endpoint: `${issuer}/introspect`,
     jwks_uri: `${issuer}/jwks.json`,
-    grant_types_supported: [GRANT_TYPES.deviceCode, GRANT_TYPES.refreshToken],
-    response_types_supported: [],
+    // RFC 7591, with an initial access token from `kalm iat create`.
+    registration_endpoint: `${issuer}/register`,
+    grant_types_supported: [GRANT_TYPES.authorizationCode, GRANT_TYPES.clientCredentials, GRANT_TYPES.deviceCode, GRANT_TYPES.refreshToken],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    // RFC 7636: PKCE is required for every client, and plain is refused.
+    code_challenge_methods_supported: ['S256'],
+    // RFC 9207: every authorization response carries `iss`.
+    authorization_response_iss_parameter_supported: true,
     scopes_supported: core.catalog.scopes.map((s) => s.name),
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
