@@ -5,6 +5,10 @@ import { deviceAuthorizationRouter } from './device-authorization.js';
 import { discoveryRouter } from './discovery.js';
 import { formParser } from './form.js';
 import { oauthErrorHandler } from './oauth-errors.js';
+import { assetsRouter } from './pages/assets.js';
+import { devicesRouter } from './pages/devices.js';
+import { signInRouter } from './pages/signin.js';
+import { verifyRouter } from './pages/verify.js';
 import { registrationRouter } from './registration.js';
 import { tokenManagementRouter } from './token-management.js';
 import { tokenRouter } from './token.js';
@@ -63,6 +67,10 @@ export function createApp(core: Core, logger: Logger): Express {
   app.use(tokenRouter(core));
   app.use(tokenManagementRouter(core));
   app.use(registrationRouter(core));
+  app.use(assetsRouter());
+  app.use(verifyRouter(core));
+  app.use(signInRouter(core));
+  app.use(devicesRouter(core));
   app.use((req, res) => {
     res.status(404).json({ error: 'not_found', error_description: `no route for ${req.method} ${req.path}` });
   });

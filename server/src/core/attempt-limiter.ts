@@ -1,0 +1,98 @@
+import type { Clock } from './clock.js';
+import type { AttemptRepository } from '../store/types.js';
+
+/**
+ * How many failures are free and how the wait grows after them. With the
+ * defaults: 5 free failures, then 30 s, 60 s, 120 s, … (doubling) up to 1 h
+ * between failures; a key idle for 24 h starts again from zero.
+ */
+export interface AttemptPolicy {
+  freeFailures: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  forgetAfterMs: number;
+}
+
+export const DEFAULT_ATTEMPT_POLICY: AttemptPolicy = {
+  freeFailures: 5,
+  baseDelayMs: 30_000,
+  maxDelayMs: 60 * 60_000,
+  forgetAfterMs: 24 * 60 * 60_000,
+};
+
+export type LimitVerdict = { limited: false } | { limited: true; retryAfterMs: number };
+
+export type GuardedResult<T> = { limited: true; retryAfterMs: number } | { limited: false; value: T | undefined };
+
+/**
+ * Brute-force limiter (RFC 8628 §5.1: "the authorization server SHOULD rate-limit
+ * user code attempts"). Failures are counted per key (client IP, session, ...);
+ * after `freeFailures` each further attempt must wait a doubling delay. A success
+ * never resets a count: otherwise an attacker holding one valid code could
+ * interleave it with guesses and never be slowed down.
+ */
+export interface AttemptLimiter {
+  readonly policy: AttemptPolicy;
+  /** Whether any of `keys` must wait now, and for how long (the longest wait wins). */
+  check(keys: readonly string[]): Promise<LimitVerdict>;
+  /** Count one failure on every key. */
+  fail(keys: readonly string[]): Promise<void>;
+  /** The wait required after `failures` failures (0 while they are free). Pure, for docs and tests. */
+  delayAfter(failures: number): number;
+  /**
+   * Check, run `attempt`, and count a failure when it returns undefined, with no
+   * other guarded attempt in between: a burst of parallel requests cannot all pass
+   * the check before the first failure is counted.
+   */
+  guard<T>(keys: readonly string[], attempt: () => Promise<T | undefined>): Promise<GuardedResult<T>>;
+}
+
+export function createAttemptLimiter(deps: { attempts: AttemptRepository; clock: Clock; policy?: Partial<AttemptPolicy> }): AttemptLimiter {
+  const policy: AttemptPolicy = { ...DEFAULT_ATTEMPT_POLICY, ...deps.policy };
+  const { attempts, clock } = deps;
+  let lastPurge = 0;
+  // Guarded attempts run one after another in this process (each is one or two indexed lookups).
+  let queue: Promise<unknown> = Promise.resolve();
+
+  function delayAfter(failures: number): number {
+    if (failures < policy.freeFailures) return 0;
+    const doublings = Math.min(failures - policy.freeFailures, 30);
+    return Math.min(policy.baseDelayMs * 2 ** doublings, policy.maxDelayMs);
+  }
+
+  const limiter: AttemptLimiter = {
+    policy,
+    delayAfter,
+    guard(keys, attempt) {
+      const run = async () => {
+        const verdict = await limiter.check(keys);
+        if (verdict.limited) return verdict;
+        const value = await attempt();
+        if (value === undefined) await limiter.fail(keys);
+        return { limited: false as const, value };
+      };
+      const result = queue.then(run, run);
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    async check(keys) {
+      const now = clock.now();
+      let wait = 0;
+      for (const key of keys) {
+        const counter = await attempts.get(key);
+        if (!counter || counter.lastFailureAt <= now - policy.forgetAfterMs) continue;
+        wait = Math.max(wait, counter.lastFailureAt + delayAfter(counter.failures) - now);
+      }
+      return wait > 0 ? { limited: true, retryAfterMs: wait } : { limited: false };
+    },
+    async fail(keys) {
+      const now = clock.now();
+      for (const key of keys) await attempts.recordFailure(key, now, now - policy.forgetAfterMs);
+      if (now - lastPurge > 10 * 60_000) {
+        lastPurge = now;
+        await attempts.purgeOlderThan(now - policy.forgetAfterMs);
+      }
+    },
+  };
+  return limiter;
+}

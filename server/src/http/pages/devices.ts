@@ -1,0 +1,79 @@
+import { Router } from 'express';
+import type { Core } from '../../core/index.js';
+import { renderDevices } from '../../../../verify-ui/src/index.js';
+import {
+  csrfToken,
+  currentUser,
+  formValue,
+  page,
+  pageStack,
+  pageTranslator,
+  redirectToSignIn,
+  renderPage,
+  requireCsrf,
+  sessionData,
+  updateSession,
+} from './session.js';
+
+type Flash = { kind: 'success' | 'error'; text: string };
+
+/**
+ * "My devices": `GET /devices` lists the signed-in person's device grants;
+ * `POST /devices/rename` and `POST /devices/revoke` take the grant id in the
+ * form body (never in the URL). Revoking ends the refresh-token family at once
+ * and publishes `revoked`, which the push channel forwards to the device.
+ */
+export function devicesRouter(core: Core): Router {
+  const router = Router();
+  const stack = pageStack(core);
+
+  router.get(
+    '/devices',
+    stack,
+    page(async (req, res) => {
+      const user = currentUser(req);
+      if (!user) return redirectToSignIn(req, res, '/devices');
+      const flash = sessionData<{ flash: Flash }>(req).flash;
+      if (flash) await updateSession(req, { flash: undefined });
+      const devices = (await core.pairedDevices.list(user.id)).map((d) => ({
+        ...d,
+        scopes: d.scopes.map((name) => core.catalog.get(name) ?? { name, description: name, permissions: [] }),
+      }));
+      const content = renderDevices({ t: pageTranslator(req), csrfToken: csrfToken(req), devices, now: core.clock.now(), flash });
+      renderPage(req, res, content, 200, 'devices');
+    }),
+  );
+
+  router.post(
+    '/devices/rename',
+    stack,
+    requireCsrf,
+    page(async (req, res) => {
+      const user = currentUser(req);
+      if (!user) return redirectToSignIn(req, res, '/devices');
+      const t = pageTranslator(req);
+      const ok = await core.pairedDevices.rename(user.id, formValue(req, 'grant_id') ?? '', formValue(req, 'name') ?? '');
+      await updateSession(req, { flash: ok ? { kind: 'success', text: t.t('devices.renamed') } : { kind: 'error', text: t.t('devices.notFound') } });
+      res.redirect(303, '/devices');
+    }),
+  );
+
+  router.post(
+    '/devices/revoke',
+    stack,
+    requireCsrf,
+    page(async (req, res) => {
+      const user = currentUser(req);
+      if (!user) return redirectToSignIn(req, res, '/devices');
+      const t = pageTranslator(req);
+      const grantId = formValue(req, 'grant_id') ?? '';
+      const device = (await core.pairedDevices.list(user.id)).find((d) => d.grantId === grantId);
+      const ok = device !== undefined && (await core.pairedDevices.revoke(user.id, grantId));
+      const text = ok ? t.t('devices.revoked', { device: device.deviceName || device.clientName }) : t.t('devices.notFound');
+      await updateSession(req, { flash: { kind: ok ? 'success' : 'error', text } });
+      res.redirect(303, '/devices');
+    }),
+  );
+
+  return router;
+}
