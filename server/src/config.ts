@@ -24,6 +24,14 @@ export interface Config {
   mqttUrl: string | undefined;
   /** Topic prefix of the MQTT bridge. Env `MQTT_TOPIC_PREFIX`. Default `kalm/v1`. */
   mqttTopicPrefix: string;
+  /** Broker user name (credentials inside `MQTT_URL` work too). Env `MQTT_USERNAME`. */
+  mqttUsername: string | undefined;
+  /** Broker password; never logged. Env `MQTT_PASSWORD`. */
+  mqttPassword: string | undefined;
+  /** PEM file of the CA that signed the broker's certificate, for `mqtts://` with a private CA. Env `MQTT_CA_FILE`. Default the system CAs. */
+  mqttCaFile: string | undefined;
+  /** Client id of the bridge. Env `MQTT_CLIENT_ID`. Default `kalm-bridge-` + a hash of host name and data dir (stable across restarts). */
+  mqttClientId: string | undefined;
   /** pino log level. Env `LOG_LEVEL`. Default `info`. */
   logLevel: string;
   /** Path of a JSON scope catalogue replacing the built-in one. Env `SCOPES_FILE`. */
@@ -67,6 +75,10 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     dataDir: path.resolve('data'),
     mqttUrl: undefined,
     mqttTopicPrefix: 'kalm/v1',
+    mqttUsername: undefined,
+    mqttPassword: undefined,
+    mqttCaFile: undefined,
+    mqttClientId: undefined,
     logLevel: 'info',
     scopesFile: undefined,
     deviceCodeTtl: 600,
@@ -94,6 +106,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.DATA_DIR) o.dataDir = path.resolve(env.DATA_DIR);
   if (env.MQTT_URL) o.mqttUrl = url('MQTT_URL', env.MQTT_URL);
   if (env.MQTT_TOPIC_PREFIX) o.mqttTopicPrefix = env.MQTT_TOPIC_PREFIX.replace(/\/+$/, '');
+  if (env.MQTT_USERNAME) o.mqttUsername = env.MQTT_USERNAME;
+  if (env.MQTT_PASSWORD) o.mqttPassword = env.MQTT_PASSWORD;
+  if (env.MQTT_CA_FILE) o.mqttCaFile = path.resolve(env.MQTT_CA_FILE);
+  if (env.MQTT_CLIENT_ID) o.mqttClientId = env.MQTT_CLIENT_ID;
   if (env.LOG_LEVEL) o.logLevel = env.LOG_LEVEL;
   if (env.SCOPES_FILE) o.scopesFile = path.resolve(env.SCOPES_FILE);
   if (env.DEVICE_CODE_TTL) o.deviceCodeTtl = integer('DEVICE_CODE_TTL', env.DEVICE_CODE_TTL, 60, 86400);

@@ -4,7 +4,9 @@ import { createCore, type Core, type CoreOptions } from './core/index.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logger.js';
+import { startMqttBridge, type MqttBridge } from './mqtt/bridge.js';
 import { attachPush } from './push/index.js';
+import { createMqttRepository } from './store/mqtt.js';
 import { createSqliteStore } from './store/sqlite.js';
 
 export interface StartOptions {
@@ -20,6 +22,8 @@ export interface RunningServer {
   core: Core;
   logger: Logger;
   http: Server;
+  /** The MQTT bridge, when `config.mqttUrl` is set. */
+  mqtt?: MqttBridge;
   close(): Promise<void>;
 }
 
@@ -45,6 +49,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // Transports that ride on the HTTP server (WebSocket push) or beside it (MQTT) push their stop function here.
   const detachers: Array<() => Promise<void>> = [];
   detachers.push(attachPush(http, core, logger).stop);
+  // The bridge connects in the background: a broker that is down never delays or blocks HTTP.
+  const mqtt = config.mqttUrl ? startMqttBridge({ core, repo: createMqttRepository(store.db), logger }) : undefined;
+  if (mqtt) detachers.push(() => mqtt.stop());
   const purge = setInterval(() => {
     core.store.deviceCodes.purgeExpired(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
   }, PURGE_EVERY_MS);
@@ -55,6 +62,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     core,
     logger,
     http,
+    ...(mqtt ? { mqtt } : {}),
     async close() {
       clearInterval(purge);
       for (const detach of detachers.reverse()) await detach();

@@ -1,0 +1,114 @@
+import type { JWK } from 'jose';
+import { GRANT_TYPES } from '../core/clients.js';
+import { OAuthError } from '../core/errors.js';
+import type { Core } from '../core/index.js';
+import { formatUserCode } from '../core/user-codes.js';
+import type { MqttRepository, MqttRequestView } from '../store/mqtt.js';
+import { encryptAnswer } from './answers.js';
+import { parseJsonObject, readDevicePublicKey, readString } from './payloads.js';
+import { decryptRefreshRequest, verifyTokenProof } from './proofs.js';
+import type { RequestAction } from './topics.js';
+
+/** What the bridge publishes back: a JSON object or a compact JWE string. */
+export interface Answer {
+  result: 'accepted';
+  body: Record<string, unknown> | string;
+}
+
+export type Handler = (rid: string, payload: Buffer) => Promise<Answer>;
+
+export interface HandlerDeps {
+  core: Core;
+  repo: MqttRepository;
+  /** Publish the current status of `rid` again, if decided (a repeated authorize asks for it). */
+  repeatStatus(rid: string): void;
+}
+
+/**
+ * One handler per request topic. Each returns the accepted answer or throws `OAuthError`,
+ * which the bridge publishes on `…/rejected` as RFC 6749 §5.2 JSON.
+ */
+export function createHandlers({ core, repo, repeatStatus }: HandlerDeps): Record<RequestAction, Handler> {
+  function authorizeAnswer(view: MqttRequestView): Answer {
+    const now = core.clock.now();
+    if (view.expiresAt <= now) throw new OAuthError('expired_token', 'this rid\'s device code has expired; draw a new rid and start again');
+    const userCode = formatUserCode(view.userCode);
+    const verificationUri = `${core.config.publicUrl}/device`;
+    return {
+      result: 'accepted',
+      body: {
+        user_code: userCode,
+        verification_uri: verificationUri,
+        verification_uri_complete: `${verificationUri}?user_code=${userCode}`,
+        expires_in: Math.ceil((view.expiresAt - now) / 1000),
+        interval: view.interval,
+      },
+    };
+  }
+
+  return {
+    // RFC 8628 §3.1–3.2 over MQTT: the device code is created and kept here, bound to the rid and key.
+    async authorize(rid, payload) {
+      const body = parseJsonObject(payload);
+      const clientId = readString(body, 'client_id', 128);
+      const scope = readString(body, 'scope', 1024, true);
+      const device = await readDevicePublicKey(body.jwk);
+      const existing = await repo.get(rid);
+      if (existing) {
+        // A repeated authorize (QoS 1 redelivery, or a device that reconnected without an
+        // answer) gets the same answer again; a different key or client cannot take the rid over.
+        if (existing.jwkThumbprint !== device.thumbprint || existing.clientId !== clientId) {
+          throw new OAuthError('invalid_request', 'this rid is already in use: draw a new random rid');
+        }
+        const answer = authorizeAnswer(existing);
+        repeatStatus(rid);
+        return answer;
+      }
+      // MQTT has no way to carry a client secret privately: only public clients (RFC 6749 §2.1).
+      const client = await core.clients.authenticate({ clientId, method: 'none' });
+      const held = await core.deviceFlow.authorizeHeld(client, scope, { userAgent: 'MQTT device' });
+      const inserted = await repo.insert({
+        rid,
+        deviceCodeId: held.deviceCodeId,
+        clientId: client.id,
+        jwk: device.jwk,
+        jwkThumbprint: device.thumbprint,
+        createdAt: core.clock.now(),
+      });
+      if (!inserted) throw new OAuthError('invalid_request', 'this rid is already in use: draw a new random rid');
+      return { result: 'accepted', body: { ...held.response } };
+    },
+
+    // RFC 8628 §3.4–3.5 over MQTT: a signed proof stands for the device code the device never saw.
+    async token(rid, payload) {
+      const request = await repo.get(rid);
+      if (!request) throw new OAuthError('invalid_grant', 'unknown rid: publish authorize first');
+      await verifyTokenProof({ compact: payload.toString('utf8'), rid, jwk: request.jwk, repo, now: core.clock.now() });
+      // The code is spent; the answer was kept (readable only by the device) for a device that lost it.
+      if (request.tokenAnswer) return { result: 'accepted', body: request.tokenAnswer };
+      const client = await core.clients.get(request.clientId);
+      if (!client) throw new OAuthError('invalid_client', 'the client of this rid no longer exists');
+      const response = await core.deviceFlow.pollById(client, request.deviceCodeId);
+      const jwe = await encryptAnswer(response, request.jwk);
+      await repo.saveTokenAnswer(rid, jwe);
+      return { result: 'accepted', body: jwe };
+    },
+
+    // RFC 6749 §6 over MQTT: the refresh token travels encrypted to the server's `enc` key.
+    async refresh(rid, payload) {
+      const { key } = await core.keys.decryptionKey();
+      const request = await decryptRefreshRequest({ compact: payload.toString('utf8'), rid, key, repo, now: core.clock.now() });
+      let answerJwk: JWK | undefined;
+      if (request.jwk !== undefined) {
+        answerJwk = (await readDevicePublicKey(request.jwk)).jwk;
+      } else {
+        answerJwk = (await repo.get(rid))?.jwk;
+        if (!answerJwk) throw new OAuthError('invalid_request', 'include "jwk" (the key to encrypt the answer to) in the refresh request');
+      }
+      const client = await core.clients.authenticate({ clientId: request.client_id, method: 'none' });
+      core.clients.assertGrant(client, GRANT_TYPES.refreshToken);
+      const response = await core.tokens.refresh(client, request.refresh_token, request.scope);
+      return { result: 'accepted', body: await encryptAnswer(response, answerJwk) };
+    },
+  };
+}

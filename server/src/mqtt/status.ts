@@ -1,0 +1,78 @@
+import type { Core } from '../core/index.js';
+import type { Logger } from '../logger.js';
+import type { MqttNotifiedStatus, MqttRepository, MqttRequestView } from '../store/mqtt.js';
+import type { Topics } from './topics.js';
+
+/** The status a request's device should know, or undefined while the person has not decided. */
+export function currentStatus(view: MqttRequestView, now: number): MqttNotifiedStatus | undefined {
+  if (view.codeStatus === 'approved' || view.codeStatus === 'redeemed') return 'approved';
+  if (view.codeStatus === 'denied') return 'denied';
+  return view.expiresAt <= now ? 'expired' : undefined;
+}
+
+export interface StatusNotifier {
+  /** A decision or expiry happened to this device code (from core events). */
+  onDeviceCode(deviceCodeId: number): void;
+  /** Publish the current status of `rid` again even if it was delivered before. */
+  repeat(rid: string): void;
+  /** Publish every decision or expiry not yet delivered (on connect, and periodically for expiry). */
+  sweep(): Promise<void>;
+}
+
+const SWEEP_BATCH = 500;
+
+/**
+ * Pushes `{rid}/status`. The store remembers what the broker acknowledged, so a decision
+ * taken while the broker was away (or the server was down) is published when the
+ * connection returns, and one taken twice (an `expired` event from core and our own
+ * sweep) is published once.
+ */
+export function createStatusNotifier(deps: {
+  core: Core;
+  repo: MqttRepository;
+  topics: Topics;
+  logger: Logger;
+  isConnected(): boolean;
+  publish(topic: string, body: object): Promise<void>;
+}): StatusNotifier {
+  const { core, repo, topics, logger } = deps;
+  const inFlight = new Set<string>();
+
+  async function deliver(view: MqttRequestView, force: boolean): Promise<void> {
+    const status = currentStatus(view, core.clock.now());
+    if (!status || (!force && view.notifiedStatus === status)) return;
+    if (!deps.isConnected() || inFlight.has(view.rid)) return; // the next connect's sweep sends it
+    inFlight.add(view.rid);
+    try {
+      await deps.publish(topics.status(view.rid), { status });
+      await repo.markNotified(view.rid, status);
+      logger.debug({ rid: view.rid, status }, 'mqtt status published');
+    } catch (err) {
+      logger.warn({ rid: view.rid, err: (err as Error).message }, 'mqtt status not acknowledged; will retry on reconnect');
+    } finally {
+      inFlight.delete(view.rid);
+    }
+  }
+
+  const failed = (err: unknown) => logger.error({ err }, 'mqtt status delivery failed');
+
+  return {
+    onDeviceCode(deviceCodeId) {
+      repo
+        .getByDeviceCodeId(deviceCodeId)
+        .then((view) => view && deliver(view, false))
+        .catch(failed);
+    },
+    repeat(rid) {
+      repo
+        .get(rid)
+        .then((view) => view && deliver(view, true))
+        .catch(failed);
+    },
+    async sweep() {
+      if (!deps.isConnected()) return;
+      const due = await repo.listUnnotified(core.clock.now(), SWEEP_BATCH);
+      await Promise.all(due.map((view) => deliver(view, false)));
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import type Database from 'better-sqlite3';
+import type { JWK } from 'jose';
+import type { DeviceCodeStatus } from './types.js';
+
+/** The status a device is told on `{rid}/status`. */
+export type MqttNotifiedStatus = 'approved' | 'denied' | 'expired';
+
+/** One device flow run over MQTT: the request id, the device code it holds (by id) and the device's key. */
+export interface MqttRequestRecord {
+  rid: string;
+  deviceCodeId: number;
+  clientId: string;
+  /** The device's ephemeral public key: proofs are verified and answers encrypted with it. */
+  jwk: JWK;
+  /** RFC 7638 thumbprint of `jwk`. */
+  jwkThumbprint: string;
+  createdAt: number;
+  notifiedStatus: MqttNotifiedStatus | null;
+  /** The token response as a compact JWE to `jwk`; null until the code is redeemed. */
+  tokenAnswer: string | null;
+}
+
+/** A request with the state of its device code, read in the same query. */
+export interface MqttRequestView extends MqttRequestRecord {
+  codeStatus: DeviceCodeStatus;
+  expiresAt: number;
+  userCode: string;
+  interval: number;
+}
+
+export type NewMqttRequest = Omit<MqttRequestRecord, 'notifiedStatus' | 'tokenAnswer'>;
+
+/** Storage of the MQTT bridge. Every method is atomic. */
+export interface MqttRepository {
+  /** Bind `rid` to a device code; false when the rid is already taken. */
+  insert(request: NewMqttRequest): Promise<boolean>;
+  get(rid: string): Promise<MqttRequestView | undefined>;
+  getByDeviceCodeId(deviceCodeId: number): Promise<MqttRequestView | undefined>;
+  /** Requests whose code was decided or had expired at `now` and whose status was not yet published. */
+  listUnnotified(now: number, limit: number): Promise<MqttRequestView[]>;
+  markNotified(rid: string, status: MqttNotifiedStatus): Promise<void>;
+  saveTokenAnswer(rid: string, jwe: string): Promise<void>;
+  /** Remember a proof's `jti` for `rid` until `expiresAt`; false when it was seen before (a replay). */
+  rememberProof(rid: string, jti: string, expiresAt: number): Promise<boolean>;
+  /** Forget proof ids that could no longer pass the freshness check. */
+  purgeProofs(before: number): Promise<number>;
+}
+
+interface Row {
+  rid: string;
+  device_code_id: number;
+  client_id: string;
+  jwk: string;
+  jwk_thumbprint: string;
+  created_at: number;
+  notified_status: MqttNotifiedStatus | null;
+  token_answer: string | null;
+  code_status: DeviceCodeStatus;
+  expires_at: number;
+  user_code: string;
+  interval: number;
+}
+
+function toView(row: Row): MqttRequestView {
+  return {
+    rid: row.rid,
+    deviceCodeId: row.device_code_id,
+    clientId: row.client_id,
+    jwk: JSON.parse(row.jwk) as JWK,
+    jwkThumbprint: row.jwk_thumbprint,
+    createdAt: row.created_at,
+    notifiedStatus: row.notified_status,
+    tokenAnswer: row.token_answer,
+    codeStatus: row.code_status,
+    expiresAt: row.expires_at,
+    userCode: row.user_code,
+    interval: row.interval,
+  };
+}
+
+const SELECT_VIEW = `SELECT r.*, d.status AS code_status, d.expires_at, d.user_code, d.interval
+  FROM mqtt_requests r JOIN device_codes d ON d.id = r.device_code_id`;
+
+export function createMqttRepository(db: Database.Database): MqttRepository {
+  const insert = db.prepare(`INSERT INTO mqtt_requests (rid, device_code_id, client_id, jwk, jwk_thumbprint, created_at)
+    VALUES (@rid, @deviceCodeId, @clientId, @jwk, @jwkThumbprint, @createdAt) ON CONFLICT (rid) DO NOTHING`);
+  const byRid = db.prepare<[string], Row>(`${SELECT_VIEW} WHERE r.rid = ?`);
+  const byCode = db.prepare<[number], Row>(`${SELECT_VIEW} WHERE r.device_code_id = ?`);
+  const unnotified = db.prepare<[number, number], Row>(
+    `${SELECT_VIEW} WHERE r.notified_status IS NULL AND (d.status <> 'pending' OR d.expires_at <= ?) LIMIT ?`,
+  );
+  const notified = db.prepare('UPDATE mqtt_requests SET notified_status = ? WHERE rid = ?');
+  const answer = db.prepare('UPDATE mqtt_requests SET token_answer = ? WHERE rid = ?');
+  const proof = db.prepare('INSERT INTO mqtt_proof_ids (rid, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
+  const purge = db.prepare('DELETE FROM mqtt_proof_ids WHERE expires_at < ?');
+
+  return {
+    async insert(request) {
+      return insert.run({ ...request, jwk: JSON.stringify(request.jwk) }).changes === 1;
+    },
+    async get(rid) {
+      const row = byRid.get(rid);
+      return row && toView(row);
+    },
+    async getByDeviceCodeId(id) {
+      const row = byCode.get(id);
+      return row && toView(row);
+    },
+    async listUnnotified(now, limit) {
+      return unnotified.all(now, limit).map(toView);
+    },
+    async markNotified(rid, status) {
+      notified.run(status, rid);
+    },
+    async saveTokenAnswer(rid, jwe) {
+      answer.run(jwe, rid);
+    },
+    async rememberProof(rid, jti, expiresAt) {
+      return proof.run(rid, jti, expiresAt).changes === 1;
+    },
+    async purgeProofs(before) {
+      return purge.run(before).changes;
+    },
+  };
+}
