@@ -13,6 +13,8 @@ export interface StartOptions {
   clock?: CoreOptions['clock'];
   random?: CoreOptions['random'];
   logger?: Logger;
+  /** Replaces the local-account sign-in of the pages (see core/auth.ts). */
+  authenticator?: CoreOptions['authenticator'];
 }
 
 /** A running server: its URL, its core (for tests and the CLI), and how to stop it. */
@@ -35,7 +37,7 @@ const PURGE_EVERY_MS = 10 * 60 * 1000;
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = createSqliteStore(config.dataDir);
-  const core = await createCore({ config, store, clock: options.clock, random: options.random });
+  const core = await createCore({ config, store, clock: options.clock, random: options.random, authenticator: options.authenticator });
   const app = createApp(core, logger);
   const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, app);
   await new Promise<void>((resolve, reject) => {
