@@ -5,7 +5,6 @@ import { GRANT_ALIASES } from './core/clients.js';
 import { OAuthError } from './core/errors.js';
 import { createCore, type Core } from './core/index.js';
 import { parseScope } from './core/scopes.js';
-import { startServer } from './server.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { SigningAlg } from './store/types.js';
 
@@ -47,6 +46,8 @@ async function readStdin(): Promise<string> {
 }
 
 const serve: Command = async (_args, config) => {
+  // Loaded only here: the administration commands need no HTTP stack and start faster without it.
+  const { startServer } = await import('./server.js');
   const server = await startServer(config);
   const demo = config.demo ? await bootstrapDemo(server.core) : undefined;
   const base = config.publicUrl;

@@ -17,7 +17,7 @@ afterAll(() => server.stop());
 const FORM_ENDPOINTS = ['/device_authorization', '/token', '/revoke', '/introspect'];
 
 /** POST a raw body with the given headers. */
-function raw(path: string, body: string | Uint8Array | undefined, headers: Record<string, string>) {
+function raw(path: string, body: string | undefined, headers: Record<string, string>) {
   return fetch(`${server.url}${path}`, { method: 'POST', headers, body });
 }
 
