@@ -1,0 +1,53 @@
+import { OAuthResponseError } from './errors.js';
+import { str, type HttpOptions } from './http.js';
+
+/** The endpoints the client talks to. */
+export interface Endpoints {
+  /** RFC 8628 §3.1 device authorization endpoint. */
+  deviceAuthorizationEndpoint: string;
+  /** RFC 6749 §3.2 token endpoint. */
+  tokenEndpoint: string;
+  /**
+   * Kalm's push channel (`device_push_endpoint` in the metadata, a WebSocket URL);
+   * a device authorization response's `push_uri` takes precedence.
+   */
+  pushEndpoint?: string | undefined;
+}
+
+/** Where to find the server: an issuer to discover (RFC 8414), explicit endpoints, or both (explicit ones win). */
+export interface ServerOptions extends HttpOptions {
+  /** The issuer identifier, such as `http://localhost:8080`. */
+  issuer?: string;
+  /** Endpoints given by hand; when both required ones are here, no discovery request is made. */
+  endpoints?: Partial<Endpoints>;
+}
+
+/**
+ * Read RFC 8414 authorization server metadata. The well-known segment goes between
+ * host and path (§3.1), and the `issuer` it names must equal the one asked for (§3.3).
+ *
+ * @example
+ * ```ts
+ * const { tokenEndpoint } = await discover('http://localhost:8080')
+ * ```
+ */
+export async function discover(issuer: string, options: HttpOptions = {}): Promise<Endpoints> {
+  const url = new URL(issuer);
+  url.pathname = `/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`;
+  const res = await (options.fetch ?? fetch)(url.href, { headers: { accept: 'application/json' } });
+  const body = res.ok ? ((await res.json()) as Record<string, unknown>) : {};
+  if (body.issuer !== issuer) throw new OAuthResponseError('invalid_response', `issuer mismatch`, res.status);
+  return {
+    deviceAuthorizationEndpoint: str(body, 'device_authorization_endpoint'),
+    tokenEndpoint: str(body, 'token_endpoint'),
+    pushEndpoint: body.device_push_endpoint as string | undefined,
+  };
+}
+
+/** Explicit endpoints, completed by discovery when one is missing. @internal */
+export async function resolveEndpoints(options: ServerOptions): Promise<Endpoints> {
+  const given = options.endpoints ?? {};
+  if (given.deviceAuthorizationEndpoint && given.tokenEndpoint) return given as Endpoints;
+  if (!options.issuer) throw new TypeError('no issuer');
+  return { ...(await discover(options.issuer, options)), ...given };
+}

@@ -1,0 +1,179 @@
+/**
+ * `kalm-device`: the device flow for terminal devices (a Raspberry Pi, a set-top box
+ * shell, a headless box over SSH).
+ *
+ *   kalm-device login --issuer URL --client-id ID [--scope "…"] [--store FILE] [--print-tokens] [--no-push]
+ *   kalm-device token [--store FILE] [--force]
+ *   kalm-device logout [--store FILE]
+ */
+import { parseArgs } from 'node:util';
+import { accessTokenClaims } from '../claims.js';
+import { startDeviceAuthorization, type DeviceAuthorization } from '../device-authorization.js';
+import { AbortedError, AccessDeniedError, ExpiredTokenError, OAuthResponseError, PairingLostError } from '../errors.js';
+import { getAccessToken } from '../tokens.js';
+import { qrTerminal } from '../qr.js';
+import { bigText } from './big-text.js';
+import { defaultPairingFile, FileTokenStore } from './file-store.js';
+import { nodePush } from './index.js';
+
+/** Exit codes, distinct per outcome so scripts can branch on them. */
+export const EXIT = { ok: 0, error: 1, usage: 2, denied: 3, expired: 4, notPaired: 5, aborted: 130 } as const;
+
+const USAGE = `Usage:
+  kalm-device login --issuer URL --client-id ID [--scope "a b"] [--client-secret S]
+                    [--store FILE] [--print-tokens] [--no-push]
+  kalm-device token [--store FILE] [--force]
+  kalm-device logout [--store FILE]
+
+The pairing is kept in --store, else $KALM_DEVICE_STORE, else ${defaultPairingFile()}.
+Exit codes: 0 ok, 1 error, 2 usage, 3 denied, 4 expired, 5 not paired (run login), 130 interrupted.`;
+
+const OPTIONS = {
+  issuer: { type: 'string' },
+  'client-id': { type: 'string' },
+  'client-secret': { type: 'string' },
+  scope: { type: 'string' },
+  store: { type: 'string' },
+  'print-tokens': { type: 'boolean' },
+  'no-push': { type: 'boolean' },
+  force: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const out = (text = '') => process.stdout.write(`${text}\n`);
+const err = (text: string) => process.stderr.write(`kalm-device: ${text}\n`);
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[22m` : text);
+
+function formatRemaining(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+function showPairingScreen(auth: DeviceAuthorization): void {
+  out();
+  out(qrTerminal(auth));
+  out();
+  out(`Scan the code with your phone, or open ${bold(auth.verificationUri)} and enter:`);
+  out();
+  out(bigText(auth.userCode).replace(/^/gm, '  '));
+  out();
+  out(`Code: ${auth.userCode}`);
+}
+
+/** A countdown on one line, rewritten every second on a terminal; one line per minute otherwise. */
+function startCountdown(auth: DeviceAuthorization): () => void {
+  let lastMinute = -1;
+  const tick = () => {
+    const left = auth.expiresAt - Date.now();
+    if (process.stdout.isTTY) {
+      process.stdout.write(`\r\x1b[2KWaiting for approval… expires in ${formatRemaining(left)}`);
+    } else if (Math.ceil(left / 60_000) !== lastMinute) {
+      lastMinute = Math.ceil(left / 60_000);
+      out(`Waiting for approval… expires in ${formatRemaining(left)}`);
+    }
+  };
+  tick();
+  const timer = setInterval(tick, 1000);
+  return () => {
+    clearInterval(timer);
+    if (process.stdout.isTTY) process.stdout.write('\r\x1b[2K');
+  };
+}
+
+async function login(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const issuer = values.issuer as string | undefined;
+  const clientId = values['client-id'] as string | undefined;
+  if (!issuer || !clientId) {
+    err('login needs --issuer and --client-id');
+    out(USAGE);
+    return EXIT.usage;
+  }
+  const store = new FileTokenStore((values.store as string | undefined) ?? defaultPairingFile());
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let stopCountdown = () => {};
+  try {
+    const auth = await startDeviceAuthorization({
+      issuer: issuer.replace(/\/+$/, ''),
+      clientId,
+      clientSecret: values['client-secret'] as string | undefined,
+      scope: values.scope as string | undefined,
+      store,
+      push: values['no-push'] ? false : await nodePush(),
+      signal: controller.signal,
+    });
+    showPairingScreen(auth);
+    stopCountdown = startCountdown(auth);
+    const pairing = await auth.wait({ signal: controller.signal });
+    stopCountdown();
+    const claims = accessTokenClaims(pairing.accessToken);
+    out(`Signed in${typeof claims?.sub === 'string' ? ` as ${bold(claims.sub)}` : ''}.`);
+    out(`Granted scopes: ${pairing.scope || '(none)'}`);
+    out(`Pairing saved to ${store.file}`);
+    if (values['print-tokens']) out(JSON.stringify(pairing, null, 2));
+    return EXIT.ok;
+  } catch (error) {
+    stopCountdown();
+    if (error instanceof AccessDeniedError) {
+      err('the request was denied on the verification page');
+      return EXIT.denied;
+    }
+    if (error instanceof ExpiredTokenError) {
+      err('the code expired before anyone approved it; run login again');
+      return EXIT.expired;
+    }
+    if (error instanceof AbortedError) {
+      err('interrupted');
+      return EXIT.aborted;
+    }
+    err(error instanceof OAuthResponseError ? `${error.error}: ${error.description}` : String((error as Error).message ?? error));
+    return EXIT.error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function token(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const store = new FileTokenStore((values.store as string | undefined) ?? defaultPairingFile());
+  try {
+    out(await getAccessToken(store, { force: Boolean(values.force), clientSecret: values['client-secret'] as string | undefined }));
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof PairingLostError) {
+      err(`not paired (${error.description}): run kalm-device login`);
+      return EXIT.notPaired;
+    }
+    err(error instanceof OAuthResponseError ? `${error.error}: ${error.description}` : String((error as Error).message ?? error));
+    return EXIT.error;
+  }
+}
+
+/** Run the CLI with `argv` (without node and script); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    err((error as Error).message);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || !command) {
+    out(USAGE);
+    return values.help ? EXIT.ok : EXIT.usage;
+  }
+  if (command === 'login') return login(values);
+  if (command === 'token') return token(values);
+  if (command === 'logout') {
+    await new FileTokenStore(values.store ?? defaultPairingFile()).clear();
+    out('Pairing forgotten.');
+    return EXIT.ok;
+  }
+  err(`unknown command "${command}"`);
+  out(USAGE);
+  return EXIT.usage;
+}

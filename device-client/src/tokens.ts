@@ -1,0 +1,134 @@
+import { PairingLostError } from './errors.js';
+import { errorOf, num, postForm, str, type ClientCredentials, type FormResponse, type HttpOptions } from './http.js';
+import { systemTimers, type Timers } from './timers.js';
+
+/** What a device keeps after pairing: the tokens and where to renew them. Serialisable as JSON. */
+export interface Pairing {
+  /** Access token to send as `Authorization: Bearer …`. */
+  accessToken: string;
+  /** RFC 6749 §7.1 token type, normally `Bearer`. */
+  tokenType: string;
+  /** When the access token expires, ms since the epoch; absent when the server did not say. */
+  expiresAt?: number | undefined;
+  /** The refresh token; rotated (replaced) on every refresh by servers that rotate. */
+  refreshToken?: string | undefined;
+  /** The granted scope, space-separated (RFC 6749 §3.3); may be narrower than requested. */
+  scope: string;
+  /** The `client_id` the tokens belong to. */
+  clientId: string;
+  /** The token endpoint that refreshes them. */
+  tokenEndpoint: string;
+  /** The push channel that reports revocation, when the server has one. */
+  pushUri?: string | undefined;
+}
+
+/**
+ * Where a pairing is kept. The embedding app may give its own (secure element,
+ * keychain, IndexedDB); `MemoryTokenStore` here, `FileTokenStore` in `./node`.
+ * `save` must resolve only once the pairing is durable: a rotated refresh token
+ * that is lost cannot be recovered.
+ */
+export interface TokenStore {
+  /** The current pairing, or undefined when the device is not paired. */
+  load(): Promise<Pairing | undefined>;
+  /** Replace the pairing. */
+  save(pairing: Pairing): Promise<void>;
+  /** Forget the pairing. */
+  clear(): Promise<void>;
+}
+
+/** A {@link TokenStore} in memory: pairing lasts as long as the process or page. */
+export class MemoryTokenStore implements TokenStore {
+  #pairing: Pairing | undefined;
+  /** The current pairing. */
+  async load() {
+    return this.#pairing;
+  }
+  /** Replace the pairing. */
+  async save(pairing: Pairing) {
+    this.#pairing = pairing;
+  }
+  /** Forget the pairing. */
+  async clear() {
+    this.#pairing = undefined;
+  }
+}
+
+/**
+ * A successful token response (RFC 6749 §5.1) as a {@link Pairing}. Members the
+ * response leaves out are kept from `previous` (§6: the server MAY keep the
+ * refresh token; §5.1: scope is omitted when unchanged). @internal
+ */
+export function toPairing(res: FormResponse, now: number, previous: Omit<Pairing, 'accessToken' | 'tokenType'>): Pairing {
+  const { body } = res;
+  const expiresIn = num(body.expires_in);
+  return {
+    ...previous,
+    accessToken: str(body, 'access_token'),
+    tokenType: str(body, 'token_type'),
+    expiresAt: expiresIn === undefined ? undefined : now + expiresIn * 1000,
+    refreshToken: (body.refresh_token as string | undefined) ?? previous.refreshToken,
+    scope: (body.scope as string | undefined) ?? previous.scope,
+  };
+}
+
+/** Options of {@link getAccessToken}. */
+export interface AccessTokenOptions extends HttpOptions, Pick<ClientCredentials, 'clientSecret'> {
+  /** Refresh when the access token has fewer than this many seconds left. Default 60. */
+  refreshBefore?: number;
+  /** Clock; defaults to the system clock. */
+  timers?: Pick<Timers, 'now'>;
+  /** Refresh even when the access token is still fresh. */
+  force?: boolean;
+}
+
+// One refresh at a time per store: two concurrent refreshes would present the same
+// refresh token twice, and RFC 9700 §4.14.2 reuse detection would end the pairing.
+const inFlight = new WeakMap<TokenStore, Promise<Pairing>>();
+
+async function refresh(store: TokenStore, pairing: Pairing, options: AccessTokenOptions): Promise<Pairing> {
+  const now = (options.timers ?? systemTimers).now();
+  if (!pairing.refreshToken) throw new PairingLostError('invalid_grant', 'no refresh token', 0);
+  const res = await postForm(pairing.tokenEndpoint, { grant_type: 'refresh_token', refresh_token: pairing.refreshToken }, { ...options, clientId: pairing.clientId }, now);
+  if (res.status === 200) {
+    const next = toPairing(res, now, pairing);
+    // Persist the rotated refresh token before anyone uses the new access token: the old
+    // refresh token is already spent on the server.
+    await store.save(next);
+    return next;
+  }
+  if (res.body.error === 'invalid_grant') {
+    await store.clear();
+    throw errorOf(res, PairingLostError);
+  }
+  throw errorOf(res);
+}
+
+/**
+ * A valid access token from `store`, refreshed (RFC 6749 §6) shortly before it
+ * expires. The rotated refresh token is saved before the new access token is
+ * returned. Throws {@link PairingLostError} when there is no pairing or the server
+ * refuses the refresh token (`invalid_grant`); the store is then cleared.
+ *
+ * @example
+ * ```ts
+ * const token = await getAccessToken(store)
+ * await fetch(api, { headers: { authorization: `Bearer ${token}` } })
+ * ```
+ */
+export async function getAccessToken(store: TokenStore, options: AccessTokenOptions = {}): Promise<string> {
+  let pending = inFlight.get(store);
+  if (!pending) {
+    const pairing = await store.load();
+    if (!pairing) throw new PairingLostError('invalid_grant', 'not paired', 0);
+    const margin = (options.refreshBefore ?? 60) * 1000;
+    const now = (options.timers ?? systemTimers).now();
+    if (!options.force && (pairing.expiresAt === undefined || pairing.expiresAt - margin > now)) return pairing.accessToken;
+    pending = inFlight.get(store);
+    if (!pending) {
+      pending = refresh(store, pairing, options).finally(() => inFlight.delete(store));
+      inFlight.set(store, pending);
+    }
+  }
+  return (await pending).accessToken;
+}

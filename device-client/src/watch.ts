@@ -1,0 +1,80 @@
+import { PairingLostError } from './errors.js';
+import { defaultPush, type PushSubscribe } from './push.js';
+import { systemTimers, type Timers } from './timers.js';
+import { getAccessToken, type AccessTokenOptions, type TokenStore } from './tokens.js';
+
+/** Options of {@link watchPairing}. */
+export interface WatchOptions extends AccessTokenOptions {
+  /**
+   * Called once when the pairing ends: revoked by its owner ("My devices"), its
+   * token family revoked for refresh-token reuse, or its refresh token refused.
+   * The store is cleared before the call. Start a new pairing from here.
+   */
+  onRevoked: () => void;
+  /** Push channel; default the runtime's `WebSocket`. */
+  push?: PushSubscribe;
+  /** Seconds before subscribing again after the channel drops. Default 30. */
+  reconnectAfter?: number;
+  /** Timers for the reconnection delay. */
+  timers?: Timers;
+}
+
+/**
+ * Watch a stored pairing for revocation over the push channel, subscribing with a
+ * fresh access token (in the first message, never the URL) and again after a drop.
+ * Returns a function that stops watching. Does nothing when the server has no push
+ * channel or the runtime no WebSocket.
+ *
+ * @example
+ * ```ts
+ * const stop = watchPairing(store, { onRevoked: () => showPairingScreen() })
+ * ```
+ */
+export function watchPairing(store: TokenStore, options: WatchOptions): () => void {
+  const timers = options.timers ?? systemTimers;
+  const push = options.push ?? defaultPush();
+  let stopped = false;
+  let unsubscribe: (() => void) | undefined;
+  let handle: unknown;
+
+  const revoked = async () => {
+    stop();
+    await store.clear();
+    options.onRevoked();
+  };
+  const retry = () => {
+    if (!stopped) handle = timers.setTimeout(connect, (options.reconnectAfter ?? 30) * 1000);
+  };
+  async function connect() {
+    try {
+      const pushUri = (await store.load())?.pushUri;
+      if (!push || !pushUri) return;
+      const token = await getAccessToken(store, options);
+      if (stopped) return;
+      let ended = false;
+      unsubscribe = push(
+        pushUri,
+        { access_token: token },
+        (status) => {
+          if (status === 'revoked') {
+            ended = true;
+            void revoked();
+          }
+        },
+        () => {
+          if (!ended) retry();
+        },
+      );
+    } catch (error) {
+      if (error instanceof PairingLostError) void revoked();
+      else retry();
+    }
+  }
+  function stop() {
+    stopped = true;
+    timers.clearTimeout(handle);
+    unsubscribe?.();
+  }
+  void connect();
+  return stop;
+}
