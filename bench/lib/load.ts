@@ -1,0 +1,20 @@
+import type { LoadJob, LoadResult } from './load-types.js';
+import { forkScript, nextMessage, stopChild } from './processes.js';
+
+/** Run one load job in a fresh load-generator process and return what it measured. */
+export async function runLoad(job: LoadJob): Promise<LoadResult> {
+  const child = forkScript('lib/load-worker.ts');
+  const limitMs =
+    job.mode === 'paced' ? ((job.amount ?? 0) / (job.rate ?? 1000)) * 3000 + 60_000 : (job.durationSec ?? 30) * 1000 + 60_000;
+  try {
+    const outcome = nextMessage<{ type: 'done'; result: LoadResult }>(child, 'done', limitMs);
+    const failed = nextMessage<{ error: string }>(child, 'failed', limitMs).then(
+      (m) => Promise.reject(new Error(`load generator failed: ${m.error}`)),
+      () => new Promise<never>(() => {}),
+    );
+    child.send({ type: 'job', job });
+    return (await Promise.race([outcome, failed])).result;
+  } finally {
+    await stopChild(child);
+  }
+}
