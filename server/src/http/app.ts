@@ -5,7 +5,9 @@ import { deviceAuthorizationRouter } from './device-authorization.js';
 import { discoveryRouter } from './discovery.js';
 import { formParser } from './form.js';
 import { oauthErrorHandler } from './oauth-errors.js';
+import { appsRouter } from './pages/apps.js';
 import { assetsRouter } from './pages/assets.js';
+import { authorizeRouter } from './pages/authorize.js';
 import { devicesRouter } from './pages/devices.js';
 import { signInRouter } from './pages/signin.js';
 import { verifyRouter } from './pages/verify.js';
@@ -71,6 +73,8 @@ export function createApp(core: Core, logger: Logger): Express {
   app.use(verifyRouter(core));
   app.use(signInRouter(core));
   app.use(devicesRouter(core));
+  app.use(authorizeRouter(core));
+  app.use(appsRouter(core));
   app.use((req, res) => {
     res.status(404).json({ error: 'not_found', error_description: `no route for ${req.method} ${req.path}` });
   });

@@ -1,0 +1,186 @@
+import { Router, type Request, type Response } from 'express';
+import { APPLICATION_KINDS, type ApplicationInput } from '../../core/applications.js';
+import { GRANT_ALIASES, GRANT_TYPES } from '../../core/clients.js';
+import { OAuthError } from '../../core/errors.js';
+import type { Core } from '../../core/index.js';
+import type { ApplicationKind, UserRecord } from '../../store/types.js';
+import {
+  renderAppDeleteConfirm,
+  renderApps,
+  renderAppSecret,
+  renderAppsForbidden,
+  type AppFormInput,
+} from '../../../../verify-ui/src/index.js';
+import {
+  csrfToken,
+  currentUser,
+  formValue,
+  page,
+  pageStack,
+  pageTranslator,
+  redirectToSignIn,
+  renderPage,
+  requireCsrf,
+  sessionData,
+  updateSession,
+} from './session.js';
+
+const GRANT_CHOICES = [
+  { value: GRANT_TYPES.authorizationCode, label: 'authorization_code' },
+  { value: GRANT_TYPES.refreshToken, label: 'refresh_token' },
+  { value: GRANT_TYPES.clientCredentials, label: 'client_credentials' },
+  { value: GRANT_TYPES.deviceCode, label: 'device_code' },
+];
+
+/** Every value of a repeatable form field (checkboxes), or undefined when one is not a string. */
+function formList(req: Request, name: string): string[] | undefined {
+  const value = (req.body as Record<string, unknown> | undefined)?.[name];
+  const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  return list.every((v): v is string => typeof v === 'string') ? list : undefined;
+}
+
+/**
+ * "Create OAuth Application": `GET /apps` lists the signed-in developer's applications and
+ * offers the registration form; `POST /apps` registers, `POST /apps/rotate` makes a new
+ * secret, `POST /apps/delete` deletes (after a confirmation). A secret appears in exactly one
+ * response, the one that created it; only its hash is kept.
+ */
+export function appsRouter(core: Core): Router {
+  const router = Router();
+  const stack = pageStack(core);
+
+  /** The signed-in developer, or undefined when the response (sign-in redirect or 403 page) is sent. */
+  async function developer(req: Request, res: Response): Promise<UserRecord | undefined> {
+    const signedIn = currentUser(req);
+    if (!signedIn) {
+      redirectToSignIn(req, res, '/apps');
+      return undefined;
+    }
+    const user = await core.users.get(signedIn.id);
+    if (!user || !core.applications.mayRegister(user)) {
+      renderPage(req, res, renderAppsForbidden({ t: pageTranslator(req) }), 403);
+      return undefined;
+    }
+    return user;
+  }
+
+  async function showApps(
+    req: Request,
+    res: Response,
+    user: UserRecord,
+    options: { status?: number; flash?: { kind: 'success' | 'error'; text: string }; values?: AppFormInput['values'] } = {},
+  ) {
+    const apps = await core.applications.listOwned(user);
+    const content = renderApps({
+      t: pageTranslator(req),
+      csrfToken: csrfToken(req),
+      now: core.clock.now(),
+      flash: options.flash,
+      apps: apps.map(({ client, profile }) => ({
+        clientId: client.id,
+        name: client.name,
+        kind: profile?.kind,
+        confidential: client.type === 'confidential',
+        redirectUris: client.redirectUris,
+        grantTypes: client.grantTypes,
+        scopes: client.scopes,
+        createdAt: client.createdAt,
+        registeredVia: profile?.registeredVia,
+      })),
+      form: {
+        kinds: APPLICATION_KINDS.map((kind) => ({ value: kind, confidential: kind === 'server' })),
+        grants: GRANT_CHOICES,
+        scopes: core.catalog.scopes,
+        values: options.values,
+      },
+    });
+    renderPage(req, res, content, options.status ?? 200);
+  }
+
+  router.get(
+    '/apps',
+    stack,
+    page(async (req, res) => {
+      const user = await developer(req, res);
+      if (!user) return;
+      // A notice left by the last POST (post/redirect/get), shown once.
+      const flash = sessionData<{ appsFlash: { kind: 'success' | 'error'; text: string } }>(req).appsFlash;
+      if (flash) await updateSession(req, { appsFlash: undefined });
+      await showApps(req, res, user, { flash });
+    }),
+  );
+
+  router.post(
+    '/apps',
+    stack,
+    requireCsrf,
+    page(async (req, res) => {
+      const user = await developer(req, res);
+      if (!user) return;
+      const t = pageTranslator(req);
+      const grants = formList(req, 'grant_type');
+      const scopes = formList(req, 'scope');
+      const redirectUris = formValue(req, 'redirect_uris') ?? '';
+      const values = { name: formValue(req, 'name') ?? '', kind: formValue(req, 'kind') ?? '', redirectUris, grantTypes: grants ?? [], scopes: scopes ?? [] };
+      if (!grants || !scopes) return showApps(req, res, user, { status: 400, flash: { kind: 'error', text: t.t('error.badRequest') }, values });
+      const input: ApplicationInput = {
+        name: values.name.slice(0, 200),
+        kind: values.kind as ApplicationKind,
+        redirectUris: redirectUris.split(/\r?\n/).slice(0, 50),
+        grantTypes: grants.map((g) => (Object.hasOwn(GRANT_ALIASES, g) ? GRANT_ALIASES[g]! : g)),
+        scopes,
+      };
+      try {
+        const { client, clientSecret } = await core.applications.create(user, input);
+        renderPage(req, res, renderAppSecret({ t, name: client.name, clientId: client.id, clientSecret }), 201);
+      } catch (err) {
+        if (!(err instanceof OAuthError)) throw err;
+        await showApps(req, res, user, { status: 400, flash: { kind: 'error', text: err.description }, values });
+      }
+    }),
+  );
+
+  router.post(
+    '/apps/rotate',
+    stack,
+    requireCsrf,
+    page(async (req, res) => {
+      const user = await developer(req, res);
+      if (!user) return;
+      const t = pageTranslator(req);
+      const clientId = formValue(req, 'client_id') ?? '';
+      try {
+        const clientSecret = await core.applications.rotateSecret(user, clientId);
+        const client = await core.clients.get(clientId);
+        renderPage(req, res, renderAppSecret({ t, name: client?.name ?? clientId, clientId, clientSecret, rotated: true }));
+      } catch (err) {
+        if (!(err instanceof OAuthError)) throw err;
+        await showApps(req, res, user, { status: err.status, flash: { kind: 'error', text: t.t('apps.notFound') } });
+      }
+    }),
+  );
+
+  router.post(
+    '/apps/delete',
+    stack,
+    requireCsrf,
+    page(async (req, res) => {
+      const user = await developer(req, res);
+      if (!user) return;
+      const t = pageTranslator(req);
+      const clientId = formValue(req, 'client_id') ?? '';
+      const client = await core.clients.get(clientId);
+      if (!client || (client.ownerUserId !== user.id && user.role !== 'admin')) {
+        return showApps(req, res, user, { status: 404, flash: { kind: 'error', text: t.t('apps.notFound') } });
+      }
+      if (formValue(req, 'confirm') !== 'yes') {
+        return renderPage(req, res, renderAppDeleteConfirm({ t, csrfToken: csrfToken(req), name: client.name, clientId }));
+      }
+      await core.applications.delete(user, clientId);
+      await updateSession(req, { appsFlash: { kind: 'success', text: t.t('apps.deleted', { name: client.name }) } });
+      res.redirect(303, '/apps');
+    }),
+  );
+
+  return router;
+}

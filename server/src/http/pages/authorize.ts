@@ -1,0 +1,133 @@
+import { Router, type Request, type Response } from 'express';
+import type { AuthorizationParams, AuthorizationRequest } from '../../core/authorization-code.js';
+import { OAuthError } from '../../core/errors.js';
+import type { Core } from '../../core/index.js';
+import { renderAuthorizeError, renderConsent } from '../../../../verify-ui/src/index.js';
+import {
+  csrfToken,
+  currentUser,
+  formValue,
+  page,
+  pageStack,
+  pageTranslator,
+  redirectToSignIn,
+  renderPage,
+  requireCsrf,
+  safeReturnPath,
+} from './session.js';
+
+// A CSP source for the redirect target: `https://host:port`, or a private-use `scheme:`.
+const CSP_SOURCE = /^(?:[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9.\-[\]:]+|[a-z][a-z0-9+.-]*:)$/;
+
+/**
+ * Chromium applies the page's `form-action` to the redirect that follows a form POST, so the
+ * consent page must allow the (already verified) redirect URI's origin.
+ */
+function allowFormRedirectTo(res: Response, redirectUri: string): void {
+  const url = new URL(redirectUri);
+  const source = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
+  const csp = res.getHeader('Content-Security-Policy');
+  if (typeof csp !== 'string' || !CSP_SOURCE.test(source)) return;
+  res.setHeader('Content-Security-Policy', csp.replace("form-action 'self'", `form-action 'self' ${source}`));
+}
+
+/** Where an error that must not be redirected is shown (RFC 6749 §4.1.2.1). */
+function showError(req: Request, res: Response, error: OAuthError): void {
+  renderPage(req, res, renderAuthorizeError({ t: pageTranslator(req), description: error.description }), 400);
+}
+
+/**
+ * RFC 6749 §4.1.1–4.1.2 `GET /authorize` with RFC 7636 PKCE, and `POST /authorize` for the
+ * consent form. Sign-in and the per-scope consent screen are the ones of the device flow.
+ * The request itself rides in the URL's query throughout (the consent form posts back to
+ * the same URL), so it is checked afresh at every step and nothing is kept in between.
+ */
+export function authorizeRouter(core: Core): Router {
+  const router = Router();
+  const stack = pageStack(core);
+  const flow = core.authorizationCode;
+
+  /** The checked request, or undefined when the response has been sent (error page or error redirect). */
+  async function checked(req: Request, res: Response): Promise<AuthorizationRequest | undefined> {
+    const result = await flow.check(req.query as AuthorizationParams);
+    if (result.ok) return result.request;
+    if (result.redirect) res.redirect(303, result.redirectUrl);
+    else showError(req, res, result.error);
+    return undefined;
+  }
+
+  /** Sign-in first: it comes back to this very URL (a local path; it carries no secret). */
+  function signInFirst(req: Request, res: Response, request: AuthorizationRequest): void {
+    if (request.prompt.has('none')) {
+      return res.redirect(303, flow.errorRedirect(request, new OAuthError('login_required', 'the user is not signed in')));
+    }
+    const back = safeReturnPath(req.originalUrl);
+    if (!back) return showError(req, res, new OAuthError('invalid_request', 'the authorization request is too long'));
+    redirectToSignIn(req, res, back);
+  }
+
+  function showConsent(req: Request, res: Response, request: AuthorizationRequest, error?: string, status = 200): void {
+    const t = pageTranslator(req);
+    const client = request.client;
+    const host = new URL(request.redirectUri).host || new URL(request.redirectUri).protocol;
+    const body = renderConsent({
+      t,
+      clientName: client.name,
+      scopes: request.scopes.map((name) => core.catalog.get(name) ?? { name, description: name, permissions: [] }),
+      context: [{ label: t.t('authorize.redirectsTo'), value: host }],
+      // The form posts back to this URL, so the request comes along in the query.
+      action: req.originalUrl,
+      csrfToken: csrfToken(req),
+      warning: { title: t.t('authorize.warningTitle', { client: client.name }), body: t.t('authorize.warning', { host }) },
+      error,
+    });
+    allowFormRedirectTo(res, request.redirectUri);
+    renderPage(req, res, { title: t.t('consent.title', { client: client.name }), body }, status);
+  }
+
+  router.get(
+    '/authorize',
+    stack,
+    page(async (req, res) => {
+      const request = await checked(req, res);
+      if (!request) return;
+      const user = currentUser(req);
+      if (!user) return signInFirst(req, res, request);
+      // A person who already answered this request for this client is not asked again.
+      const remembered = await flow.rememberedConsent(request, user.id);
+      if (remembered) return res.redirect(303, await flow.approve(request, user.id, remembered));
+      if (request.prompt.has('none')) {
+        return res.redirect(303, flow.errorRedirect(request, new OAuthError('consent_required', 'the user has not consented to this request')));
+      }
+      showConsent(req, res, request);
+    }),
+  );
+
+  router.post(
+    '/authorize',
+    stack,
+    requireCsrf,
+    page(async (req, res) => {
+      const request = await checked(req, res);
+      if (!request) return;
+      const user = currentUser(req);
+      if (!user) return signInFirst(req, res, request);
+      const body = req.body as Record<string, unknown>;
+      const ticked = body.scope === undefined ? [] : Array.isArray(body.scope) ? body.scope : [body.scope];
+      if (!ticked.every((s): s is string => typeof s === 'string')) return showError(req, res, new OAuthError('invalid_request', 'malformed consent form'));
+      // Unticking every scope is the same as denying (RFC 6749 §4.1.2.1 access_denied).
+      if (formValue(req, 'decision') !== 'approve' || ticked.length === 0) {
+        return res.redirect(303, flow.errorRedirect(request, new OAuthError('access_denied', 'the user denied the request')));
+      }
+      try {
+        res.redirect(303, await flow.approve(request, user.id, ticked));
+      } catch (err) {
+        // A scope that was not offered: the form was tampered with; ask again.
+        if (!(err instanceof OAuthError) || err.error !== 'invalid_scope') throw err;
+        showConsent(req, res, request, pageTranslator(req).t('error.badRequest'), 400);
+      }
+    }),
+  );
+
+  return router;
+}
