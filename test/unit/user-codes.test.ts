@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import {
+  USER_CODE_ALPHABET,
+  formatUserCode,
+  generateUserCode,
+  normalizeUserCode,
+} from '../../server/src/core/user-codes.js';
+import { systemRandom, type RandomSource } from '../../server/src/core/secrets.js';
+
+/** A random source that hands out the given byte blocks in order. */
+function scripted(...blocks: number[][]): RandomSource {
+  return (size) => {
+    const block = blocks.shift();
+    if (!block) throw new Error('script exhausted');
+    return Uint8Array.from({ length: size }, (_, i) => block[i % block.length]!);
+  };
+}
+
+describe('user codes (RFC 8628 §6.1)', () => {
+  it('draws 8 characters of the base-20 consonant alphabet and shows them as XXXX-XXXX', () => {
+    for (let i = 0; i < 200; i++) {
+      const code = generateUserCode(systemRandom);
+      expect(code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{8}$/);
+      expect(formatUserCode(code)).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    }
+  });
+
+  it('skips bytes of 240 and above, so no character is favoured (no modulo bias)', () => {
+    const high = Array.from({ length: 16 }, (_, i) => 240 + i);
+    const low = Array.from({ length: 16 }, (_, i) => i);
+    expect(generateUserCode(scripted(high, low))).toBe('BCDFGHJK');
+    // 239 is the last usable byte: 239 % 20 = 19, the last letter.
+    expect(generateUserCode(scripted([255, 239]))).toBe('ZZZZZZZZ');
+  });
+
+  it('uses every letter about equally often', () => {
+    const counts = new Map<string, number>();
+    const n = 5_000;
+    for (let i = 0; i < n; i++) for (const ch of generateUserCode(systemRandom)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    expect([...counts.keys()].sort().join('')).toBe([...USER_CODE_ALPHABET].sort().join(''));
+    const expected = (n * 8) / 20;
+    for (const count of counts.values()) expect(Math.abs(count - expected) / expected).toBeLessThan(0.1);
+  });
+
+  it('normalises what a person types: case, dashes and spaces do not matter', () => {
+    for (const typed of ['BCDF-GHJK', 'bcdf-ghjk', 'bcdfghjk', ' BcDf GhJk ', 'BCDF - GHJK', 'bc-df-gh-jk']) {
+      expect(normalizeUserCode(typed), typed).toBe('BCDFGHJK');
+    }
+  });
+
+  it('rejects input that cannot be a user code', () => {
+    for (const typed of ['', 'BCDF-GHJ', 'BCDF-GHJKL', 'BCDF-GHJA', 'BCDF-GH1K', 'BCDF%GHJK', 'B'.repeat(65), '<script>']) {
+      expect(normalizeUserCode(typed), typed).toBeUndefined();
+    }
+  });
+});
