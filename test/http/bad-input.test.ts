@@ -94,6 +94,7 @@ describe('bad input gets its RFC 6749 §5.2 error, never a 500', () => {
     const big = `client_id=${clientId}&scope=${'a'.repeat(16 * 1024)}`;
     for (const path of FORM_ENDPOINTS) {
       const res = await raw(path, big, { 'content-type': 'application/x-www-form-urlencoded' });
+      expect(res.headers.get('cache-control')).toBe('no-store');
       expect(await errorOf(res), path).toMatchObject({ status: 413, body: { error: 'invalid_request' } });
     }
     const nearly = `client_id=${clientId}&grant_type=${encodeURIComponent(GRANT_TYPES.deviceCode)}&device_code=${'a'.repeat(16 * 1024 - 200)}`;

@@ -4,6 +4,10 @@ import type { Logger } from '../logger.js';
 
 /** RFC 6749 §5.2: the JSON error body, with `WWW-Authenticate` only on a 401. */
 export function sendOAuthError(res: Response, err: OAuthError): void {
+  // RFC 6749 §5.1: no cache may keep a token endpoint answer, and an error is one too (it may be
+  // raised before the route's own no-store runs, by the body parser).
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Pragma', 'no-cache');
   if (err.status === 401) {
     res.setHeader('WWW-Authenticate', err.error === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Basic realm="kalm"');
   }
