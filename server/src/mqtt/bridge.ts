@@ -127,12 +127,15 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     if (!parsed) return; // not a request topic (our subscriptions only match request topics)
     const { rid, action } = parsed;
     if (!limiter.take(rid, core.clock.now())) {
+      // One log line per flood, not one per dropped message: a flood must not flood the logs.
       if (!floodLogged.has(rid)) {
+        if (floodLogged.size >= 10_000) floodLogged.clear();
         floodLogged.add(rid);
         log.warn({ rid: rid.slice(0, 128), action }, 'mqtt flood from one rid: dropping its messages');
       }
       return;
     }
+    floodLogged.delete(rid);
     if (pending >= MAX_PENDING) {
       log.warn({ rid, action, pending }, 'mqtt bridge overloaded: request dropped');
       return;
@@ -216,7 +219,6 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
   // not yet told, and the stored `notified_status` keeps the two from telling twice.
   const sweeper = setInterval(() => {
     const now = core.clock.now();
-    floodLogged.clear();
     limiter.prune(now);
     notifier.sweep().catch((err) => log.error({ err }, 'mqtt status sweep failed'));
     repo.purgeProofs(now - PROOF_MAX_SKEW_SECONDS * 1000).catch((err) => log.error({ err }, 'mqtt proof purge failed'));
