@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { USER_CODE_ALPHABET, USER_CODE_LENGTH, formatUserCode, normalizeUserCode } from '../../server/src/core/user-codes.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { PageClient } from '../http/verify-client.js';
+import { seededRandom } from './support/random.js';
+
+// RFC 8628 §5.1: how many user-code guesses the code-entry limits let through, measured
+// over HTTP with the fake clock, from one client IP and from many (127.0.0.N), for an
+// attacker who throws the cookie away after every guess and retries the moment
+// Retry-After allows. The figures printed here are the ones in the README.
+
+let server: TestServer;
+let clientId: string;
+const rng = seededRandom(8628);
+let nextHost = 2;
+/** A block of fresh loopback addresses, one per simulated attacker machine. */
+const addresses = (n: number) => Array.from({ length: n }, () => `127.0.${Math.floor(nextHost / 250)}.${(nextHost++ % 250) + 2}`);
+
+beforeAll(async () => {
+  server = await startTestServer({ logLevel: 'warn' });
+  ({ clientId } = await server.createClient({ name: 'Victim TV' }));
+});
+afterAll(() => server.stop());
+
+function randomCode(): string {
+  return Array.from({ length: USER_CODE_LENGTH }, () => USER_CODE_ALPHABET[rng.int(0, USER_CODE_ALPHABET.length)]).join('');
+}
+
+/** One guess from `ip` in a brand-new session: 400 (wrong, counted), 429 (limited) or 303 (a live code). */
+async function guess(ip: string, code = formatUserCode(randomCode())) {
+  const browser = new PageClient(server.url, { localAddress: ip });
+  const csrf = await browser.csrf('/device');
+  return browser.post('/device', { csrf_token: csrf, user_code: code });
+}
+
+/** Guesses that reach the code lookup within `windowMs`, from each of `ips`, each as early as allowed. */
+async function measure(ips: string[], windowMs: number): Promise<{ guesses: number; limitedAnswers: number }> {
+  const start = server.clock.now();
+  const nextAt = new Map(ips.map((ip) => [ip, start]));
+  let guesses = 0;
+  let limitedAnswers = 0;
+  for (;;) {
+    // The attacker machine whose wait ends first goes next.
+    const [ip, at] = [...nextAt].reduce((a, b) => (b[1] < a[1] ? b : a));
+    if (at - start >= windowMs) break;
+    server.clock.set(at);
+    const res = await guess(ip);
+    if (res.status === 429) {
+      limitedAnswers++;
+      nextAt.set(ip, at + Number(res.headers['retry-after']) * 1000);
+    } else {
+      expect(res.status).toBe(400);
+      guesses++;
+    }
+  }
+  server.clock.set(start + windowMs);
+  return { guesses, limitedAnswers };
+}
+
+/** What the policy allows one key in `windowMs`: guess i comes delayAfter(i) after guess i-1. */
+function allowedByPolicy(windowMs: number): number {
+  let t = 0;
+  let n = 0;
+  while (t < windowMs) {
+    n++;
+    t += server.core.attempts.delayAfter(n);
+  }
+  return n;
+}
+
+const MINUTE = 60_000;
+const LIFETIME = 600_000; // DEVICE_CODE_TTL default
+const CODE_SPACE = USER_CODE_ALPHABET.length ** USER_CODE_LENGTH;
+
+describe('brute force on code entry (RFC 8628 §5.1)', () => {
+  it('lets one client IP make 9 guesses in a code lifetime, 11 in an hour and 34 in a day, however many sessions it opens', async () => {
+    const [ip] = addresses(1);
+    const lifetime = await measure([ip!], LIFETIME);
+    const [ip2] = addresses(1);
+    const hour = await measure([ip2!], 60 * MINUTE);
+    const [ip3] = addresses(1);
+    const day = await measure([ip3!], 24 * 60 * MINUTE);
+    console.log(
+      `guesses from one IP: ${lifetime.guesses} per 600 s code lifetime, ${hour.guesses} per first hour, ${day.guesses} per day ` +
+        `(limited answers on the way: ${lifetime.limitedAnswers}, ${hour.limitedAnswers}, ${day.limitedAnswers})`,
+    );
+    expect(lifetime.guesses).toBe(allowedByPolicy(LIFETIME));
+    expect(lifetime.guesses).toBe(9);
+    expect(hour.guesses).toBe(11);
+    expect(day.guesses).toBe(34);
+  });
+
+  it('scales with the number of client IPs and nothing else: 4 IPs get 4 times one IP', async () => {
+    const ips = addresses(4);
+    const { guesses } = await measure(ips, LIFETIME);
+    const perCode = (m: number, live: number) => (allowedByPolicy(LIFETIME) * m * live) / CODE_SPACE;
+    console.log(
+      `guesses from 4 IPs in 600 s: ${guesses}; chance of hitting a live code in its lifetime ≤ 9·M·L / 20^8 = ` +
+        `${perCode(1, 1).toExponential(2)} (M=1 IP, L=1 live code), ${perCode(1000, 1).toExponential(2)} (M=1000), ` +
+        `${perCode(10_000, 1000).toExponential(2)} (M=10 000 IPs, L=1000 live codes)`,
+    );
+    expect(guesses).toBe(4 * 9);
+  });
+
+  it('refuses even the right code to a limited IP, while its owner elsewhere can still enter it', async () => {
+    const live = (await (await server.post('/device_authorization', { client_id: clientId })).json()) as { user_code: string };
+    const [attacker, owner] = addresses(2);
+    for (let i = 0; i < 5; i++) expect((await guess(attacker!)).status).toBe(400);
+    const limited = await guess(attacker!, live.user_code);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBe(30);
+    // The limited answer says nothing about whether the code was right.
+    expect(limited.body).not.toContain(live.user_code);
+    expect((await guess(attacker!, live.user_code.toLowerCase())).status).toBe(429);
+    expect(await server.core.deviceFlow.findPending(live.user_code)).toBeDefined();
+    const ok = await guess(owner!, live.user_code);
+    expect(ok.status).toBe(303);
+    expect(normalizeUserCode(live.user_code)).toBeDefined();
+  });
+
+  it('counts a burst of parallel guesses from one IP one by one: no more than the free five get through', async () => {
+    const [ip] = addresses(1);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => guess(ip!)));
+    expect(answers.filter((a) => a.status === 400)).toHaveLength(5);
+    expect(answers.filter((a) => a.status === 429)).toHaveLength(15);
+  });
+});
