@@ -49,6 +49,16 @@ const serve: Command = async (_args, config) => {
   // Loaded only here: the administration commands need no HTTP stack and start faster without it.
   const { startServer } = await import('./server.js');
   const server = await startServer(config);
+  // Handlers first: whoever reads the banner below may signal at once (a supervisor, a test).
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   const demo = config.demo ? await bootstrapDemo(server.core) : undefined;
   const base = config.publicUrl;
   console.log(`Kalm authorization server on ${server.url} (issuer ${base})`);
@@ -59,15 +69,6 @@ const serve: Command = async (_args, config) => {
     console.log(`  username ${DEMO_USERNAME}   password ${demo.password}`);
     console.log(`  try: curl -s -d client_id=${DEMO_CLIENT_ID} ${base}/device_authorization`);
   }
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await server.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 };
 
 const clientCreate: Command = async (args, config) => {
