@@ -145,6 +145,16 @@ describe('security of the verification pages', () => {
     expect(res.location).toBe('/signin?return_to=%2Fdevices');
   });
 
+  it('ends the session at sign-out: the old cookie opens nothing', async () => {
+    const client = newClient();
+    await signIn(client);
+    const cookie = [...client.cookies.values()][0]!;
+    const out = await client.post('/signout', { csrf_token: await client.csrf('/devices') });
+    expect(out.location).toBe('/signin');
+    const replay = newClient({ cookie: `kalm_session=${cookie}` });
+    expect((await replay.get('/devices')).location).toBe('/signin?return_to=%2Fdevices');
+  });
+
   it('returns only to local paths after sign-in', async () => {
     for (const evil of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)']) {
       const client = newClient();
@@ -208,6 +218,20 @@ describe('code entry', () => {
     expect((await second.get('/device/done')).body).toContain('This code was already used');
     const tokens = await server.post('/token', { grant_type: GRANT_TYPES.deviceCode, device_code: auth.device_code, client_id: clientId });
     expect(await tokens.json()).toMatchObject({ scope: 'valuate:read' });
+  });
+
+  it('says a code that expired while the consent page was open has expired, and it stays undecided', async () => {
+    const auth = await authorize('valuate:read');
+    const client = newClient();
+    await signIn(client);
+    await enter(client, auth.user_code);
+    const consent = await client.get('/device/consent');
+    server.clock.advance(601_000);
+    const res = await client.post('/device/consent', { csrf_token: csrfOf(consent.body), decision: 'approve', scope: 'valuate:read' });
+    expect(res.location).toBe('/device/done');
+    expect((await client.get('/device/done')).body).toContain('This code has expired');
+    const poll = await server.post('/token', { grant_type: GRANT_TYPES.deviceCode, device_code: auth.device_code, client_id: clientId });
+    expect(await poll.json()).toMatchObject({ error: 'expired_token' });
   });
 
   it('refuses a scope that was not requested, even from a hand-made form', async () => {

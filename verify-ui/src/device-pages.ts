@@ -83,7 +83,7 @@ export function renderRateLimited(input: { t: Translator; retryAfterMs: number; 
   return {
     title: t.t('limited.title'),
     body: html`${notice('error', t.t(input.signIn ? 'limited.signin' : 'limited.body', { wait }))}
-<p><a class="button button-secondary" href="${input.signIn ? '/signin' : '/device'}">${t.t('error.back')}</a></p>`,
+<p><a class="button button-secondary" href="${input.signIn ? '/signin' : '/device'}">${t.t('limited.retry')}</a></p>`,
   };
 }
 

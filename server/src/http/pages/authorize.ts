@@ -31,6 +31,12 @@ function allowFormRedirectTo(res: Response, redirectUri: string): void {
   res.setHeader('Content-Security-Policy', csp.replace("form-action 'self'", `form-action 'self' ${source}`));
 }
 
+/** The request's query string with its `?`, or nothing. */
+function querySuffix(req: Request): string {
+  const at = req.originalUrl.indexOf('?');
+  return at < 0 ? '' : req.originalUrl.slice(at);
+}
+
 /** Where an error that must not be redirected is shown (RFC 6749 §4.1.2.1). */
 function showError(req: Request, res: Response, error: OAuthError): void {
   renderPage(req, res, renderAuthorizeError({ t: pageTranslator(req), description: error.description }), 400);
@@ -61,22 +67,27 @@ export function authorizeRouter(core: Core): Router {
     if (request.prompt.has('none')) {
       return res.redirect(303, flow.errorRedirect(request, new OAuthError('login_required', 'the user is not signed in')));
     }
-    const back = safeReturnPath(req.originalUrl);
+    // Back to /authorize/continue: the redirect chain that starts at the sign-in form's POST must not
+    // end at the client (Chromium holds the whole chain to the sign-in page's `form-action 'self'`).
+    const back = safeReturnPath(`/authorize/continue${querySuffix(req)}`);
     if (!back) return showError(req, res, new OAuthError('invalid_request', 'the authorization request is too long'));
     redirectToSignIn(req, res, back);
   }
 
-  function showConsent(req: Request, res: Response, request: AuthorizationRequest, error?: string, status = 200): void {
+  function showConsent(req: Request, res: Response, request: AuthorizationRequest, error?: string, status = 200, ticked?: readonly string[]): void {
     const t = pageTranslator(req);
     const client = request.client;
     const host = new URL(request.redirectUri).host || new URL(request.redirectUri).protocol;
     const body = renderConsent({
       t,
       clientName: client.name,
-      scopes: request.scopes.map((name) => core.catalog.get(name) ?? { name, description: name, permissions: [] }),
+      scopes: request.scopes.map((name) => ({
+        ...(core.catalog.get(name) ?? { name, description: name, permissions: [] }),
+        checked: ticked ? ticked.includes(name) : true,
+      })),
       context: [{ label: t.t('authorize.redirectsTo'), value: host }],
       // The form posts back to this URL, so the request comes along in the query.
-      action: req.originalUrl,
+      action: `/authorize${querySuffix(req)}`,
       csrfToken: csrfToken(req),
       warning: { title: t.t('authorize.warningTitle', { client: client.name }), body: t.t('authorize.warning', { host }) },
       error,
@@ -86,15 +97,17 @@ export function authorizeRouter(core: Core): Router {
   }
 
   router.get(
-    '/authorize',
+    ['/authorize', '/authorize/continue'],
     stack,
     page(async (req, res) => {
       const request = await checked(req, res);
       if (!request) return;
       const user = currentUser(req);
       if (!user) return signInFirst(req, res, request);
-      // A person who already answered this request for this client is not asked again.
+      // A person who already answered this request for this client is not asked again; right
+      // after sign-in the screen shows, with their earlier choices ticked (see signInFirst).
       const remembered = await flow.rememberedConsent(request, user.id);
+      if (remembered && req.path === '/authorize/continue') return showConsent(req, res, request, undefined, 200, remembered);
       if (remembered) return res.redirect(303, await flow.approve(request, user.id, remembered));
       if (request.prompt.has('none')) {
         return res.redirect(303, flow.errorRedirect(request, new OAuthError('consent_required', 'the user has not consented to this request')));

@@ -140,7 +140,8 @@ export function verifyRouter(core: Core): Router {
     '/device/consent',
     stack,
     page(async (req, res) => {
-      if (!currentUser(req)) return redirectToSignIn(req, res, '/device/consent');
+      const user = currentUser(req);
+      if (!user) return redirectToSignIn(req, res, '/device/consent');
       const found = await pendingRequest(req, res);
       if (!found) return;
       const t = pageTranslator(req);
@@ -152,6 +153,7 @@ export function verifyRouter(core: Core): Router {
         clientName: pending.client.name,
         scopes,
         context: [
+          { label: t.t('consent.account'), value: user.username },
           { label: t.t('consent.code'), value: pending.userCode },
           { label: t.t('consent.requested'), value: `${t.relative(pending.createdAt, now)} · ${t.dateTime(pending.createdAt)}` },
           { label: t.t('consent.network'), value: pending.requestIp ?? t.t('consent.unknown') },
