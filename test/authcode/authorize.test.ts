@@ -126,14 +126,14 @@ describe('GET /authorize: request checks', () => {
     expect(res.headers.get('location')).toBeNull();
   });
 
-  it('sends a signed-out person to sign in, coming back to the same request', async () => {
+  it('sends a signed-out person to sign in, coming back to the same request (through /authorize/continue)', async () => {
     const anonymous = new PageClient(server);
     const { path } = request();
     const res = await anonymous.get(path);
     expect(res.status).toBe(303);
     const signIn = new URL(res.headers.get('location')!, server.url);
     expect(signIn.pathname).toBe('/signin');
-    expect(signIn.searchParams.get('return_to')).toBe(path);
+    expect(signIn.searchParams.get('return_to')).toBe(path.replace('/authorize?', '/authorize/continue?'));
   });
 
   it('answers login_required to prompt=none when nobody is signed in', async () => {

@@ -69,8 +69,11 @@ export async function loopbackReceiver(): Promise<{ port: number; hits: URL[]; n
   let consumed = 0;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as { port: number }).port}`);
-    hits.push(url);
-    waiters.shift()?.(url);
+    // Only the redirect itself counts: Chromium also asks for /favicon.ico.
+    if (url.pathname !== '/favicon.ico') {
+      hits.push(url);
+      waiters.shift()?.(url);
+    }
     res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Done</title><p>You can close this window.</p>');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
