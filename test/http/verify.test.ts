@@ -203,6 +203,16 @@ describe('code entry', () => {
     expect(res.body).toContain('value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script');
   });
 
+  it('turns a mangled link into code entry with the escaped value and asks for a well-formed code', async () => {
+    const client = newClient();
+    const linked = await client.get(`/device?user_code=${encodeURIComponent('<b>x</b>')}`);
+    expect(linked.location).toBe('/device');
+    const res = await client.get('/device');
+    expect(res.body).not.toContain('<b>x</b>');
+    expect(res.body).toContain('value="&lt;B&gt;X&lt;/B&gt;"');
+    expect(alertText(res.body)).toBe('A code has 8 letters, like BCDF-GHJK. Check what you typed.');
+  });
+
   it('lets only one of two people decide a code: the second is told it was already used', async () => {
     const auth = await authorize('valuate:read billing:read');
     const [first, second] = [newClient(), newClient()];

@@ -68,10 +68,15 @@ export function verifyRouter(core: Core): Router {
       const t = pageTranslator(req);
       const linkCode = data(req).linkCode;
       if (linkCode) {
-        // RFC 8628 §5.4: a code from a link must be compared with the device's screen first.
         const normal = normalizeUserCode(linkCode);
-        const shown = normal ? formatUserCode(normal) : linkCode;
-        return renderPage(req, res, renderConfirmCode({ t, csrfToken: csrfToken(req), userCode: shown }), 200, 'device');
+        if (!normal) {
+          // A mangled link: let the person type the code instead.
+          await updateSession(req, { linkCode: undefined });
+          const entry = renderCodeEntry({ t, csrfToken: csrfToken(req), value: linkCode, error: t.t('entry.malformed') });
+          return renderPage(req, res, entry, 200, 'device');
+        }
+        // RFC 8628 §5.4: a code from a link must be compared with the device's screen first.
+        return renderPage(req, res, renderConfirmCode({ t, csrfToken: csrfToken(req), userCode: formatUserCode(normal) }), 200, 'device');
       }
       renderPage(req, res, renderCodeEntry({ t, csrfToken: csrfToken(req) }), 200, 'device');
     }),
