@@ -1,4 +1,4 @@
-import jsQR from 'jsqr';
+import jsqr from 'jsqr';
 import { describe, expect, it } from 'vitest';
 import { qrDataUrl, qrMatrix, qrSvg, qrTerminal, qrText } from '../../device-client/src/qr.js';
 
@@ -16,7 +16,7 @@ function decodeGrid(grid: boolean[][]): string | undefined {
       pixels.set([v, v, v, 255], (y * side + x) * 4);
     }
   }
-  return jsQR(pixels, side, side)?.data;
+  return jsqr.default(pixels, side, side)?.data; // CJS: NodeNext types see the module, whose `default` is jsQR
 }
 
 describe('QR codes', () => {

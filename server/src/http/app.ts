@@ -10,6 +10,7 @@ import { assetsRouter } from './pages/assets.js';
 import { authorizeRouter } from './pages/authorize.js';
 import { devicesRouter } from './pages/devices.js';
 import { signInRouter } from './pages/signin.js';
+import { tvRouter } from './pages/tv.js';
 import { verifyRouter } from './pages/verify.js';
 import { registrationRouter } from './registration.js';
 import { tokenManagementRouter } from './token-management.js';
@@ -75,6 +76,7 @@ export function createApp(core: Core, logger: Logger): Express {
   app.use(devicesRouter(core));
   app.use(authorizeRouter(core));
   app.use(appsRouter(core));
+  app.use(tvRouter(core));
   app.use((req, res) => {
     res.status(404).json({ error: 'not_found', error_description: `no route for ${req.method} ${req.path}` });
   });

@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import jsqr from 'jsqr';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let browser: TestBrowser;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  // Tests run with the demo off: create the client the TV page pairs as.
+  await server.createClient({ id: 'tv-demo', name: 'Kalm TV demo' });
+  browser = await launchBrowser({ viewport: { width: 1920, height: 1080 } });
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The QR code on a PNG screenshot, decoded. */
+function decodeQr(file: string): string | undefined {
+  const png = PNG.sync.read(readFileSync(file));
+  return jsqr.default(new Uint8ClampedArray(png.data), png.width, png.height)?.data;
+}
+
+describe('TV demo page', () => {
+  it('shows a 1920×1080 pairing screen whose QR code decodes to verification_uri_complete, and signs in through push on approval', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('pageerror', (e) => problems.push(e.message));
+
+    const response = await page.goto(`${server.url}/tv`);
+    expect(response!.headers()['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
+    await page.waitForSelector('body[data-state="pairing"][data-push="open"]');
+    const userCode = (await page.textContent('#user-code'))!.trim();
+    expect(userCode).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    expect(await page.textContent('#short-url')).toBe(`${server.url.replace('http://', '')}/device`);
+    expect(await page.textContent('#countdown')).toMatch(/^Code expires in (10:00|9:5\d)$/);
+
+    const shot = await browser.screenshot(page, 'tv-pairing');
+    expect(decodeQr(shot)).toBe(`${server.url}/device?user_code=${userCode}`);
+
+    const user = await server.createUser();
+    await server.core.deviceFlow.approve(userCode, user.id, ['valuate:read', 'billing:read']);
+    await page.waitForSelector('body[data-state="signed-in"]');
+    expect(await page.textContent('#signed-in h1')).toBe('Signed in');
+    const scopes = await page.$$eval('#scopes code', (codes) => codes.map((c) => c.textContent));
+    expect(scopes).toEqual(['valuate:read', 'billing:read']);
+    await browser.screenshot(page, 'tv-signed-in');
+    expect(problems).toEqual([]);
+  });
+
+  it('serves the script as an external, cacheable file and refuses inline script', async () => {
+    const html = await (await fetch(`${server.url}/tv`)).text();
+    const src = /<script type="module" src="(\/tv\/app\.[0-9a-f]{12}\.js)"><\/script>/.exec(html)?.[1];
+    expect(src).toBeDefined();
+    expect(html).not.toMatch(/<script(?![^>]*src=)[^>]*>/);
+    const script = await fetch(`${server.url}${src}`);
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+    expect(script.headers.get('cache-control')).toContain('immutable');
+    expect((await script.text()).length).toBeGreaterThan(1000);
+  });
+});

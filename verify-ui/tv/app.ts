@@ -1,0 +1,117 @@
+// The TV demo's script: the browser build of @kalm/device-client driving a pairing
+// screen. Configuration comes from data-* attributes on <body> (the CSP allows no inline script).
+import {
+  AccessDeniedError,
+  ExpiredTokenError,
+  MemoryTokenStore,
+  OAuthResponseError,
+  startDeviceAuthorization,
+  watchPairing,
+  type DeviceAuthorization,
+  type Pairing,
+} from '../../device-client/src/index.js';
+import { qrSvg } from '../../device-client/src/qr.js';
+
+const body = document.body;
+const { issuer = location.origin, clientId = 'tv-demo', scope } = body.dataset;
+const descriptions = JSON.parse(body.dataset.scopes || '{}') as Record<string, string>;
+const store = new MemoryTokenStore();
+const el = (id: string) => document.getElementById(id)!;
+
+type View = 'pairing' | 'signed-in' | 'message';
+function show(view: View): void {
+  for (const id of ['pairing', 'signed-in', 'message'] as const) el(id).hidden = id !== view;
+  body.dataset.state = view;
+}
+
+function live(text: string): void {
+  el('live-text').textContent = text;
+}
+
+function message(title: string, text: string): void {
+  el('message-title').textContent = title;
+  el('message-text').textContent = text;
+  show('message');
+}
+
+let stopCountdown = () => {};
+function countdown(auth: DeviceAuthorization): void {
+  stopCountdown();
+  const tick = () => {
+    const left = Math.max(0, auth.expiresAt - Date.now());
+    const s = Math.ceil(left / 1000);
+    el('countdown').textContent = `Code expires in ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+    el('progress').style.transform = `scaleX(${left / (auth.expiresIn * 1000)})`;
+  };
+  tick();
+  const timer = setInterval(tick, 1000);
+  stopCountdown = () => clearInterval(timer);
+}
+
+function signedIn(pairing: Pairing): void {
+  const list = el('scopes');
+  list.replaceChildren(
+    ...pairing.scope.split(' ').filter(Boolean).map((name) => {
+      const item = document.createElement('li');
+      const code = document.createElement('code');
+      code.textContent = name;
+      item.append(code, descriptions[name] ?? '');
+      return item;
+    }),
+  );
+  el('who').textContent = 'Welcome! Your phone approved this TV.';
+  live('Signed in');
+  show('signed-in');
+  // RFC 8628 leaves revocation to the server; Kalm pushes it, so the TV can sign out at once.
+  watchPairing(store, {
+    onRevoked: () => {
+      message('Signed out', 'This TV was removed from your account. A new code follows in a moment.');
+      setTimeout(pair, 5000);
+    },
+  });
+}
+
+const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function pair(note?: string): Promise<void> {
+  let auth: DeviceAuthorization;
+  try {
+    auth = await startDeviceAuthorization({ issuer, clientId, scope, store });
+  } catch (error) {
+    message('Can’t reach the sign-in service', error instanceof OAuthResponseError ? error.description : 'Check the network; retrying…');
+    await later(10_000);
+    return pair();
+  }
+  el('user-code').textContent = auth.userCode;
+  el('qr').innerHTML = qrSvg(auth, { margin: 2 });
+  el('short-url').textContent = auth.verificationUri.replace(/^https?:\/\//, '');
+  body.dataset.verificationUriComplete = auth.verificationUriComplete ?? auth.verificationUri;
+  live(note ?? 'Waiting for your phone');
+  countdown(auth);
+  show('pairing');
+  try {
+    const pairing = await auth.wait({
+      onStatus(status) {
+        if (status.type === 'push') {
+          body.dataset.push = status.status === 'closed' ? 'closed' : 'open';
+          if (status.status === 'approved') live('Approved, signing in…');
+        } else if (status.type === 'retry') {
+          live('Connection lost, retrying…');
+        } else {
+          live('Waiting for your phone');
+        }
+      },
+    });
+    stopCountdown();
+    signedIn(pairing);
+  } catch (error) {
+    stopCountdown();
+    if (error instanceof ExpiredTokenError) return pair('The code expired, here is a new one');
+    if (error instanceof AccessDeniedError) message('Sign-in declined', 'Nothing was shared. A new code follows in a moment.');
+    else message('Something went wrong', error instanceof OAuthResponseError ? error.description : String(error));
+    await later(10_000);
+    return pair();
+  }
+}
+
+void pair();
