@@ -11,6 +11,7 @@ import { MAX_PAYLOAD_BYTES } from './payloads.js';
 import { PROOF_MAX_SKEW_SECONDS } from './proofs.js';
 import { createStatusNotifier } from './status.js';
 import { createTopics, type RequestAction } from './topics.js';
+import { createWriteBehind } from './write-behind.js';
 
 export interface MqttBridgeOptions {
   core: Core;
@@ -77,6 +78,7 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     });
   }
 
+  const writeBehind = createWriteBehind(repo, (err) => log.error({ err }, 'mqtt bookkeeping write failed'));
   const notifier = createStatusNotifier({
     core,
     repo,
@@ -84,8 +86,14 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     logger: log,
     isConnected: () => connected,
     publish: (topic, body) => publish(topic, JSON.stringify(body)),
+    writeBehind,
   });
-  const handlers = createHandlers({ core, repo, repeatStatus: (rid) => notifier.repeat(rid) });
+  const handlers = createHandlers({
+    core,
+    repo,
+    repeatStatus: (rid) => notifier.repeat(rid),
+    rememberTokenProof: (rid, jti, expiresAt) => writeBehind.rememberProof(rid, jti, expiresAt),
+  });
 
   function reply(req: Incoming, result: 'accepted' | 'rejected', body: Answer['body'] | Record<string, unknown>): void {
     const payload = typeof body === 'string' ? body : JSON.stringify(body);
@@ -220,6 +228,7 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
   const sweeper = setInterval(() => {
     const now = core.clock.now();
     limiter.prune(now);
+    writeBehind.flush().catch((err) => log.error({ err }, 'mqtt bookkeeping write failed'));
     notifier.sweep().catch((err) => log.error({ err }, 'mqtt status sweep failed'));
     repo.purgeProofs(now - PROOF_MAX_SKEW_SECONDS * 1000).catch((err) => log.error({ err }, 'mqtt proof purge failed'));
   }, options.sweepMs ?? 1000);
@@ -239,6 +248,7 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
       clearTimeout(reconnectTimer);
       unsubscribe();
       await Promise.allSettled([...chains.values()]);
+      await writeBehind.flush().catch((err) => log.error({ err }, 'mqtt bookkeeping write failed'));
       await client.endAsync(!connected);
       connected = false;
     },

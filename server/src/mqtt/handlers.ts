@@ -6,7 +6,7 @@ import { formatUserCode } from '../core/user-codes.js';
 import type { MqttRepository, MqttRequestView } from '../store/mqtt.js';
 import { encryptAnswer } from './answers.js';
 import { parseJsonObject, readDevicePublicKey, readString } from './payloads.js';
-import { decryptRefreshRequest, verifyTokenProof } from './proofs.js';
+import { decryptRefreshRequest, verifyTokenProof, type RememberProof } from './proofs.js';
 import type { RequestAction } from './topics.js';
 
 /** What the bridge publishes back: a JSON object or a compact JWE string. */
@@ -22,13 +22,15 @@ export interface HandlerDeps {
   repo: MqttRepository;
   /** Publish the current status of `rid` again, if decided (a repeated authorize asks for it). */
   repeatStatus(rid: string): void;
+  /** The replay cache of token proofs (written behind; see write-behind.ts). */
+  rememberTokenProof: RememberProof;
 }
 
 /**
  * One handler per request topic. Each returns the accepted answer or throws `OAuthError`,
  * which the bridge publishes on `…/rejected` as RFC 6749 §5.2 JSON.
  */
-export function createHandlers({ core, repo, repeatStatus }: HandlerDeps): Record<RequestAction, Handler> {
+export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }: HandlerDeps): Record<RequestAction, Handler> {
   function authorizeAnswer(view: MqttRequestView): Answer {
     const now = core.clock.now();
     if (view.expiresAt <= now) throw new OAuthError('expired_token', 'this rid\'s device code has expired; draw a new rid and start again');
@@ -83,7 +85,7 @@ export function createHandlers({ core, repo, repeatStatus }: HandlerDeps): Recor
     async token(rid, payload) {
       const request = await repo.get(rid);
       if (!request) throw new OAuthError('invalid_grant', 'unknown rid: publish authorize first');
-      await verifyTokenProof({ compact: payload.toString('utf8'), rid, jwk: request.jwk, repo, now: core.clock.now() });
+      await verifyTokenProof({ compact: payload.toString('utf8'), rid, jwk: request.jwk, remember: rememberTokenProof, now: core.clock.now() });
       // The code is spent; the answer was kept (readable only by the device) for a device that lost it.
       if (request.tokenAnswer) return { result: 'accepted', body: request.tokenAnswer };
       const client = await core.clients.get(request.clientId);
@@ -97,7 +99,9 @@ export function createHandlers({ core, repo, repeatStatus }: HandlerDeps): Recor
     // RFC 6749 §6 over MQTT: the refresh token travels encrypted to the server's `enc` key.
     async refresh(rid, payload) {
       const { key } = await core.keys.decryptionKey();
-      const request = await decryptRefreshRequest({ compact: payload.toString('utf8'), rid, key, repo, now: core.clock.now() });
+      // Refresh proofs are remembered durably at once: a replay after a crash would spend the token.
+      const remember = (r: string, jti: string, expiresAt: number) => repo.rememberProof(r, jti, expiresAt);
+      const request = await decryptRefreshRequest({ compact: payload.toString('utf8'), rid, key, remember, now: core.clock.now() });
       let answerJwk: JWK | undefined;
       if (request.jwk !== undefined) {
         answerJwk = (await readDevicePublicKey(request.jwk)).jwk;

@@ -1,6 +1,8 @@
 import { compactDecrypt, compactVerify, errors as joseErrors, importJWK, type CryptoKey, type JWK } from 'jose';
 import { OAuthError } from '../core/errors.js';
-import type { MqttRepository } from '../store/mqtt.js';
+
+/** Remembers a proof id until `expiresAt`; false when it was seen before (a replay). */
+export type RememberProof = (rid: string, jti: string, expiresAt: number) => Promise<boolean>;
 
 /**
  * How far a proof's `iat` may be from the server's clock, either way, in seconds. Small
@@ -32,14 +34,14 @@ function readClaims(body: unknown, rid: string): FreshClaims & Record<string, un
 }
 
 /** Refuse stale, future and replayed proofs; remember the `jti` until it would be stale anyway. */
-async function assertFreshAndNew(repo: MqttRepository, claims: FreshClaims, now: number): Promise<void> {
+async function assertFreshAndNew(remember: RememberProof, claims: FreshClaims, now: number): Promise<void> {
   const iatMs = claims.iat * 1000;
   if (Math.abs(now - iatMs) > PROOF_MAX_SKEW_SECONDS * 1000) {
     throw new OAuthError('invalid_request', `proof "iat" is more than ${PROOF_MAX_SKEW_SECONDS} s from server time`, 400, {
       server_time: Math.floor(now / 1000),
     });
   }
-  if (!(await repo.rememberProof(claims.rid, claims.jti, iatMs + PROOF_MAX_SKEW_SECONDS * 1000))) {
+  if (!(await remember(claims.rid, claims.jti, iatMs + PROOF_MAX_SKEW_SECONDS * 1000))) {
     throw new OAuthError('invalid_request', 'proof "jti" was already used: sign a new proof for every request');
   }
 }
@@ -49,7 +51,7 @@ async function assertFreshAndNew(repo: MqttRepository, claims: FreshClaims, now:
  * authorize time, over `{ rid, iat, jti }`. Only the holder of that ephemeral private key can
  * redeem the device code, whoever else reads the broker.
  */
-export async function verifyTokenProof(input: { compact: string; rid: string; jwk: JWK; repo: MqttRepository; now: number }): Promise<FreshClaims> {
+export async function verifyTokenProof(input: { compact: string; rid: string; jwk: JWK; remember: RememberProof; now: number }): Promise<FreshClaims> {
   const compact = input.compact.trim();
   if (compact.length > MAX_COMPACT_LENGTH || compact.split('.').length !== 3) {
     throw new OAuthError('invalid_request', 'the token request must be a compact JWS');
@@ -65,7 +67,7 @@ export async function verifyTokenProof(input: { compact: string; rid: string; jw
     throw err;
   }
   const claims = readClaims(parseJson(payload), input.rid);
-  await assertFreshAndNew(input.repo, claims, input.now);
+  await assertFreshAndNew(input.remember, claims, input.now);
   return claims;
 }
 
@@ -88,7 +90,7 @@ export async function decryptRefreshRequest(input: {
   compact: string;
   rid: string;
   key: CryptoKey;
-  repo: MqttRepository;
+  remember: RememberProof;
   now: number;
 }): Promise<RefreshRequest> {
   const compact = input.compact.trim();
@@ -116,7 +118,7 @@ export async function decryptRefreshRequest(input: {
   if (claims.scope !== undefined && (typeof claims.scope !== 'string' || claims.scope.length > 1024)) {
     throw new OAuthError('invalid_request', '"scope" must be a string');
   }
-  await assertFreshAndNew(input.repo, claims, input.now);
+  await assertFreshAndNew(input.remember, claims, input.now);
   return claims as unknown as RefreshRequest;
 }
 

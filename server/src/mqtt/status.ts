@@ -2,6 +2,7 @@ import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
 import type { MqttNotifiedStatus, MqttRepository, MqttRequestView } from '../store/mqtt.js';
 import type { Topics } from './topics.js';
+import type { WriteBehind } from './write-behind.js';
 
 /** The status a request's device should know, or undefined while the person has not decided. */
 export function currentStatus(view: MqttRequestView, now: number): MqttNotifiedStatus | undefined {
@@ -34,18 +35,20 @@ export function createStatusNotifier(deps: {
   logger: Logger;
   isConnected(): boolean;
   publish(topic: string, body: object): Promise<void>;
+  writeBehind: WriteBehind;
 }): StatusNotifier {
   const { core, repo, topics, logger } = deps;
   const inFlight = new Set<string>();
 
   async function deliver(view: MqttRequestView, force: boolean): Promise<void> {
     const status = currentStatus(view, core.clock.now());
-    if (!status || (!force && view.notifiedStatus === status)) return;
+    const told = deps.writeBehind.notifiedStatus(view.rid) ?? view.notifiedStatus;
+    if (!status || (!force && told === status)) return;
     if (!deps.isConnected() || inFlight.has(view.rid)) return; // the next connect's sweep sends it
     inFlight.add(view.rid);
     try {
       await deps.publish(topics.status(view.rid), { status });
-      await repo.markNotified(view.rid, status);
+      deps.writeBehind.markNotified(view.rid, status);
       logger.debug({ rid: view.rid, status }, 'mqtt status published');
     } catch (err) {
       logger.warn({ rid: view.rid, err: (err as Error).message }, 'mqtt status not acknowledged; will retry on reconnect');

@@ -39,9 +39,15 @@ export interface MqttRepository {
   /** Requests whose code was decided or had expired at `now` and whose status was not yet published. */
   listUnnotified(now: number, limit: number): Promise<MqttRequestView[]>;
   markNotified(rid: string, status: MqttNotifiedStatus): Promise<void>;
+  /** `markNotified` for many requests in one transaction (one commit, one fsync). */
+  markNotifiedMany(entries: ReadonlyArray<{ rid: string; status: MqttNotifiedStatus }>): Promise<void>;
   saveTokenAnswer(rid: string, jwe: string): Promise<void>;
   /** Remember a proof's `jti` for `rid` until `expiresAt`; false when it was seen before (a replay). */
   rememberProof(rid: string, jti: string, expiresAt: number): Promise<boolean>;
+  /** Remember many proof ids in one transaction; ids already known are skipped. */
+  rememberProofs(entries: ReadonlyArray<{ rid: string; jti: string; expiresAt: number }>): Promise<void>;
+  /** Whether a proof id was remembered. */
+  hasProof(rid: string, jti: string): Promise<boolean>;
   /** Forget proof ids that could no longer pass the freshness check. */
   purgeProofs(before: number): Promise<number>;
 }
@@ -93,6 +99,13 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
   const answer = db.prepare('UPDATE mqtt_requests SET token_answer = ? WHERE rid = ?');
   const proof = db.prepare('INSERT INTO mqtt_proof_ids (rid, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
   const purge = db.prepare('DELETE FROM mqtt_proof_ids WHERE expires_at < ?');
+  const hasProof = db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM mqtt_proof_ids WHERE rid = ? AND jti = ?');
+  const notifiedMany = db.transaction((entries: ReadonlyArray<{ rid: string; status: MqttNotifiedStatus }>) => {
+    for (const e of entries) notified.run(e.status, e.rid);
+  });
+  const proofsMany = db.transaction((entries: ReadonlyArray<{ rid: string; jti: string; expiresAt: number }>) => {
+    for (const e of entries) proof.run(e.rid, e.jti, e.expiresAt);
+  });
 
   return {
     async insert(request) {
@@ -111,6 +124,15 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
     },
     async markNotified(rid, status) {
       notified.run(status, rid);
+    },
+    async markNotifiedMany(entries) {
+      if (entries.length > 0) notifiedMany(entries);
+    },
+    async rememberProofs(entries) {
+      if (entries.length > 0) proofsMany(entries);
+    },
+    async hasProof(rid, jti) {
+      return hasProof.get(rid, jti) !== undefined;
     },
     async saveTokenAnswer(rid, jwe) {
       answer.run(jwe, rid);

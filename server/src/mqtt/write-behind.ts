@@ -1,0 +1,74 @@
+import type { MqttNotifiedStatus, MqttRepository } from '../store/mqtt.js';
+
+/**
+ * Bookkeeping the bridge may write a moment late, in one transaction per flush, because
+ * losing it in a crash costs nothing that matters:
+ * - which status the broker acknowledged: lost, the status is published once more (QoS 1
+ *   devices already handle duplicates);
+ * - token proof ids: lost, a proof recorded in the last second could be replayed once after a
+ *   restart, and the answer to it is encrypted to the device's own key anyway.
+ * (Refresh proofs are written at once: a replayed refresh would spend the token.)
+ * With SQLite committing with fsync, this keeps the bridge's writes per flow to the one that
+ * must be durable: the encrypted token answer.
+ */
+export interface WriteBehind {
+  /** False when this proof id of `rid` was seen before (in memory or in the store). */
+  rememberProof(rid: string, jti: string, expiresAt: number): Promise<boolean>;
+  markNotified(rid: string, status: MqttNotifiedStatus): void;
+  /** A status acknowledged but not yet flushed. */
+  notifiedStatus(rid: string): MqttNotifiedStatus | undefined;
+  flush(): Promise<void>;
+}
+
+const FLUSH_AT = 256;
+
+export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) => void): WriteBehind {
+  let proofs = new Map<string, { rid: string; jti: string; expiresAt: number }>();
+  let notified = new Map<string, MqttNotifiedStatus>();
+  let flushing: Promise<void> | undefined;
+
+  async function flush(): Promise<void> {
+    if (flushing) await flushing;
+    if (proofs.size === 0 && notified.size === 0) return;
+    const proofBatch = proofs;
+    const notifiedBatch = notified;
+    // Entries stay readable (from the old maps) until the store has them.
+    flushing = (async () => {
+      await repo.rememberProofs([...proofBatch.values()]);
+      await repo.markNotifiedMany([...notifiedBatch].map(([rid, status]) => ({ rid, status })));
+    })();
+    proofs = new Map();
+    notified = new Map();
+    try {
+      await flushing;
+    } catch (err) {
+      // Put back what was not written, unless newer entries replaced it.
+      for (const [k, v] of proofBatch) if (!proofs.has(k)) proofs.set(k, v);
+      for (const [k, v] of notifiedBatch) if (!notified.has(k)) notified.set(k, v);
+      throw err;
+    } finally {
+      flushing = undefined;
+    }
+  }
+
+  function flushSoon() {
+    if (proofs.size + notified.size >= FLUSH_AT) flush().catch(onError);
+  }
+
+  return {
+    async rememberProof(rid, jti, expiresAt) {
+      const key = `${rid}\u0000${jti}`;
+      if (proofs.has(key) || (await repo.hasProof(rid, jti))) return false;
+      if (proofs.has(key)) return false; // another request of this rid got here while we read
+      proofs.set(key, { rid, jti, expiresAt });
+      flushSoon();
+      return true;
+    },
+    markNotified(rid, status) {
+      notified.set(rid, status);
+      flushSoon();
+    },
+    notifiedStatus: (rid) => notified.get(rid),
+    flush,
+  };
+}
