@@ -72,7 +72,7 @@ export function renderOutcome(input: { t: Translator; outcome: DeviceOutcome }):
   <h1>${t.t(`done.${outcome}.title`)}</h1>
   <p class="lead">${t.t(`done.${outcome}.body`)}</p>
 </div>
-<p class="center"><a class="button button-secondary" href="/device">${t.t('done.another')}</a></p>`,
+<p class="center"><a class="button button-secondary" href="/device">${t.t(outcome === 'approved' || outcome === 'denied' ? 'done.another' : 'done.retry')}</a></p>`,
   };
 }
 
