@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createCore, type Core, type CoreOptions } from './core/index.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
+import { withTokenFastPath } from './http/token-fast-path.js';
 import { createLogger, type Logger } from './logger.js';
 import { startMqttBridge, type MqttBridge } from './mqtt/bridge.js';
 import { attachPush } from './push/index.js';
@@ -39,7 +40,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const store = createSqliteStore(config.dataDir);
   const core = await createCore({ config, store, clock: options.clock, random: options.random, authenticator: options.authenticator });
   const app = createApp(core, logger);
-  const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, app);
+  // Device-code polls take a cheaper route to the token endpoint; everything else goes to the app.
+  const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, withTokenFastPath(core, logger, app));
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.port, config.host, () => {
@@ -56,6 +58,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   if (mqtt) detachers.push(() => mqtt.stop());
   const purge = setInterval(() => {
     core.store.deviceCodes.purgeExpired(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
+    // Spent authorization codes stay a while after expiry, so a replay still revokes what they issued.
+    core.store.authorization.purgeExpiredCodes(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
   }, PURGE_EVERY_MS);
   purge.unref();
   const running: RunningServer = {

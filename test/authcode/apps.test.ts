@@ -61,6 +61,7 @@ describe('/apps in Chromium', () => {
     expect((await clientCredentials(clientId, secret)).status).toBe(200);
 
     await page.goto(`${server.url}/apps`);
+    await browser.screenshot(page, 'apps-list');
     const listing = await page.content();
     expect(listing).toContain(clientId);
     expect(listing).toContain('Reports backend');

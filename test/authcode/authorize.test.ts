@@ -143,6 +143,24 @@ describe('GET /authorize: request checks', () => {
   });
 });
 
+describe('metadata', () => {
+  it('advertises the authorization and registration endpoints, code + S256 only, the grants and iss support', async () => {
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+      const meta = (await (await fetch(`${server.url}${path}`)).json()) as Record<string, unknown>;
+      const base = server.core.config.publicUrl;
+      expect(meta).toMatchObject({
+        authorization_endpoint: `${base}/authorize`,
+        registration_endpoint: `${base}/register`,
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+        authorization_response_iss_parameter_supported: true,
+        token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+      });
+      expect(meta.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'client_credentials', 'refresh_token', GRANT_TYPES.deviceCode]));
+    }
+  });
+});
+
 describe('the authorization code flow over HTTP', () => {
   it('redirects with code, the untouched state and iss, and the code buys tokens for the ticked scopes', async () => {
     const state = 'a b+c/d=é&x';
@@ -212,6 +230,15 @@ describe('the authorization code flow over HTTP', () => {
     const otherPort = await redeem(code, verifier, { redirect_uri: 'http://127.0.0.1:53683/callback' });
     expect(await otherPort.json()).toMatchObject({ error: 'invalid_grant' });
     expect((await redeem(code, verifier, { redirect_uri: redirect })).status).toBe(200);
+  });
+
+  it('gives [::1] the same port flexibility, and none to a redirect URI on another path', async () => {
+    const v6 = await server.createClient({ grantTypes: [GRANT_TYPES.authorizationCode], scopes: ['valuate:read'], redirectUris: ['http://[::1]:8400/cb'] });
+    const ok = await browser.get(request({ client_id: v6.clientId, redirect_uri: 'http://[::1]:61000/cb', scope: 'valuate:read' }).path);
+    expect(ok.status).toBe(200);
+    const otherPath = await browser.get(request({ client_id: v6.clientId, redirect_uri: 'http://[::1]:61000/cb2', scope: 'valuate:read' }).path);
+    expect(otherPath.status).toBe(400);
+    expect(otherPath.headers.get('location')).toBeNull();
   });
 
   it('redirects access_denied with state and iss when the person denies or unticks everything', async () => {

@@ -38,9 +38,9 @@ export function renderApps(input: {
     title: t.t('apps.title'),
     body: html`<p class="lead">${t.t('apps.lead')}</p>
 ${input.flash ? notice(input.flash.kind, input.flash.text) : ''}
-<h2>${t.t('apps.yours')}</h2>
+<h2 class="section-title">${t.t('apps.yours')}</h2>
 ${input.apps.length === 0 ? html`<p class="empty">${t.t('apps.empty')}</p>` : html`<ul class="devices apps">${input.apps.map((app) => appItem(t, input.csrfToken, app, input.now))}</ul>`}
-<h2 id="register">${t.t('apps.register')}</h2>
+<h2 id="register" class="section-title">${t.t('apps.register')}</h2>
 ${appForm(t, input.csrfToken, input.form)}`,
   };
 }
@@ -96,7 +96,7 @@ function appForm(t: Translator, csrfToken: string, form: AppFormInput): SafeHtml
   </div>
   <fieldset class="field">
     <legend>${t.t('apps.type')}</legend>
-    ${form.kinds.map((k) => html`<div><input type="radio" name="kind" id="kind-${k.value}" value="${k.value}"${k.value === kind ? html` checked` : ''}>
+    ${form.kinds.map((k) => html`<div class="choice"><input type="radio" name="kind" id="kind-${k.value}" value="${k.value}"${k.value === kind ? html` checked` : ''}>
       <label for="kind-${k.value}">${kindLabel(t, k.value)} <span class="hint">(${k.confidential ? t.t('apps.confidential') : t.t('apps.public')})</span></label></div>`)}
   </fieldset>
   <div class="field">
@@ -106,7 +106,7 @@ function appForm(t: Translator, csrfToken: string, form: AppFormInput): SafeHtml
   </div>
   <fieldset class="field">
     <legend>${t.t('apps.grants')}</legend>
-    ${form.grants.map((g) => html`<div><input type="checkbox" name="grant_type" id="grant-${g.label}" value="${g.value}"${grants.includes(g.value) || grants.includes(g.label) ? html` checked` : ''}>
+    ${form.grants.map((g) => html`<div class="choice"><input type="checkbox" name="grant_type" id="grant-${g.label}" value="${g.value}"${grants.includes(g.value) || grants.includes(g.label) ? html` checked` : ''}>
       <label for="grant-${g.label}"><code>${g.label}</code></label></div>`)}
   </fieldset>
   <fieldset class="field scopes">
