@@ -143,6 +143,19 @@ describe('bad input gets its RFC 6749 §5.2 error, never a 500', () => {
     expect(gzip.status).toBeLessThan(500);
   });
 
+  it('keeps error_description within the characters RFC 6749 §5.2 allows, even when it echoes input', async () => {
+    const answers = [
+      await server.post('/token', { client_id: clientId, grant_type: 'pässwörd"\\—' }),
+      await server.post('/device_authorization', { client_id: clientId, scope: 'valuate:read "quoted"' }),
+      await server.post('/device_authorization', { client_id: clientId, scope: 'ünknown' }),
+      await server.post('/device_authorization', { client_id: clientId, scope: 'launch:missiles' }),
+    ];
+    for (const res of answers) {
+      const { body } = await errorOf(res);
+      expect(body.error_description).toMatch(/^[\x20-\x21\x23-\x5B\x5D-\x7E]+$/);
+    }
+  });
+
   it('answers 404 JSON to a GET of the token endpoint and to an unknown path', async () => {
     for (const path of ['/token', '/nowhere']) {
       const res = await fetch(`${server.url}${path}`);

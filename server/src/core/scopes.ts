@@ -43,7 +43,7 @@ export function parseScope(scope: string | undefined): string[] {
   if (scope === undefined) return [];
   const tokens = scope.split(' ').filter((t) => t !== '');
   for (const t of tokens) {
-    if (!SCOPE_TOKEN.test(t)) throw new OAuthError('invalid_scope', 'scope contains characters RFC 6749 §3.3 does not allow');
+    if (!SCOPE_TOKEN.test(t)) throw new OAuthError('invalid_scope', 'scope contains characters RFC 6749 section 3.3 does not allow');
   }
   return [...new Set(tokens)];
 }

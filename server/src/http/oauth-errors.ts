@@ -11,11 +11,25 @@ export function sendOAuthError(res: Response, err: OAuthError): void {
   if (err.status === 401) {
     res.setHeader('WWW-Authenticate', err.error === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Basic realm="kalm"');
   }
-  res.status(err.status).json(err.toJSON());
+  res.status(err.status).json({ ...err.toJSON(), error_description: errorDescription(err.description) });
+}
+
+/**
+ * RFC 6749 §5.2: `error_description` is limited to %x20-21 / %x23-5B / %x5D-7E, so no `"`, no `\`
+ * and nothing outside printable ASCII, even when a description echoes what a client sent.
+ */
+export function errorDescription(text: string): string {
+  return text
+    .replace(/"/g, "'")
+    .replace(/§/g, 'section ')
+    .replace(/…/g, '...')
+    .replace(/[–—]/g, '-')
+    .replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?')
+    .slice(0, 500);
 }
 
 /** Body-parser errors are bad input, not server faults: map them to invalid_request. */
-function fromParserError(err: { type?: string; status?: number }): OAuthError | undefined {
+export function fromParserError(err: { type?: string; status?: number }): OAuthError | undefined {
   switch (err.type) {
     case 'entity.too.large':
       return new OAuthError('invalid_request', 'request body is too large', 413);
