@@ -51,27 +51,25 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
   const sockets = new Set<WebSocket>();
   let stopping = false;
 
-  function accept(req: IncomingMessage, socket: Duplex, head: Buffer) {
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      ws.once('close', () => sockets.delete(ws));
-      const ip = peerAddress(req);
-      const count = perIp.get(ip) ?? 0;
-      if (stopping || count >= limits.maxSocketsPerIp) {
-        ws.on('error', () => {});
-        if (stopping) ws.close(PUSH_CLOSE.goingAway, 'server shutting down');
-        else ws.close(PUSH_CLOSE.tooMany, 'too many sockets from this address');
-        return;
-      }
-      perIp.set(ip, count + 1);
-      const session = new PushSession(ws, ip, hub, limits, logger, () => {
-        sessions.delete(session);
-        const left = (perIp.get(ip) ?? 1) - 1;
-        if (left > 0) perIp.set(ip, left);
-        else perIp.delete(ip);
-      });
-      sessions.add(session);
+  // Kept apart from the upgrade handler so that no closure of a live session holds the request or its head buffer.
+  function admit(ws: WebSocket, ip: string) {
+    sockets.add(ws);
+    ws.once('close', () => sockets.delete(ws));
+    const count = perIp.get(ip) ?? 0;
+    if (stopping || count >= limits.maxSocketsPerIp) {
+      ws.on('error', () => {});
+      if (stopping) ws.close(PUSH_CLOSE.goingAway, 'server shutting down');
+      else ws.close(PUSH_CLOSE.tooMany, 'too many sockets from this address');
+      return;
+    }
+    perIp.set(ip, count + 1);
+    const session = new PushSession(ws, ip, hub, limits, logger, () => {
+      sessions.delete(session);
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
     });
+    sessions.add(session);
   }
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -93,7 +91,8 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
       refuse(socket, 400, 'send credentials in the subscribe message, never in the URL');
       return;
     }
-    accept(req, socket, head);
+    const ip = peerAddress(req);
+    wss.handleUpgrade(req, socket, head, (ws) => admit(ws, ip));
   };
   http.on('upgrade', onUpgrade);
 
