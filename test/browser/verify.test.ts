@@ -151,6 +151,9 @@ describe('phone verification pages in Chromium (390×844, JavaScript off)', () =
     await browser.screenshot(page, 'verify-7-devices');
 
     await page.getByRole('button', { name: 'Revoke access: Bedroom <TV>' }).click();
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Revoke access for Bedroom <TV>?');
+    await browser.screenshot(page, 'verify-8-revoke-confirm');
+    await page.getByRole('button', { name: 'Revoke access' }).click();
     await expect(page.getByRole('status').textContent()).resolves.toContain('Bedroom <TV> can no longer use your account');
     await expect(page.locator('.device').count()).resolves.toBe(0);
     await browser.screenshot(page, 'verify-8-revoked');

@@ -344,9 +344,25 @@ describe('My devices', () => {
     const page = await intruder.get('/signin');
     await intruder.post('/signin', { csrf_token: csrfOf(page.body), username: mallory.username, password: mallory.password });
     const csrf = await intruder.csrf('/devices');
-    await intruder.post('/devices/revoke', { csrf_token: csrf, grant_id: grant.grantId });
+    await intruder.post('/devices/revoke', { csrf_token: csrf, grant_id: grant.grantId, confirm: 'yes' });
     expect((await intruder.get('/devices')).body).toContain('That device is not connected to your account any more.');
     const refreshed = await server.post('/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: clientId });
     expect(refreshed.status).toBe(200);
+  });
+
+  it('asks for confirmation before revoking, and revokes nothing until confirmed', async () => {
+    const auth = await authorize('billing:read');
+    await server.core.deviceFlow.approve(auth.user_code, user.id, ['billing:read']);
+    await server.post('/token', { grant_type: GRANT_TYPES.deviceCode, device_code: auth.device_code, client_id: clientId });
+    const owner = newClient();
+    await signIn(owner);
+    const grantId = (await server.core.pairedDevices.list(user.id))[0]!.grantId;
+    const ask = await owner.post('/devices/revoke', { csrf_token: await owner.csrf('/devices'), grant_id: grantId });
+    expect(ask.status).toBe(200);
+    expect(ask.body).toContain('Revoke access for Kitchen display?');
+    expect((await server.core.pairedDevices.list(user.id)).map((d) => d.grantId)).toContain(grantId);
+    const done = await owner.post('/devices/revoke', { csrf_token: csrfOf(ask.body), grant_id: grantId, confirm: 'yes' });
+    expect(done.location).toBe('/devices');
+    expect((await server.core.pairedDevices.list(user.id)).map((d) => d.grantId)).not.toContain(grantId);
   });
 });

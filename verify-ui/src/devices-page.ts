@@ -11,6 +11,8 @@ export interface DeviceRow {
   scopes: ReadonlyArray<{ name: string; description: string; permissions: readonly string[] }>;
   approvedAt: number;
   lastUsedAt: number | null;
+  /** The user agent the device sent when it asked to be paired. */
+  requestUserAgent?: string | null;
 }
 
 /** "My devices": every paired device with its scopes and times, a rename form and a revoke button. */
@@ -36,6 +38,7 @@ ${input.devices.length === 0
     <h2 class="device-title">${title}</h2>
     ${d.deviceName ? html`<p class="device-app">${d.clientName}</p>` : ''}
     <dl class="facts facts-compact">
+      ${d.requestUserAgent ? html`<div class="fact"><dt>${t.t('consent.deviceType')}</dt><dd>${d.requestUserAgent}</dd></div>` : ''}
       <div class="fact"><dt>${t.t('devices.approved')}</dt><dd>${when(d.approvedAt)}</dd></div>
       <div class="fact"><dt>${t.t('devices.lastUsed')}</dt><dd>${d.lastUsedAt !== null && d.lastUsedAt !== d.approvedAt ? when(d.lastUsedAt) : t.t('devices.never')}</dd></div>
       <div class="fact"><dt>${t.t('devices.scopes')}</dt><dd><ul class="tags">${d.scopes.map((s) => html`<li class="tag" title="${s.name}">${t.scope(s).description}</li>`)}</ul></dd></div>
@@ -57,5 +60,21 @@ ${input.devices.length === 0
   </li>`;
   })}
 </ul>`}`,
+  };
+}
+
+/** The confirmation before a revoke: revoking signs the device out at once and cannot be undone. */
+export function renderRevokeConfirm(input: { t: Translator; csrfToken: string; grantId: string; title: string; clientName: string }): PageContent {
+  const { t } = input;
+  return {
+    title: t.t('devices.confirmTitle', { device: input.title }),
+    body: html`<p class="lead">${t.t('devices.confirmBody', { client: input.clientName })}</p>
+<form class="actions" method="post" action="/devices/revoke">
+  ${csrfField(input.csrfToken)}
+  <input type="hidden" name="grant_id" value="${input.grantId}">
+  <input type="hidden" name="confirm" value="yes">
+  <button class="button button-danger-solid" type="submit">${t.t('devices.revoke')}</button>
+  <a class="button button-secondary" href="/devices">${t.t('devices.cancel')}</a>
+</form>`,
   };
 }

@@ -13,7 +13,7 @@ export {
   type DeviceOutcome,
   type PageContent,
 } from './device-pages.js';
-export { renderDevices, type DeviceRow } from './devices-page.js';
+export { renderDevices, renderRevokeConfirm, type DeviceRow } from './devices-page.js';
 export { stylesheet } from './assets.js';
 export { renderAuthorizeError } from './authorize-pages.js';
 export { renderApps, renderAppSecret, renderAppDeleteConfirm, renderAppsForbidden, type AppRow, type AppFormInput } from './apps-page.js';

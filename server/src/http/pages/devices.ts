@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Core } from '../../core/index.js';
-import { renderDevices } from '../../../../verify-ui/src/index.js';
+import { renderDevices, renderRevokeConfirm } from '../../../../verify-ui/src/index.js';
 import {
   csrfToken,
   currentUser,
@@ -68,6 +68,11 @@ export function devicesRouter(core: Core): Router {
       const t = pageTranslator(req);
       const grantId = formValue(req, 'grant_id') ?? '';
       const device = (await core.pairedDevices.list(user.id)).find((d) => d.grantId === grantId);
+      if (device && formValue(req, 'confirm') !== 'yes') {
+        // Revoking cannot be undone: one more explicit step (a page, so it works without JavaScript).
+        const content = renderRevokeConfirm({ t, csrfToken: csrfToken(req), grantId, title: device.deviceName || device.clientName, clientName: device.clientName });
+        return renderPage(req, res, content, 200, 'devices');
+      }
       const ok = device !== undefined && (await core.pairedDevices.revoke(user.id, grantId));
       const text = ok ? t.t('devices.revoked', { device: device.deviceName || device.clientName }) : t.t('devices.notFound');
       await updateSession(req, { flash: { kind: ok ? 'success' : 'error', text } });
