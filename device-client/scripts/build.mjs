@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const outdir = process.argv[2] ? path.resolve(process.argv[2]) : path.join(root, 'dist');
+const outdir = path.join(root, 'dist');
 const entryPoints = readdirSync(path.join(root, 'src'), { recursive: true })
   .map(String)
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
@@ -20,4 +20,11 @@ try {
   console.warn('@kalm/device-client: esbuild not installed, dist/ not rebuilt');
   process.exit(0);
 }
-await esbuild.build({ entryPoints, outdir, outbase: path.join(root, 'src'), format: 'esm', platform: 'neutral', target: 'es2022', logLevel: 'warning' });
+try {
+  await esbuild.build({ entryPoints, outdir, outbase: path.join(root, 'src'), format: 'esm', platform: 'neutral', target: 'es2022', logLevel: 'error' });
+} catch {
+  // Never fail the workspace's `npm install` over this package's dist/ (the CLI and the
+  // TV page run from src/); the error is printed above, and the README test rebuilds.
+  console.warn('@kalm/device-client: dist/ build failed');
+  process.exitCode = process.argv.includes('--strict') ? 1 : 0;
+}

@@ -13,7 +13,7 @@ const dir = mkdtempSync(path.resolve('test-results/readme-example-'));
 
 beforeAll(async () => {
   // The example imports the built package: build dist/ from the current sources.
-  execFileSync(process.execPath, ['device-client/scripts/build.mjs']);
+  execFileSync(process.execPath, ['device-client/scripts/build.mjs', '--strict']);
   server = await startTestServer();
   await server.createClient({ id: 'tv-demo', name: 'Kalm TV demo' });
 });
