@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { obtainTokens, refresh, type ClientAuth, type Tokens } from './flow.js';
 
@@ -9,7 +10,10 @@ let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
 });
-afterAll(() => server.stop());
+afterAll(async () => {
+  await server.stop();
+  rmSync(server.dataDir, { recursive: true, force: true }); // the restarted server does not own it
+});
 
 /** Every byte the server keeps in its data dir (database, WAL, anything else). */
 function dataDirBytes(): Buffer {
@@ -39,5 +43,24 @@ describe('secrets at rest', () => {
     })) {
       expect(bytes.includes(secret), `${name} is stored in the clear`).toBe(false);
     }
+  });
+
+  it('runs SQLite in WAL mode: the write-ahead log sits beside the database', () => {
+    expect(readdirSync(server.dataDir)).toEqual(expect.arrayContaining(['kalm.sqlite', 'kalm.sqlite-wal']));
+  });
+
+  it('keeps clients, grants and the signing keys across a restart on the same data dir', async () => {
+    const c = await server.createClient();
+    const tokens = await obtainTokens(server, c);
+    const dataDir = server.dataDir;
+    const issuer = server.core.config.publicUrl;
+    await server.close(); // the data dir stays; afterAll stops the restarted server instead
+    // A new port: the global fetch would otherwise reuse a keep-alive socket of the old server.
+    server = await startTestServer({ dataDir });
+    const keySet = createRemoteJWKSet(new URL(`${server.url}/jwks.json`));
+    // The fake clock starts again at the same instant, so the token is still within its lifetime.
+    await jwtVerify(tokens.access_token, keySet, { issuer, currentDate: new Date(server.clock.now()) });
+    const res = await refresh(server, c, tokens.refresh_token!);
+    expect(res.status).toBe(200);
   });
 });
