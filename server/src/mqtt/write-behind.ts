@@ -26,19 +26,21 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
   let proofs = new Map<string, { rid: string; jti: string; expiresAt: number }>();
   let notified = new Map<string, MqttNotifiedStatus>();
   let flushing: Promise<void> | undefined;
+  // The batch being written stays readable until the store has it.
+  let writingProofs = new Map<string, { rid: string; jti: string; expiresAt: number }>();
+  let writingNotified = new Map<string, MqttNotifiedStatus>();
 
   async function flush(): Promise<void> {
     if (flushing) await flushing;
     if (proofs.size === 0 && notified.size === 0) return;
-    const proofBatch = proofs;
-    const notifiedBatch = notified;
-    // Entries stay readable (from the old maps) until the store has them.
+    const proofBatch = (writingProofs = proofs);
+    const notifiedBatch = (writingNotified = notified);
+    proofs = new Map();
+    notified = new Map();
     flushing = (async () => {
       await repo.rememberProofs([...proofBatch.values()]);
       await repo.markNotifiedMany([...notifiedBatch].map(([rid, status]) => ({ rid, status })));
     })();
-    proofs = new Map();
-    notified = new Map();
     try {
       await flushing;
     } catch (err) {
@@ -48,6 +50,8 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
       throw err;
     } finally {
       flushing = undefined;
+      writingProofs = new Map();
+      writingNotified = new Map();
     }
   }
 
@@ -58,8 +62,9 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
   return {
     async rememberProof(rid, jti, expiresAt) {
       const key = `${rid}\u0000${jti}`;
-      if (proofs.has(key) || (await repo.hasProof(rid, jti))) return false;
-      if (proofs.has(key)) return false; // another request of this rid got here while we read
+      const known = () => proofs.has(key) || writingProofs.has(key);
+      if (known() || (await repo.hasProof(rid, jti))) return false;
+      if (known()) return false; // another request of this rid got here while we read
       proofs.set(key, { rid, jti, expiresAt });
       flushSoon();
       return true;
@@ -68,7 +73,7 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
       notified.set(rid, status);
       flushSoon();
     },
-    notifiedStatus: (rid) => notified.get(rid),
+    notifiedStatus: (rid) => notified.get(rid) ?? writingNotified.get(rid),
     flush,
   };
 }
