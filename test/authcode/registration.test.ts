@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { PageClient } from './support.js';
 
 const run = promisify(execFile);
 const KALM = path.resolve('server/bin/kalm.js');
@@ -148,6 +149,11 @@ describe('RFC 7591 dynamic registration', () => {
     expect(list).toContainEqual(expect.objectContaining({ id: clientId, name: 'CLI tool', ownerUserId: owner.id }));
     const owned = await server.core.applications.listOwned(owner);
     expect(owned.map((a) => [a.client.id, a.profile?.kind, a.profile?.registeredVia])).toEqual([[clientId, 'mobile', 'register']]);
+    const pages = new PageClient(server);
+    await pages.signIn('dana', 'correct horse battery');
+    const listing = await (await pages.get('/apps')).text();
+    expect(listing).toContain(clientId);
+    expect(listing).toContain('through POST /register');
     // The raw token never lands in the database or the logs.
     expect(server.logText()).not.toContain(issued.initial_access_token);
   });

@@ -114,6 +114,9 @@ export function createAuthorizationCodeFlow(deps: {
       redirectUri = requestedUri;
     }
 
+    // A redirect URI registered around the checks (an operator's CLI typo) is still never followed.
+    if (!URL.canParse(redirectUri)) return page('the registered redirect URI is not an absolute URL');
+
     // From here on errors go back to the client (RFC 6749 §4.1.2.1).
     const state = typeof raw.state === 'string' && raw.state !== '' ? raw.state : undefined;
     const back = (error: OAuthError['error'], description: string): AuthorizationCheck => {
