@@ -118,6 +118,19 @@ describe('the kalm CLI', () => {
     });
   });
 
+  it('is linked as the root bin, so `npx kalm` works from the repository root', async () => {
+    const bin = path.resolve(import.meta.dirname, '../../node_modules/.bin/kalm');
+    const r = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+      const child = spawn(bin, ['--help'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout }));
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('kalm client create');
+  });
+
   it('refuses an unknown scope with exit code 1 and a message', async () => {
     const r = await kalm(['client', 'create', '--name', 'x', '--public', '--grant', 'device_code', '--scope', 'launch:missiles']);
     expect(r.code).toBe(1);
