@@ -245,7 +245,8 @@ describe('the authorization code flow over HTTP', () => {
     const { path } = request({ prompt: 'consent' });
     const page = await browser.get(path);
     const csrf = csrfOf(await page.text());
-    for (const form of [{ csrf_token: csrf, decision: 'deny', scope: 'valuate:read' }, { csrf_token: csrf, decision: 'approve' }]) {
+    const forms: Array<Record<string, string>> = [{ csrf_token: csrf, decision: 'deny', scope: 'valuate:read' }, { csrf_token: csrf, decision: 'approve' }];
+    for (const form of forms) {
       const back = location(await browser.post(path, form));
       expect(back.searchParams.get('error')).toBe('access_denied');
       expect(back.searchParams.get('state')).toBe('st-123');
