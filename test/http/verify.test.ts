@@ -296,6 +296,15 @@ describe('brute-force limiter arithmetic (fake clock)', () => {
     expect((await enter(sameSessionOtherIp, 'BCDF-GHJK')).status).toBe(429);
   });
 
+  it('counts a burst of parallel wrong codes one by one: only the free ones get through', async () => {
+    const client = newClient();
+    const csrf = await client.csrf();
+    const burst = await Promise.all(Array.from({ length: 20 }, () => client.post('/device', { csrf_token: csrf, user_code: 'BCDF-GHJK' })));
+    const statuses = burst.map((r) => r.status);
+    expect(statuses.filter((s) => s === 400)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+  });
+
   it('lets one client IP make at most 9 guesses during a 600 s code lifetime', async () => {
     const keys = ['device:ip:192.0.2.1'];
     const start = server.clock.now();

@@ -41,8 +41,9 @@ export interface AttemptLimiter {
   delayAfter(failures: number): number;
   /**
    * Check, run `attempt`, and count a failure when it returns undefined, with no
-   * other guarded attempt in between: a burst of parallel requests cannot all pass
-   * the check before the first failure is counted.
+   * other guarded attempt on any of the same keys in between: a burst of parallel
+   * requests from one address cannot all pass the check before the first failure
+   * is counted. Attempts on unrelated keys run concurrently.
    */
   guard<T>(keys: readonly string[], attempt: () => Promise<T | undefined>): Promise<GuardedResult<T>>;
 }
@@ -51,8 +52,8 @@ export function createAttemptLimiter(deps: { attempts: AttemptRepository; clock:
   const policy: AttemptPolicy = { ...DEFAULT_ATTEMPT_POLICY, ...deps.policy };
   const { attempts, clock } = deps;
   let lastPurge = 0;
-  // Guarded attempts run one after another in this process (each is one or two indexed lookups).
-  let queue: Promise<unknown> = Promise.resolve();
+  // The last guarded attempt per key in this process; a new one waits for those on its keys.
+  const tails = new Map<string, Promise<unknown>>();
 
   function delayAfter(failures: number): number {
     if (failures < policy.freeFailures) return 0;
@@ -71,8 +72,13 @@ export function createAttemptLimiter(deps: { attempts: AttemptRepository; clock:
         if (value === undefined) await limiter.fail(keys);
         return { limited: false as const, value };
       };
-      const result = queue.then(run, run);
-      queue = result.catch(() => undefined);
+      const before = Promise.all(keys.map((k) => tails.get(k)));
+      const result = before.then(run, run);
+      const settled = result.catch(() => undefined);
+      for (const k of keys) tails.set(k, settled);
+      void settled.then(() => {
+        for (const k of keys) if (tails.get(k) === settled) tails.delete(k);
+      });
       return result;
     },
     async check(keys) {
