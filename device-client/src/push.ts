@@ -30,13 +30,14 @@ export type PushStatus = 'pending' | 'paired' | 'approved' | 'denied' | 'expired
 /**
  * Open a subscription and report statuses until the returned function closes it.
  * `onEnd` runs once when the channel ends on its own (refused, dropped, or closed
- * by the server after a final status).
+ * by the server after a final status), with the close code when there is one
+ * (4404: the server does not know the credential).
  */
 export type PushSubscribe = (
   url: string,
   credential: { device_code: string } | { access_token: string },
   onStatus: (status: PushStatus) => void,
-  onEnd: () => void,
+  onEnd: (code?: number) => void,
 ) => () => void;
 
 /**
@@ -62,7 +63,7 @@ export function webSocketPush(WebSocket: WebSocketConstructor): PushSubscribe {
       }
     };
     socket.onerror = () => {};
-    socket.onclose = () => onEnd();
+    socket.onclose = (event) => onEnd((event as { code?: number }).code);
     return () => {
       socket.onclose = null;
       socket.close(1000);

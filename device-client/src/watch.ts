@@ -1,5 +1,5 @@
 import { PairingLostError } from './errors.js';
-import { defaultPush, type PushSubscribe } from './push.js';
+import { defaultPush, type PushStatus, type PushSubscribe } from './push.js';
 import { systemTimers, type Timers } from './timers.js';
 import { getAccessToken, type AccessTokenOptions, type TokenStore } from './tokens.js';
 
@@ -17,6 +17,8 @@ export interface WatchOptions extends AccessTokenOptions {
   reconnectAfter?: number;
   /** Timers for the reconnection delay. */
   timers?: Timers;
+  /** Channel statuses for a UI: `paired` once subscribed, `closed` when it drops. */
+  onStatus?: (status: PushStatus | 'closed') => void;
 }
 
 /**
@@ -45,24 +47,31 @@ export function watchPairing(store: TokenStore, options: WatchOptions): () => vo
   const retry = () => {
     if (!stopped) handle = timers.setTimeout(connect, (options.reconnectAfter ?? 30) * 1000);
   };
-  async function connect() {
+  async function connect(force = false) {
     try {
       const pushUri = (await store.load())?.pushUri;
       if (!push || !pushUri) return;
-      const token = await getAccessToken(store, options);
+      const token = await getAccessToken(store, { ...options, force });
       if (stopped) return;
       let ended = false;
       unsubscribe = push(
         pushUri,
         { access_token: token },
         (status) => {
+          options.onStatus?.(status);
           if (status === 'revoked') {
             ended = true;
             void revoked();
           }
         },
-        () => {
-          if (!ended) retry();
+        (code) => {
+          if (ended) return;
+          options.onStatus?.('closed');
+          // 4404: the server no longer accepts this access token. Refreshing at once tells
+          // an expired token (refresh works, subscribe again) from a revoked pairing
+          // (invalid_grant). A second 4404 right after a refresh waits like any drop.
+          if (code === 4404 && !force) void connect(true);
+          else retry();
         },
       );
     } catch (error) {

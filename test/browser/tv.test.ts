@@ -50,7 +50,24 @@ describe('TV demo page', () => {
     const scopes = await page.$$eval('#scopes code', (codes) => codes.map((c) => c.textContent));
     expect(scopes).toEqual(['valuate:read', 'billing:read']);
     await browser.screenshot(page, 'tv-signed-in');
+
+    // The signed-in TV watches its pairing: revoking it from "My devices" signs it out at once.
+    await page.waitForSelector('body[data-watch="paired"]');
+    const [grant] = await server.core.store.grants.listByUser(user.id);
+    await server.core.tokens.revokeGrant(grant!.id);
+    await page.waitForSelector('body[data-state="message"]');
+    expect(await page.textContent('#message-title')).toBe('Signed out');
     expect(problems).toEqual([]);
+  });
+
+  it('says the sign-in was declined when the person denies', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/tv`);
+    await page.waitForSelector('body[data-state="pairing"][data-push="open"]');
+    await server.core.deviceFlow.deny((await page.textContent('#user-code'))!.trim());
+    await page.waitForSelector('body[data-state="message"]');
+    expect(await page.textContent('#message-title')).toBe('Sign-in declined');
+    await browser.screenshot(page, 'tv-declined');
   });
 
   it('serves the script as an external, cacheable file and refuses inline script', async () => {

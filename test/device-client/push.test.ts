@@ -116,4 +116,21 @@ describe('push channel of the device client', () => {
     await revoked;
     expect(await store.load()).toBeUndefined();
   });
+
+  it('finds a pairing revoked while it was away: the server refuses its token, the refresh is refused, onRevoked', async () => {
+    const timers = manualTimers(server.clock);
+    const store = new MemoryTokenStore();
+    const auth = await startDeviceAuthorization({ issuer: server.url, clientId, scope: 'valuate:read', timers, store, push: false });
+    const tokens = auth.wait();
+    await server.core.deviceFlow.approve(auth.userCode, (await server.createUser()).id, ['valuate:read']);
+    (await timers.next()).fire();
+    const pairing = await tokens;
+    await server.core.tokens.revokeGrant(accessTokenClaims(pairing.accessToken)!.grant_id as string);
+
+    const statuses: string[] = [];
+    await new Promise<void>((resolve) => watchPairing(store, { push: webSocketPush(WebSocket as unknown as WebSocketConstructor), timers, onStatus: (s) => statuses.push(s), onRevoked: resolve }));
+    expect(statuses).toEqual(['closed']);
+    expect(await store.load()).toBeUndefined();
+    expect(timers.live()).toEqual([]);
+  });
 });

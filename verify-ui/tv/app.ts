@@ -31,6 +31,7 @@ function live(text: string): void {
 function message(title: string, text: string): void {
   el('message-title').textContent = title;
   el('message-text').textContent = text;
+  live(title);
   show('message');
 }
 
@@ -64,6 +65,10 @@ function signedIn(pairing: Pairing): void {
   show('signed-in');
   // RFC 8628 leaves revocation to the server; Kalm pushes it, so the TV can sign out at once.
   watchPairing(store, {
+    onStatus: (status) => {
+      body.dataset.watch = status;
+      body.dataset.push = status === 'closed' ? 'closed' : 'open';
+    },
     onRevoked: () => {
       message('Signed out', 'This TV was removed from your account. A new code follows in a moment.');
       setTimeout(pair, 5000);
