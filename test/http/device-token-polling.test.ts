@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeProtectedHeader, decodeJwt } from 'jose';
+import fc from 'fast-check';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
 import { authorize, errorOf, poll, type ClientAuth, type Tokens } from './flow.js';
 
@@ -47,6 +48,27 @@ describe('device code polling at POST /token (RFC 8628 §3.4–3.5)', () => {
       server.clock.advance(interval * 1000);
     }
     expect(new Set(answers)).toEqual(new Set(['authorization_pending']));
+  });
+
+  it('follows the RFC 8628 §3.5 model for any sequence of gaps between polls', async () => {
+    // Model: the first poll is free; a poll sooner than the interval in force is slow_down and
+    // adds 5 s for it and every later request; any other poll is authorization_pending.
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 25_000 }), { minLength: 1, maxLength: 8 }), async (gaps) => {
+        const flow = await authorize(server, device);
+        let interval = flow.interval;
+        let first = true;
+        for (const gap of gaps) {
+          server.clock.advance(gap);
+          const early = !first && gap < interval * 1000;
+          if (early) interval += 5;
+          first = false;
+          const { body } = await pollError(flow.device_code);
+          expect(body).toMatchObject(early ? { error: 'slow_down', interval } : { error: 'authorization_pending' });
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it('keeps the slowed-down interval for a client that then obeys it', async () => {
