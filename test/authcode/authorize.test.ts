@@ -201,6 +201,17 @@ describe('the authorization code flow over HTTP', () => {
     expect(await refreshed.json()).toMatchObject({ error: 'invalid_grant' });
   });
 
+  it('lets exactly one of several simultaneous redemptions through, and then revokes what it got', async () => {
+    const { verifier, path } = request({ prompt: 'consent' });
+    const code = (await approve(path, ['valuate:read'])).searchParams.get('code')!;
+    const answers = await Promise.all(Array.from({ length: 6 }, () => redeem(code, verifier)));
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 400, 400, 400, 400, 400]);
+    const winner = (await answers.find((r) => r.status === 200)!.json()) as { access_token: string };
+    // The losers are replays of the same code: RFC 6749 §4.1.2 says revoke what it issued.
+    expect(await server.core.tokens.verifyAccessToken(winner.access_token)).toBeUndefined();
+  });
+
   it('expires a code after 60 seconds (fake clock)', async () => {
     const { verifier, path } = request({ prompt: 'consent' });
     const code = (await approve(path, ['valuate:read'])).searchParams.get('code')!;
