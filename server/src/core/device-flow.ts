@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import { GRANT_TYPES, type ClientService } from './clients.js';
 import { OAuthError } from './errors.js';
 import type { DeviceEvents } from './events.js';
+import { createPollPacer } from './poll-pacing.js';
 import { formatScope, isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
@@ -83,6 +84,7 @@ export function createDeviceFlow(deps: {
   config: Config;
 }): DeviceFlow {
   const { store, clock, config } = deps;
+  const pacer = createPollPacer();
 
   async function requirePending(userCodeInput: string): Promise<DeviceCodeRecord> {
     const userCode = normalizeUserCode(userCodeInput);
@@ -166,18 +168,21 @@ export function createDeviceFlow(deps: {
 
   async function pollRecord(client: ClientRecord, record: DeviceCodeRecord | undefined): Promise<TokenResponse> {
     if (!record || record.clientId !== client.id) throw new OAuthError('invalid_grant', 'unknown device code');
+    if (record.status !== 'pending') pacer.forget(record.id);
     if (record.status === 'redeemed') throw new OAuthError('invalid_grant', 'device code has already been used');
     const now = clock.now();
-    if (record.expiresAt <= now) throw new OAuthError('expired_token', 'the device code has expired; start again');
+    if (record.expiresAt <= now) {
+      pacer.forget(record.id);
+      throw new OAuthError('expired_token', 'the device code has expired; start again');
+    }
     if (record.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
     // An approved code is redeemed at once, whenever the last poll was: a device told by push
     // must not be answered slow_down.
     if (record.status === 'approved') return redeem(client, record);
 
     // RFC 8628 §3.5: slow_down when polled sooner than the interval in force; the first poll is free.
-    const early = record.lastPolledAt !== null && now - record.lastPolledAt < record.interval * 1000;
-    const interval = early ? record.interval + SLOW_DOWN_STEP : record.interval;
-    await store.deviceCodes.recordPoll(record.id, now, interval);
+    // Paced in memory, so a pending poll writes nothing (see poll-pacing.ts).
+    const { early, interval } = pacer.poll(record.id, now, record, SLOW_DOWN_STEP);
     if (early) throw new OAuthError('slow_down', 'polling too fast', 400, { interval });
     throw new OAuthError('authorization_pending', 'the user has not yet decided');
   }
