@@ -1,4 +1,5 @@
-import express, { type Request, type RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+import express, { type RequestHandler } from 'express';
 import { OAuthError } from '../core/errors.js';
 import type { ClientCredentials } from '../core/clients.js';
 
@@ -10,13 +11,16 @@ export function formParser(limit: number): RequestHandler {
 /** A parsed form whose every parameter appears at most once (RFC 6749 §3.1, §3.2). */
 export type FormParams = Record<string, string | undefined>;
 
+/** What `readForm` and `readClientCredentials` read of a request: an Express one, or a bare one whose body was parsed. */
+export type FormRequest = Pick<IncomingMessage, 'headers'> & { body?: unknown };
+
 /**
  * The request's form parameters, or invalid_request when the body is not
  * `application/x-www-form-urlencoded` or repeats a parameter. Empty values count
  * as absent (RFC 6749 §3.1: "parameters sent without a value MUST be treated as
  * if they were omitted").
  */
-export function readForm(req: Request): FormParams {
+export function readForm(req: FormRequest): FormParams {
   // Judge the header itself: `req.is()` answers null for an empty body, which is a missing
   // parameter, not a wrong content type.
   const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -51,7 +55,7 @@ const invalidClient = (description: string) => new OAuthError('invalid_client', 
  * Using two methods is refused, except that a `client_id` in the body that matches
  * the Basic one is accepted (some clients always send it).
  */
-export function readClientCredentials(req: Request, params: FormParams): ClientCredentials {
+export function readClientCredentials(req: FormRequest, params: FormParams): ClientCredentials {
   const header = req.headers.authorization;
   if (header !== undefined) {
     const match = /^Basic ([A-Za-z0-9+/=._~-]+)$/i.exec(header.trim());

@@ -5,7 +5,7 @@ import type { Core } from '../core/index.js';
 import type { TokenResponse } from '../core/tokens.js';
 import type { ClientRecord } from '../store/types.js';
 import { readClientCredentials, readForm, required, type FormParams } from './form.js';
-import { noStore } from './oauth-errors.js';
+import { noStore, sendOAuthError } from './oauth-errors.js';
 
 /** One grant type of the token endpoint: the client is authenticated and allowed the grant. */
 export type GrantHandler = (input: { core: Core; client: ClientRecord; params: FormParams; req: Request }) => Promise<TokenResponse>;
@@ -28,13 +28,20 @@ export const grantHandlers: Record<string, GrantHandler> = {
 export function tokenRouter(core: Core): Router {
   const router = Router();
   router.post('/token', noStore, async (req, res) => {
-    const params = readForm(req);
-    const grantType = required(params, 'grant_type');
-    const client = await core.clients.authenticate(readClientCredentials(req, params));
-    const handler = Object.hasOwn(grantHandlers, grantType) ? grantHandlers[grantType] : undefined;
-    if (!handler) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
-    core.clients.assertGrant(client, grantType);
-    res.json(await handler({ core, client, params, req }));
+    try {
+      const params = readForm(req);
+      const grantType = required(params, 'grant_type');
+      const client = await core.clients.authenticate(readClientCredentials(req, params));
+      const handler = Object.hasOwn(grantHandlers, grantType) ? grantHandlers[grantType] : undefined;
+      if (!handler) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
+      core.clients.assertGrant(client, grantType);
+      res.json(await handler({ core, client, params, req }));
+    } catch (err) {
+      // Most answers here are errors (every pending poll is authorization_pending): answer them
+      // on the spot instead of walking every later router to the error handler. Same body.
+      if (!(err instanceof OAuthError)) throw err;
+      sendOAuthError(res, err);
+    }
   });
   return router;
 }
