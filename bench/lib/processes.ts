@@ -59,7 +59,9 @@ export interface ServerProcess extends ReadyMessage {
 
 /** Fork a server script from bench/refs/ and wait until it listens. */
 export async function startServerProcess(name: string, script: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = forkScript(script, env);
+  // BENCH_PROFILE=ours (or a comma list of server names) writes a V8 CPU profile of that server on exit.
+  const profiled = (process.env.BENCH_PROFILE ?? '').split(',').includes(name);
+  const child = forkScript(script, env, profiled ? ['--cpu-prof', '--cpu-prof-dir', `${BENCH_DIR}results/profiles`] : []);
   const ready = await nextMessage<ReadyMessage>(child, 'ready', 60_000);
   let nextId = 1;
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
