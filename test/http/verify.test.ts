@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import en from '../../verify-ui/messages/en.json' with { type: 'json' };
 import de from '../../verify-ui/messages/de.json' with { type: 'json' };
+import { hashSecret } from '../../server/src/core/secrets.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
 import { PageClient, csrfOf } from './verify-client.js';
 
@@ -153,6 +154,30 @@ describe('security of the verification pages', () => {
     expect(out.location).toBe('/signin');
     const replay = newClient({ cookie: `kalm_session=${cookie}` });
     expect((await replay.get('/devices')).location).toBe('/signin?return_to=%2Fdevices');
+  });
+
+  it('ends a signed-in session after 2 h idle, and any session 12 h after sign-in', async () => {
+    const idle = newClient();
+    await signIn(idle);
+    server.clock.advance(2 * 3600_000 + 1);
+    expect((await idle.get('/devices')).location).toBe('/signin?return_to=%2Fdevices');
+
+    const busy = newClient();
+    await signIn(busy);
+    for (let hour = 0; hour < 11; hour++) {
+      server.clock.advance(3600_000);
+      expect((await busy.get('/devices')).status).toBe(200);
+    }
+    server.clock.advance(3600_000);
+    expect((await busy.get('/devices')).location).toBe('/signin?return_to=%2Fdevices');
+  });
+
+  it('keeps session ids out of the store: it finds a session by the SHA-256 of its id only', async () => {
+    const client = newClient();
+    await client.get('/device');
+    const id = [...client.cookies.values()][0]!;
+    expect(await server.core.store.sessions.get(hashSecret(id), server.clock.now())).toBeDefined();
+    expect(await server.core.store.sessions.get(Buffer.from(id), server.clock.now())).toBeUndefined();
   });
 
   it('returns only to local paths after sign-in', async () => {
