@@ -14,7 +14,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -45,6 +45,8 @@ export interface PushLatencyResult {
   pollingBaselineMs: { interval: number; mean: number; p50: number; p99: number };
   targets: { p99Ms: number; extraRssMb: number; met: boolean };
   failures: number;
+  /** The machine: other work on it moves the tail more than anything in the server. */
+  machine: { cpus: number; loadAverage1mStart: number; loadAverage1mEnd: number };
 }
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
@@ -118,6 +120,7 @@ async function serverMemory(server: ChildProcess, pid: number): Promise<number> 
 
 export async function runPushLatency(options: PushLatencyOptions): Promise<PushLatencyResult> {
   const log = options.log ?? ((line: string) => console.error(line));
+  const loadAverage1mStart = round(loadavg()[0]!);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kalm-bench-push-'));
   const port = await freePort();
   const children: ChildProcess[] = [];
@@ -256,6 +259,7 @@ export async function runPushLatency(options: PushLatencyOptions): Promise<PushL
         met: latencyMs.p99 <= TARGET_P99_MS && serverRss.extraMb <= TARGET_RSS_MB && failures === 0,
       },
       failures,
+      machine: { cpus: cpus().length, loadAverage1mStart, loadAverage1mEnd: round(loadavg()[0]!) },
     };
   } finally {
     for (const child of children) {
@@ -290,6 +294,7 @@ export function formatPushLatency(r: PushLatencyResult): string {
     ...rows.map(line),
     `targets: p99 ≤ ${r.targets.p99Ms} ms, extra RSS ≤ ${r.targets.extraRssMb} MB → ${r.targets.met ? 'met' : 'NOT met'}`,
     'polling column: the wait for the next poll, U(0, interval), plus the measured /token call (RFC 8628 §3.5)',
+    `machine: ${r.machine.cpus} CPUs, 1-min load average ${r.machine.loadAverage1mStart} at start, ${r.machine.loadAverage1mEnd} at end`,
   ].join('\n');
 }
 

@@ -213,6 +213,25 @@ describe('WebSocket push: a paired device', () => {
     expect((await peer.closed).code).toBe(1000);
   });
 
+  it('is told revoked when the app revokes its refresh token at /revoke', async () => {
+    const device = await pairedDevice();
+    const peer = await subscribe(server, { access_token: device.access_token });
+    expect(await peer.next()).toEqual({ type: 'subscribed', status: 'paired' });
+    const res = await server.post('/revoke', { token: device.refresh_token, token_type_hint: 'refresh_token', client_id: clientId });
+    expect(res.status).toBe(200);
+    expect(await peer.next()).toEqual({ type: 'status', status: 'revoked' });
+  });
+
+  it('stays subscribed after its access token is refreshed, and is told when the grant is revoked', async () => {
+    const device = await pairedDevice();
+    const peer = await subscribe(server, { access_token: device.access_token });
+    expect(await peer.next()).toEqual({ type: 'subscribed', status: 'paired' });
+    const refreshed = await server.post('/token', { grant_type: 'refresh_token', refresh_token: device.refresh_token, client_id: clientId });
+    expect(refreshed.status).toBe(200);
+    await server.core.tokens.revokeGrant(device.grantId);
+    expect(await peer.next()).toEqual({ type: 'status', status: 'revoked' });
+  });
+
   it('closes with 4404 when the grant is already revoked', async () => {
     const device = await pairedDevice();
     await server.core.tokens.revokeGrant(device.grantId);

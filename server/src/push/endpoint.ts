@@ -16,6 +16,8 @@ export interface PushEndpoint {
   stop(): Promise<void>;
 }
 
+const HEARTBEAT_SLICE = 256;
+
 /** Answer an upgrade request with a plain HTTP error and drop the connection. */
 function refuse(socket: Duplex, status: number, message: string): void {
   const body = `${message}\n`;
@@ -96,8 +98,17 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
   };
   http.on('upgrade', onUpgrade);
 
+  // Each ping is a write system call: 10,000 in one go would stall the event loop (and every
+  // approval behind it) for tens of ms, so the round goes in slices, yielding between them.
+  let round: PushSession[] = [];
+  const pingSlice = () => {
+    for (const session of round.splice(0, HEARTBEAT_SLICE)) session.heartbeat();
+    if (round.length > 0) setImmediate(pingSlice);
+  };
   const heartbeat = setInterval(() => {
-    for (const session of sessions) session.heartbeat();
+    const idle = round.length === 0;
+    round = [...sessions];
+    if (idle) pingSlice();
   }, limits.heartbeatMs);
   heartbeat.unref();
 
@@ -110,6 +121,7 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
       stopping = true;
       http.off('upgrade', onUpgrade);
       clearInterval(heartbeat);
+      round = [];
       hub.stop();
       const open = [...sessions];
       const closed = Promise.all(open.map((s) => new Promise<void>((resolve) => (s.ws.readyState === s.ws.CLOSED ? resolve() : s.ws.once('close', () => resolve())))));
