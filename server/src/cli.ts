@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { parseArgs } from 'node:util';
 import { bootstrapDemo, DEMO_CLIENT_ID, DEMO_USERNAME } from './bootstrap.js';
 import { configFromEnv, type Config } from './config.js';
@@ -64,12 +65,29 @@ const serve: Command = async (_args, config) => {
   console.log(`Kalm authorization server on ${server.url} (issuer ${base})`);
   console.log(`  metadata      ${base}/.well-known/oauth-authorization-server`);
   console.log(`  verification  ${base}/device`);
+  const lanHint = phoneHint(config);
+  if (lanHint) console.log(lanHint);
   if (demo) {
     console.log(`Demo client "${DEMO_CLIENT_ID}" and user "${DEMO_USERNAME}" created. The password is shown only this once:`);
     console.log(`  username ${DEMO_USERNAME}   password ${demo.password}`);
     console.log(`  try: curl -s -d client_id=${DEMO_CLIENT_ID} ${base}/device_authorization`);
   }
 };
+
+/**
+ * Listening on every interface while PUBLIC_URL still names this machine's loopback: a phone would
+ * be shown URLs and QR codes it cannot open. Suggest the LAN addresses instead.
+ */
+function phoneHint(config: Config): string | undefined {
+  const loopbackUrl = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(new URL(config.publicUrl).hostname);
+  const allInterfaces = config.host === '0.0.0.0' || config.host === '::';
+  if (!loopbackUrl || !allInterfaces) return undefined;
+  const lan = Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a && a.family === 'IPv4' && !a.internal)
+    .map((a) => `PUBLIC_URL=http://${a!.address}:${config.port}`);
+  return `  note: PUBLIC_URL is ${config.publicUrl}, which a phone cannot open; restart with ${lan.join(' or ') || 'PUBLIC_URL=http://<lan-ip>:' + config.port}`;
+}
 
 const clientCreate: Command = async (args, config) => {
   const { values } = parseArgs({
