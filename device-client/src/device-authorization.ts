@@ -15,7 +15,7 @@ export interface StartOptions extends ServerOptions, ClientCredentials {
   timers?: Timers;
   /** Push channel; default the runtime's `WebSocket` if any. `false` polls only. */
   push?: PushSubscribe | false;
-  /** Cancels the device authorization request. */
+  /** Cancels the device authorization request: it then rejects with {@link AbortedError}. */
   signal?: AbortSignal;
 }
 
@@ -164,7 +164,7 @@ async function waitForTokens(auth: DeviceAuthorization, ctx: WaitContext): Promi
       try {
         res = await postForm(ctx.tokenEndpoint, { grant_type: DEVICE_CODE_GRANT, device_code: auth.deviceCode }, ctx, now, signal);
       } catch (error) {
-        if (signal?.aborted) throw new AbortedError(signal.reason);
+        if (error instanceof AbortedError) throw error;
         res = { status: 0, body: { error }, retryAfter: undefined };
       }
       const error = res.body.error;

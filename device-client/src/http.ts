@@ -1,4 +1,4 @@
-import { OAuthResponseError } from './errors.js';
+import { AbortedError, OAuthResponseError } from './errors.js';
 
 /**
  * How the client reaches the authorization server. Every field is optional and
@@ -39,7 +39,8 @@ const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, 
 
 /**
  * POST an `application/x-www-form-urlencoded` body (RFC 6749 §3.2) with the client's
- * credentials. Network failures reject with the fetch error; any HTTP answer resolves.
+ * credentials. Network failures reject with the fetch error, an abort with
+ * {@link AbortedError}; any HTTP answer resolves.
  * @internal
  */
 export async function postForm(
@@ -54,7 +55,9 @@ export async function postForm(
   if (client.clientSecret === undefined) form.set('client_id', client.clientId);
   else headers.authorization = `Basic ${btoa(`${formEncode(client.clientId)}:${formEncode(client.clientSecret)}`)}`;
   for (const [name, value] of Object.entries(params)) if (value !== undefined) form.set(name, value);
-  const res = await (client.fetch ?? fetch)(url, { method: 'POST', headers, body: form, signal: signal ?? null });
+  const res = await (client.fetch ?? fetch)(url, { method: 'POST', headers, body: form, signal: signal ?? null }).catch((error: unknown) => {
+    throw signal?.aborted ? new AbortedError(signal.reason) : error;
+  });
   let body: unknown;
   try {
     body = await res.json();

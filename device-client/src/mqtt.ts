@@ -44,6 +44,11 @@ export interface MqttStartOptions {
   signal?: AbortSignal;
   /** How long to wait for any answer of the bridge, ms. Default 10000. */
   answerTimeoutMs?: number;
+  /**
+   * The request id to use, from {@link newRequestId}; default a fresh one. Pass it when the
+   * broker's ACL binds each device to the rid it connects with (`clientId` = rid).
+   */
+  rid?: string;
 }
 
 /**
@@ -170,6 +175,20 @@ function rejection(answer: Answer, Kind: typeof OAuthResponseError = OAuthRespon
   return new Kind(String(body.error ?? 'invalid_response'), String(body.error_description ?? ''), 400);
 }
 
+/**
+ * A fresh request id: 128 random bits, base64url (22 characters).
+ *
+ * @example
+ * ```ts
+ * const rid = newRequestId()
+ * const client = await mqtt.connectAsync(url, { clientId: rid }) // ACL: kalm/v1/device/%c/#
+ * const auth = await startMqttDeviceAuthorization({ client, rid, clientId: 'thermostat' })
+ * ```
+ */
+export function newRequestId(): string {
+  return randomRid();
+}
+
 function randomRid(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   let s = '';
@@ -233,7 +252,8 @@ export async function startMqttDeviceAuthorization(options: MqttStartOptions): P
   const prefix = options.prefix ?? 'kalm/v1';
   const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
   const key = await newDeviceKey();
-  const rid = randomRid();
+  const rid = options.rid ?? randomRid();
+  if (!/^[A-Za-z0-9_-]{22,128}$/.test(rid)) throw new TypeError('rid must be 22 to 128 base64url characters');
   const channel = new Channel(options.client, `${prefix}/device/${rid}/`, options.answerTimeoutMs ?? 10_000);
   try {
     await channel.open();

@@ -147,6 +147,11 @@ describe('device client against the real server', () => {
     expect(timers.live()).toEqual([]);
   });
 
+  it('rejects with AbortedError when the device authorization request itself is aborted', async () => {
+    const error = await startDeviceAuthorization({ issuer: server.url, clientId, signal: AbortSignal.abort(new Error('gone')) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortedError);
+  });
+
   it('rejects an unknown client with an OAuthResponseError carrying the code', async () => {
     const error = await start(undefined, { clientId: 'no-such-client' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OAuthResponseError);
