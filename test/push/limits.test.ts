@@ -51,4 +51,15 @@ describe('WebSocket push limits', () => {
     expect((await dead.closed).code).toBe(1006);
     expect(server.core.expiry.size).toBe(0);
   });
+
+  it('closes open sockets with 1001 when the server stops', async () => {
+    const own = await startTestServer();
+    const { clientId } = await own.createClient();
+    const res = await own.post('/device_authorization', { client_id: clientId, scope: 'valuate:read' });
+    const { device_code } = (await res.json()) as { device_code: string };
+    const peer = await subscribe(own, { device_code });
+    expect(await peer.next()).toEqual({ type: 'subscribed', status: 'pending' });
+    await own.stop();
+    expect((await peer.closed).code).toBe(1001);
+  });
 });

@@ -111,6 +111,20 @@ describe('WebSocket push: a waiting device', () => {
     expect((await peer.closed).code).toBe(1000);
   });
 
+  it('hears a decision taken while its subscription is being set up', async () => {
+    for (let i = 0; i < 20; i++) {
+      const auth = await authorize();
+      const peer = await openPush(pushUrl(server));
+      // The approval races the server's lookup of the code: a lost event would leave the peer pending.
+      peer.send({ type: 'subscribe', device_code: auth.device_code });
+      await server.core.deviceFlow.approve(auth.user_code, userId, ['valuate:read']);
+      const first = await peer.next();
+      const told = first.type === 'subscribed' && first.status === 'pending' ? await peer.next() : first;
+      expect(told).toMatchObject({ status: 'approved' });
+      expect((await peer.closed).code).toBe(1000);
+    }
+  });
+
   it('still completes the flow by polling after its socket is cut mid-wait', async () => {
     const auth = await authorize();
     const peer = await subscribe(server, { device_code: auth.device_code });
