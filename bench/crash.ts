@@ -1,8 +1,9 @@
 /**
  * Crash safety under load (issue 9), the long run: `node --import tsx bench/crash.ts
  * --flows 1000 --kills 5 [--seed N] [--concurrency 8]`. Drives device flows against
- * `kalm serve` in a child process, SIGKILLs it at seeded random moments, restarts it on
- * the same data dir and checks that no acknowledged approval, rotation or revocation was
+ * `kalm serve` in a child process (approvals half through core in this process, half
+ * through the verification page's forms as a person would), SIGKILLs it at seeded
+ * random moments, restarts it on the same data dir and checks that no acknowledged approval, rotation or revocation was
  * lost, that no device code was redeemed twice and that SQLite's integrity check passes.
  * Exit code 1 when any promise was broken. The short version runs in `npm test`
  * (test/reliability/crash-safety.test.ts).

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAuthError } from '../../server/src/core/errors.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
+import { PageClient } from '../http/verify-client.js';
 
 let server: TestServer;
 let clientId: string;
@@ -84,6 +85,44 @@ describe('races', () => {
       // The device sees the decision that won, and only that one.
       const poll = await server.post('/token', { grant_type: GRANT_TYPES.deviceCode, device_code: auth.device_code, client_id: clientId });
       if (approve!.status === 'fulfilled') expect(poll.status).toBe(200);
+      else expect(await poll.json()).toMatchObject({ error: 'access_denied' });
+    }
+  });
+
+  it('lets exactly one of two phones deciding one code through the consent form win, and tells the other it was already used', async () => {
+    const people = [await server.createUser(), await server.createUser()];
+    const signedIn = await Promise.all(
+      people.map(async (person, i) => {
+        const phone = new PageClient(server.url, { localAddress: `127.0.8.${i + 2}` });
+        const csrf = await phone.csrf('/signin');
+        expect((await phone.post('/signin', { csrf_token: csrf, username: person.username, password: person.password })).status).toBe(303);
+        return phone;
+      }),
+    );
+    for (let round = 0; round < 5; round++) {
+      const auth = await authorize();
+      // Both phones have the code entered and the consent page open.
+      const phones = await Promise.all(
+        signedIn.map(async (phone) => {
+          const csrf = await phone.csrf('/device');
+          expect((await phone.post('/device', { csrf_token: csrf, user_code: auth.user_code })).location).toBe('/device/consent');
+          return { phone, csrf };
+        }),
+      );
+      const [a, b] = phones as [(typeof phones)[0], (typeof phones)[0]];
+      const decisions = await Promise.all([
+        a.phone.post('/device/consent', { csrf_token: a.csrf, decision: 'approve', scope: ['valuate:read'] }),
+        b.phone.post('/device/consent', { csrf_token: b.csrf, decision: 'deny' }),
+      ]);
+      for (const d of decisions) expect(d.location).toBe('/device/done');
+      const outcomes = await Promise.all([a.phone.get('/device/done'), b.phone.get('/device/done')]);
+      const said = outcomes.map((o) => /result-(approved|denied|used|expired)/.exec(o.body)?.[1]);
+      // One phone sees its own decision; the other is told the code was already used.
+      expect(said.filter((x) => x === 'used')).toHaveLength(1);
+      const winner = said[0] === 'used' ? 'denied' : 'approved';
+      expect(said).toContain(winner);
+      const poll = await server.post('/token', { grant_type: GRANT_TYPES.deviceCode, device_code: auth.device_code, client_id: clientId });
+      if (winner === 'approved') expect(poll.status).toBe(200);
       else expect(await poll.json()).toMatchObject({ error: 'access_denied' });
     }
   });

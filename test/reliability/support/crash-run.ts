@@ -5,13 +5,15 @@ import { defaultConfig } from '../../../server/src/config.js';
 import { GRANT_TYPES } from '../../../server/src/core/clients.js';
 import { createCore, type Core } from '../../../server/src/core/index.js';
 import { createSqliteStore } from '../../../server/src/store/sqlite.js';
+import { PageClient } from '../../http/verify-client.js';
 import { startChildServer, type ChildServer } from './child-server.js';
 import { seededRandom, type SeededRandom } from './random.js';
 
 /**
  * Crash safety (issue 9): device flows against `kalm serve` in a child process,
- * approvals through core in this process on the same data dir (SQLite WAL lets two
- * processes share it), SIGKILL of the server at seeded random moments, restart on
+ * approvals half through core in this process on the same data dir (SQLite WAL lets
+ * two processes share it) and half through the verification page's forms (signed-in
+ * sessions, one per worker, kept in the database across restarts), SIGKILL of the server at seeded random moments, restart on
  * the same data dir, and after each restart a check of what must have survived.
  */
 export interface CrashRunOptions {
@@ -31,6 +33,8 @@ export interface CrashRunReport {
   /** Broken promises: empty when the server kept every one. */
   violations: string[];
   acknowledgedApprovals: number;
+  /** Of those, approvals made through the verification page's forms (committed by the server that was killed). */
+  approvalsThroughPages: number;
   /** Approved codes first redeemed after a restart: decisions that survived the kill. */
   redeemedAfterRestart: number;
   /** HTTP requests cut by a kill (their outcome is unknown to the client, so either answer is right). */
@@ -42,11 +46,13 @@ export interface CrashRunReport {
   durationMs: number;
 }
 
-type Step = 'authorize' | 'poll' | 'redeem' | 'refresh' | 'revoke';
+type Step = 'authorize' | 'poll' | 'redeem' | 'refresh' | 'revoke' | 'approve';
 
 interface Flow {
   index: number;
   plan: 'pending' | 'deny' | 'approve';
+  /** Approve through the verification page's HTTP forms rather than through core in this process. */
+  throughPages: boolean;
   refreshes: number;
   revoke: boolean;
   deviceCode?: string;
@@ -94,6 +100,7 @@ export async function runCrashScenario(options: CrashRunOptions): Promise<CrashR
     kills: 0,
     violations: [],
     acknowledgedApprovals: 0,
+    approvalsThroughPages: 0,
     redeemedAfterRestart: 0,
     cutByKill: 0,
     rotationsChecked: 0,
@@ -112,6 +119,7 @@ export async function runCrashScenario(options: CrashRunOptions): Promise<CrashR
     return {
       index,
       plan,
+      throughPages: plan === 'approve' && rng.next() < 0.5,
       refreshes: plan === 'approve' ? rng.int(0, 3) : 0,
       revoke: plan === 'approve' && rng.next() < 0.2,
       approved: false,
@@ -157,6 +165,46 @@ export async function runCrashScenario(options: CrashRunOptions): Promise<CrashR
   let server: ChildServer = await startChildServer(dataDir);
   log(`server pid ${server.pid} on ${server.url}`);
 
+  // The person's phones: one signed-in browser session per worker (a session follows one
+  // code at a time, as a browser tab does), kept in the database across restarts.
+  const phoneCookies: Array<Map<string, string>> = [];
+  const phone = (worker: number) => {
+    const client = new PageClient(server.url);
+    for (const [k, v] of phoneCookies[worker]!) client.cookies.set(k, v);
+    phoneCookies[worker] = client.cookies;
+    return client;
+  };
+  for (let w = 0; w < concurrency; w++) {
+    phoneCookies.push(new Map());
+    const browser = phone(w);
+    const signedIn = await browser.post('/signin', { csrf_token: await browser.csrf('/signin'), username: 'crash', password: 'correct horse battery' });
+    if (signedIn.status !== 303) throw new Error(`sign-in on the verification page answered ${signedIn.status}`);
+  }
+
+  /** Approve as a person does on the phone; acknowledged when the server redirects to the done page. */
+  async function approveThroughPages(flow: Flow, worker: number, guard: { stopped: boolean }) {
+    flow.inFlight = 'approve';
+    try {
+      const browser = phone(worker);
+      const csrf = await browser.csrf('/device');
+      const entered = await browser.post('/device', { csrf_token: csrf, user_code: flow.userCode! });
+      if (entered.location !== '/device/consent') throw new Error(`code entry answered ${entered.status} → ${entered.location}`);
+      const decided = await browser.post('/device/consent', { csrf_token: csrf, decision: 'approve', scope: SCOPES });
+      if (decided.location !== '/device/done') throw new Error(`consent answered ${decided.status} → ${decided.location}`);
+      const done = await browser.get('/device/done');
+      if (done.status !== 200 || !done.body.includes('result-approved')) throw new Error(`the done page answered ${done.status}`);
+    } catch (err) {
+      if (guard.stopped) {
+        flow.cut = 'approve';
+        report.cutByKill++;
+        throw new Stopped();
+      }
+      throw err;
+    } finally {
+      flow.inFlight = undefined;
+    }
+  }
+
   const post = async (flow: Flow, step: Step, p: string, form: Record<string, string>, guard: { stopped: boolean }) => {
     if (guard.stopped) throw new Stopped();
     flow.inFlight = step;
@@ -192,7 +240,7 @@ export async function runCrashScenario(options: CrashRunOptions): Promise<CrashR
   };
 
   /** One flow, step by step; every step that the server answered is recorded before the next. */
-  async function drive(flow: Flow, guard: { stopped: boolean; onAnswer: () => void }) {
+  async function drive(flow: Flow, worker: number, guard: { stopped: boolean; onAnswer: () => void }) {
     const auth = await post(flow, 'authorize', '/device_authorization', { client_id: client.id, scope: SCOPES.join(' ') }, guard);
     guard.onAnswer();
     if (auth.status !== 200) return violation(flow, `device authorization answered ${auth.status}`);
@@ -211,7 +259,12 @@ export async function runCrashScenario(options: CrashRunOptions): Promise<CrashR
       return;
     }
     // The person approves on the phone: acknowledged once this resolves.
-    await core.deviceFlow.approve(flow.userCode!, user.id, SCOPES);
+    if (flow.throughPages) {
+      await approveThroughPages(flow, worker, guard);
+      report.approvalsThroughPages++;
+    } else {
+      await core.deviceFlow.approve(flow.userCode!, user.id, SCOPES);
+    }
     flow.decisionUnacknowledged = false;
     flow.approved = true;
     report.acknowledgedApprovals++;
@@ -254,7 +307,7 @@ export async function runCrashScenario(options: CrashRunOptions): Promise<CrashR
     guard.onAnswer = () => {
       if (answersLeft > 0 && --answersLeft === 0) kill();
     };
-    const worker = async () => {
+    const worker = async (_: unknown, index: number) => {
       while (!guard.stopped && next < flows.length) {
         const flow = flows[next++]!;
         if (flow.index === killIndex) {
@@ -262,7 +315,7 @@ export async function runCrashScenario(options: CrashRunOptions): Promise<CrashR
           if (answersLeft === 0) kill();
         }
         try {
-          await drive(flow, guard);
+          await drive(flow, index, guard);
         } catch (err) {
           if (!(err instanceof Stopped)) {
             if (guard.stopped) {
