@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { startTestServer, GRANT_TYPES, ALL_SCOPES, type TestServer } from '../helpers/server.js';
@@ -71,6 +74,25 @@ describe('authorization server metadata (RFC 8414)', () => {
       expect(meta.token_endpoint).toBe('https://auth.example.test/token');
     } finally {
       await other.stop();
+    }
+  });
+
+  it('serves a scope catalogue the operator replaced through SCOPES_FILE', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kalm-scopes-'));
+    const file = path.join(dir, 'scopes.json');
+    writeFileSync(file, JSON.stringify({ scopes: [{ name: 'thermostat:read', description: 'Read the temperature', permissions: ['Read sensors'] }] }));
+    expect(configFromEnv({ SCOPES_FILE: file }).scopesFile).toBe(file);
+    const other = await startTestServer({ config: { scopesFile: file } });
+    try {
+      const meta = (await (await fetch(`${other.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+      expect(meta.scopes_supported).toEqual(['thermostat:read']);
+      const { clientId } = await other.createClient({ scopes: ['thermostat:read'] });
+      const res = await other.post('/device_authorization', { client_id: clientId, scope: 'thermostat:read' });
+      expect(res.status).toBe(200);
+      await expect(other.createClient({ scopes: ['valuate:read'] })).rejects.toMatchObject({ error: 'invalid_scope' });
+    } finally {
+      await other.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
