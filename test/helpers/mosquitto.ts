@@ -18,8 +18,11 @@ export interface Mosquitto {
 }
 
 export interface MosquittoOptions {
-  /** Require this user name and password (anonymous refused). */
+  /** Require this user name and password (anonymous refused unless `allowAnonymous`). */
   credentials?: { username: string; password: string };
+  allowAnonymous?: boolean;
+  /** Contents of an ACL file (`acl_file`). */
+  acl?: string;
 }
 
 /**
@@ -35,9 +38,14 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     const passwordFile = path.join(dir, 'passwd');
     const made = spawnSync('mosquitto_passwd', ['-c', '-b', passwordFile, options.credentials.username, options.credentials.password]);
     if (made.status !== 0) throw new Error(`mosquitto_passwd failed: ${made.stderr}`);
-    lines.push('allow_anonymous false', `password_file ${passwordFile}`);
+    lines.push(`allow_anonymous ${options.allowAnonymous ? 'true' : 'false'}`, `password_file ${passwordFile}`);
   } else {
     lines.push('allow_anonymous true');
+  }
+  if (options.acl) {
+    const aclFile = path.join(dir, 'acl');
+    writeFileSync(aclFile, options.acl);
+    lines.push(`acl_file ${aclFile}`);
   }
   const configFile = path.join(dir, 'mosquitto.conf');
   writeFileSync(configFile, `${lines.join('\n')}\n`);
