@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
+import { addressKey } from './address.js';
 import { createPushHub, type PushHub } from './hub.js';
 import { CREDENTIAL_PARAMS, PUSH_CLOSE, PUSH_PATH, pushLimits, type PushLimits } from './limits.js';
 import { PushSession } from './session.js';
@@ -26,12 +27,6 @@ function refuse(socket: Duplex, status: number, message: string): void {
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-}
-
-/** `::ffff:10.0.0.1` and `10.0.0.1` are one peer. */
-function peerAddress(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? 'unknown';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
 /**
@@ -93,7 +88,7 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
       refuse(socket, 400, 'send credentials in the subscribe message, never in the URL');
       return;
     }
-    const ip = peerAddress(req);
+    const ip = addressKey(req.socket.remoteAddress);
     wss.handleUpgrade(req, socket, head, (ws) => admit(ws, ip));
   };
   http.on('upgrade', onUpgrade);
