@@ -223,8 +223,9 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
   const unsubscribe = core.events.subscribe((event) => {
     if (event.type === 'approved' || event.type === 'denied' || event.type === 'expired') notifier.onDeviceCode(event.deviceCodeId);
   });
-  // Expiry has no event of its own unless core publishes one; the sweep finds expired codes
-  // not yet told, and the stored `notified_status` keeps the two from telling twice.
+  // core.expiry publishes `expired` for the codes the bridge watches; this sweep also finds
+  // decisions and expiries not yet told (broker away, server restarted), and the stored
+  // `notified_status` keeps the two from telling twice.
   const sweeper = setInterval(() => {
     const now = core.clock.now();
     limiter.prune(now);

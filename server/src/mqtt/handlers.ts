@@ -78,6 +78,9 @@ export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }:
         createdAt: core.clock.now(),
       });
       if (!inserted) throw new OAuthError('invalid_request', 'this rid is already in use: draw a new random rid');
+      // core publishes `expired` when the code runs out undecided; the bridge's sweep covers
+      // codes authorized before a restart, and notified_status keeps the two from telling twice.
+      core.expiry.watch(held.deviceCodeId, core.clock.now() + held.response.expires_in * 1000);
       return { result: 'accepted', body: { ...held.response } };
     },
 
