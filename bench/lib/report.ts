@@ -20,6 +20,10 @@ export function formatTable(results: ScenarioResult[]): string {
       rows.push([r.scenario, '(skipped)', '', '', '', '', '', r.skipped]);
       continue;
     }
+    if (r.headline) {
+      const h = r.headline;
+      rows.push([r.scenario, h.server, '', fmt(h.p50, 2), fmt(h.p99, 2), '', '', h.text]);
+    }
     for (const v of r.variants) {
       for (const [server, m] of Object.entries(v.medians)) {
         const ratio = v.ratios[server];

@@ -9,6 +9,8 @@ export interface ScenarioResult {
   notes: string[];
   /** Figures of a scenario that is not a side-by-side load run (approve-to-token). */
   extra?: unknown;
+  /** One line for the table when the scenario is not a side-by-side run. */
+  headline?: { server: string; p50: number; p99: number; text: string };
   /** Why the scenario did not run, if it did not. */
   skipped?: string;
 }

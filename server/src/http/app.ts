@@ -53,7 +53,11 @@ function requestLog(logger: Logger): RequestHandler {
   };
 }
 
-/** The Express application. Middleware order: logging, CORS, body parsing, routers, 404, errors. */
+/**
+ * The Express application. Middleware order: logging, CORS, body parsing, routers, 404, errors.
+ * `POST /token` device-code polls are answered before this app by token-fast-path.ts: a header
+ * or check added here for `/token` belongs there too.
+ */
 export function createApp(core: Core, logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');

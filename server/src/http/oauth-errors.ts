@@ -4,14 +4,24 @@ import type { Logger } from '../logger.js';
 
 /** RFC 6749 §5.2: the JSON error body, with `WWW-Authenticate` only on a 401. */
 export function sendOAuthError(res: Response, err: OAuthError): void {
+  for (const [name, value] of Object.entries(oauthErrorHeaders(err))) res.setHeader(name, value);
+  res.status(err.status).json(oauthErrorBody(err));
+}
+
+/** The headers of an OAuth error answer (shared with token-fast-path.ts). */
+export function oauthErrorHeaders(err: OAuthError): Record<string, string> {
   // RFC 6749 §5.1: no cache may keep a token endpoint answer, and an error is one too (it may be
   // raised before the route's own no-store runs, by the body parser).
-  res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('Pragma', 'no-cache');
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
   if (err.status === 401) {
-    res.setHeader('WWW-Authenticate', err.error === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Basic realm="kalm"');
+    headers['WWW-Authenticate'] = err.error === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Basic realm="kalm"';
   }
-  res.status(err.status).json({ ...err.toJSON(), error_description: errorDescription(err.description) });
+  return headers;
+}
+
+/** The JSON body of an OAuth error answer (shared with token-fast-path.ts). */
+export function oauthErrorBody(err: OAuthError): Record<string, string | number> {
+  return { ...err.toJSON(), error_description: errorDescription(err.description) };
 }
 
 /**

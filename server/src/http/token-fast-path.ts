@@ -5,7 +5,7 @@ import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
 import { formParser, readClientCredentials, readForm, required } from './form.js';
-import { fromParserError } from './oauth-errors.js';
+import { fromParserError, oauthErrorBody, oauthErrorHeaders } from './oauth-errors.js';
 
 /**
  * A cheaper route for the one request an authorization server with many waiting devices
@@ -18,7 +18,8 @@ import { fromParserError } from './oauth-errors.js';
  * (with the body already parsed by the same parser, which Express then skips). What a poll
  * gets here is what the app would answer: the same parser and limits, the same form and
  * client-authentication checks (`readForm`, `readClientCredentials`), the same core call as
- * `grantHandlers[device_code]`, the same RFC 6749 §5.2 error bodies, and the headers the
+ * `grantHandlers[device_code]`, the same RFC 6749 §5.2 error bodies and headers (`oauthErrorBody`,
+ * `oauthErrorHeaders`), and the headers the
  * app's middleware sets on `/token` (nosniff, CORS `*`, no-store).
  *
  * Keep in step with app.ts: a header or check added there for `/token` belongs here too.
@@ -32,8 +33,8 @@ export function withTokenFastPath(core: Core, logger: Logger, app: Express): Req
       return;
     }
     const start = process.hrtime.bigint();
-    const done = (status: number, body: Record<string, unknown>, wwwAuthenticate?: string) => {
-      send(res, status, body, wwwAuthenticate);
+    const done = (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => {
+      send(res, status, body, headers);
       if (logger.isLevelEnabled('debug')) {
         // The same line app.ts's request log writes.
         const ms = Number(process.hrtime.bigint() - start) / 1e6;
@@ -43,7 +44,7 @@ export function withTokenFastPath(core: Core, logger: Logger, app: Express): Req
     const fail = (err: unknown) => {
       const oauth = err instanceof OAuthError ? err : fromParserError(err as { type?: string; status?: number });
       if (oauth) {
-        done(oauth.status, oauth.toJSON(), oauth.status === 401 ? wwwAuthenticateFor(oauth) : undefined);
+        done(oauth.status, oauthErrorBody(oauth), oauthErrorHeaders(oauth));
         return;
       }
       logger.error({ err, method: 'POST', path: '/token' }, 'unhandled error');
@@ -78,12 +79,7 @@ export function withTokenFastPath(core: Core, logger: Logger, app: Express): Req
   };
 }
 
-/** The header sendOAuthError sets on a 401. */
-function wwwAuthenticateFor(err: OAuthError): string {
-  return err.error === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Basic realm="kalm"';
-}
-
-function send(res: ServerResponse, status: number, body: Record<string, unknown>, wwwAuthenticate?: string): void {
+function send(res: ServerResponse, status: number, body: Record<string, unknown>, extraHeaders?: Record<string, string>): void {
   const payload = JSON.stringify(body);
   const headers: Record<string, string | number> = {
     'X-Content-Type-Options': 'nosniff',
@@ -94,7 +90,7 @@ function send(res: ServerResponse, status: number, body: Record<string, unknown>
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(payload),
   };
-  if (wwwAuthenticate) headers['WWW-Authenticate'] = wwwAuthenticate;
+  Object.assign(headers, extraHeaders);
   res.writeHead(status, headers);
   res.end(payload);
 }
