@@ -14,7 +14,9 @@ const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
 export function createUserService(deps: { users: UserRepository; clock: Clock; random: RandomSource }): UserService {
   // Checked against when the username is unknown, so the response time tells nothing.
-  const dummyHash = hashPassword(newSecret(deps.random), deps.random);
+  // Made on first use, not at start: every CLI command and test server builds a core, and most
+  // never check a password.
+  let dummyHash: Promise<string> | undefined;
   return {
     async create({ username, password, role = 'user' }) {
       if (!USERNAME.test(username)) throw new Error('username: 1 to 64 of letters, digits and . _ @ -');
@@ -32,8 +34,10 @@ export function createUserService(deps: { users: UserRepository; clock: Clock; r
     },
     get: (id) => deps.users.get(id),
     async verifyCredentials(username, password) {
+      // Started before the lookup, so even the first check costs the same for known and unknown names.
+      const dummy = await (dummyHash ??= hashPassword(newSecret(deps.random), deps.random));
       const user = USERNAME.test(username) ? await deps.users.getByUsername(username) : undefined;
-      const ok = await verifyPassword(password.slice(0, 1024), user?.passwordHash ?? (await dummyHash));
+      const ok = await verifyPassword(password.slice(0, 1024), user?.passwordHash ?? dummy);
       return ok ? user : undefined;
     },
     list: () => deps.users.list(),
