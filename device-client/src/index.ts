@@ -4,6 +4,14 @@
  * for push, where the runtime has it), so it runs in browsers, TV runtimes and Node.
  * QR codes: `@kalm/device-client/qr`. File storage and `ws`: `@kalm/device-client/node`.
  *
+ * Transport seam (for `./mqtt` and any other transport): return a
+ * {@link DeviceAuthorization} (`userCode`, `verificationUri`, `verificationUriComplete`,
+ * `expiresAt`, `interval`, `wait()` resolving with a {@link Pairing} saved to the given
+ * {@link TokenStore} first); reject with the same error classes; pass
+ * `AccessTokenOptions.refresh` so {@link getAccessToken} keeps its one-refresh-at-a-time,
+ * save-before-use and `invalid_grant` → {@link PairingLostError} rules; a push channel is a
+ * {@link PushSubscribe}. `toPairing` in `./tokens.js` turns a token response into a Pairing.
+ *
  * @packageDocumentation
  */
 export { accessTokenClaims } from './claims.js';

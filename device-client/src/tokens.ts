@@ -1,4 +1,4 @@
-import { PairingLostError } from './errors.js';
+import { OAuthResponseError, PairingLostError } from './errors.js';
 import { errorOf, num, postForm, str, type ClientCredentials, type FormResponse, type HttpOptions } from './http.js';
 import { systemTimers, type Timers } from './timers.js';
 
@@ -80,28 +80,39 @@ export interface AccessTokenOptions extends HttpOptions, Pick<ClientCredentials,
   timers?: Pick<Timers, 'now'>;
   /** Refresh even when the access token is still fresh. */
   force?: boolean;
+  /**
+   * Transport seam: how to redeem the refresh token. Default RFC 6749 §6 over HTTP at
+   * `pairing.tokenEndpoint`; the MQTT transport passes its own. Reject with an
+   * {@link OAuthResponseError} (`invalid_grant` ends the pairing).
+   */
+  refresh?: (pairing: Pairing, options: AccessTokenOptions) => Promise<Pairing>;
 }
 
 // One refresh at a time per store: two concurrent refreshes would present the same
 // refresh token twice, and RFC 9700 §4.14.2 reuse detection would end the pairing.
 const inFlight = new WeakMap<TokenStore, Promise<Pairing>>();
 
-async function refresh(store: TokenStore, pairing: Pairing, options: AccessTokenOptions): Promise<Pairing> {
+/** RFC 6749 §6 over HTTP: the default {@link AccessTokenOptions.refresh}. */
+async function refreshOverHttp(pairing: Pairing, options: AccessTokenOptions): Promise<Pairing> {
   const now = (options.timers ?? systemTimers).now();
-  if (!pairing.refreshToken) throw new PairingLostError('invalid_grant', 'no refresh token', 0);
   const res = await postForm(pairing.tokenEndpoint, { grant_type: 'refresh_token', refresh_token: pairing.refreshToken }, { ...options, clientId: pairing.clientId }, now);
-  if (res.status === 200) {
-    const next = toPairing(res, now, pairing);
+  if (res.status !== 200) throw errorOf(res);
+  return toPairing(res, now, pairing);
+}
+
+async function refresh(store: TokenStore, pairing: Pairing, options: AccessTokenOptions): Promise<Pairing> {
+  try {
+    if (!pairing.refreshToken) throw new OAuthResponseError('invalid_grant', 'no refresh token', 0);
+    const next = await (options.refresh ?? refreshOverHttp)(pairing, options);
     // Persist the rotated refresh token before anyone uses the new access token: the old
     // refresh token is already spent on the server.
     await store.save(next);
     return next;
-  }
-  if (res.body.error === 'invalid_grant') {
+  } catch (error) {
+    if (!(error instanceof OAuthResponseError) || error.error !== 'invalid_grant') throw error;
     await store.clear();
-    throw errorOf(res, PairingLostError);
+    throw new PairingLostError(error.error, error.description, error.status);
   }
-  throw errorOf(res);
 }
 
 /**
