@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatUserCode, generateUserCode, normalizeUserCode, USER_CODE_ALPHABET, USER_CODE_LENGTH } from '../../server/src/core/user-codes.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
+import { PageClient } from '../http/verify-client.js';
 import { rawBytes, rawRequest, type RawResponse } from './support/raw-http.js';
 import { chooseSeed, seededRandom } from './support/random.js';
 
@@ -17,7 +18,7 @@ beforeAll(async () => {
   server = await startTestServer({ logLevel: 'warn' });
   const pub = await server.createClient();
   const conf = await server.createClient({ type: 'confidential', name: 'Fuzz backend' });
-  const user = await server.createUser('fuzz', 'correct horse battery');
+  const user = await server.core.users.create({ username: 'fuzz', password: 'correct horse battery', role: 'developer' });
   live.publicClient = pub.clientId;
   live.confidentialClient = conf.clientId;
   live.clientSecret = conf.clientSecret!;
@@ -31,6 +32,13 @@ beforeAll(async () => {
   ).json()) as Record<string, string>;
   live.accessToken = tokens.access_token!;
   live.refreshToken = tokens.refresh_token!;
+  // A signed-in browser session and its CSRF token, so random forms get past the CSRF check into the page handlers.
+  const phone = new PageClient(server.url);
+  const csrf = await phone.csrf('/signin');
+  await phone.post('/signin', { csrf_token: csrf, username: 'fuzz', password: 'correct horse battery' });
+  live.cookie = [...phone.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  live.csrf = await phone.csrf('/device');
+  live.grantId = (await server.core.tokens.verifyAccessToken(live.accessToken))?.grant_id ?? 'none';
 });
 afterAll(() => server.stop());
 
@@ -42,10 +50,11 @@ const ENDPOINTS = [
   '/register',
   '/authorize',
   '/device',
-  '/device/confirm',
-  '/device/decide',
+  '/device/consent',
+  '/device/done',
+  '/devices/rename',
+  '/devices/revoke',
   '/signin',
-  '/signout',
   '/devices',
   '/apps',
   '/tv',
@@ -86,7 +95,7 @@ const pathArb = fc.oneof(
 const PARAM_NAMES = [
   'grant_type', 'client_id', 'client_secret', 'device_code', 'refresh_token', 'scope', 'token', 'token_type_hint',
   'user_code', 'code', 'redirect_uri', 'code_verifier', 'code_challenge', 'code_challenge_method', 'response_type',
-  'state', 'username', 'password', 'csrf', '_csrf', 'decision', 'return_to', 'name', 'redirect_uris', 'client_name',
+  'state', 'username', 'password', 'csrf_token', 'csrf_token', 'decision', 'action', 'return_to', 'name', 'grant_id', 'redirect_uris', 'client_name',
   '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'a[b]', 'a[]',
 ];
 
@@ -97,7 +106,7 @@ const paramValue = fc.oneof(
     'https://example.com/cb', 'javascript:alert(1)', '//evil.example', '', ' ', '%', '%zz', '\u0000', '\uFFFD', '😀',
     'x'.repeat(5000), 'access_token', 'refresh_token',
   ),
-  fc.constantFrom('publicClient', 'confidentialClient', 'clientSecret', 'pendingDeviceCode', 'userCode', 'accessToken', 'refreshToken').map(
+  fc.constantFrom('publicClient', 'confidentialClient', 'clientSecret', 'pendingDeviceCode', 'userCode', 'accessToken', 'refreshToken', 'csrf', 'csrf', 'grantId').map(
     (k) => live[k] ?? k,
   ),
   fc.string({ maxLength: 80 }),
@@ -105,9 +114,11 @@ const paramValue = fc.oneof(
 );
 
 /** Form bodies with repeated names, raw (unencoded) bytes, and the live secrets mixed in. */
-const formBody = fc
-  .array(fc.tuple(fc.constantFrom(...PARAM_NAMES), paramValue, fc.boolean()), { maxLength: 12 })
-  .map((pairs) => Buffer.from(pairs.map(([n, v, encode]) => (encode ? `${encodeURIComponent(n)}=${encodeURIComponent(v)}` : `${n}=${v}`)).join('&')));
+type Pair = [name: string, value: string, encode: boolean];
+const formPairs = fc.array(fc.tuple(fc.constantFrom(...PARAM_NAMES), paramValue, fc.boolean()), { maxLength: 12 });
+const encodeForm = (pairs: Pair[]) =>
+  Buffer.from(pairs.map(([n, v, encode]) => (encode ? `${encodeURIComponent(n)}=${encodeURIComponent(v)}` : `${n}=${v}`)).join('&'));
+const formBody = formPairs.map(encodeForm);
 
 const bodyArb: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 6, arbitrary: formBody },
@@ -168,7 +179,12 @@ const extraHeaders = fc.record(
   {
     'accept-language': fc.oneof(fc.constantFrom('de', 'en-US,en;q=0.9', '*', 'zz-ZZ;q=abc', ''), latin1(30)),
     accept: fc.constantFrom('text/html', 'application/json', '*/*', 'image/png', ''),
-    cookie: fc.oneof(fc.constantFrom('kalm_session=abc', 'kalm_session=', 'a=b; a=c', '=;;='), latin1(100)),
+    cookie: fc.oneof(
+      fc.constant(null).map(() => live.cookie!),
+      fc.constant(null).map(() => live.cookie!),
+      fc.constantFrom('kalm_session=abc', 'kalm_session=', 'a=b; a=c', '=;;='),
+      latin1(100),
+    ),
     'x-forwarded-for': fc.constantFrom('1.2.3.4', 'garbage', '::1, 10.0.0.1'),
     origin: fc.constantFrom('https://evil.example', 'null', ''),
     'user-agent': latin1(300),
@@ -199,10 +215,26 @@ const upgradeHeaders = fc.oneof(
   },
 );
 
-const POST_ENDPOINTS = ['/device_authorization', '/token', '/token', '/token', '/revoke', '/introspect', '/register', '/device', '/signin', '/devices', '/authorize'];
+const POST_ENDPOINTS = [
+  '/device_authorization', '/token', '/token', '/token', '/revoke', '/introspect', '/register',
+  '/device', '/device', '/device/consent', '/signin', '/devices/rename', '/devices/revoke', '/authorize', '/apps',
+];
 
-/** Two in three requests aim at a real endpoint with a form; the rest are anything at all. */
+const PAGE_FORMS = ['/device', '/device', '/device/consent', '/device/consent', '/signin', '/devices/rename', '/devices/revoke', '/authorize', '/apps', '/apps/delete', '/apps/secret'];
+
+/** Most requests aim at a real endpoint with a form (page forms signed in, with a valid CSRF token); the rest are anything at all. */
 const target = fc.oneof(
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      method: fc.constant('POST'),
+      path: fc.constantFrom(...PAGE_FORMS),
+      contentType: fc.constant<string | undefined>('application/x-www-form-urlencoded'),
+      // Exactly one csrf_token (a repeated one is refused before the handler runs).
+      body: formPairs.map((pairs) => shown(encodeForm([['csrf_token', live.csrf!, true], ...pairs.filter(([n]) => n !== 'csrf_token')]))),
+      session: fc.constant(true),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ method: fc.constant('POST'), path: fc.constantFrom(...POST_ENDPOINTS), contentType: fc.constantFrom<string | undefined>('application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8'), body: formBody.map(shown) }) },
   { weight: 1, arbitrary: fc.record({ method, path: pathArb, contentType, body: fc.option(bodyArb, { nil: undefined }) }) },
 );
@@ -239,6 +271,7 @@ describe('fuzzing every endpoint', () => {
         if (r.contentType !== undefined) headers['content-type'] = r.contentType;
         if (r.authorization !== undefined) headers.authorization = r.authorization;
         Object.assign(headers, r.extra);
+        if ('session' in r) headers.cookie = live.cookie!;
         // The push endpoint's refusal of an upgrade carries a body even for HEAD, which Node's
         // client parser rejects (reported to the push owner); HEAD is fuzzed without upgrade headers.
         if (r.method === 'HEAD') delete headers.upgrade;

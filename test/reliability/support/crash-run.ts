@@ -13,8 +13,9 @@ import { seededRandom, type SeededRandom } from './random.js';
  * Crash safety (issue 9): device flows against `kalm serve` in a child process,
  * approvals half through core in this process on the same data dir (SQLite WAL lets
  * two processes share it) and half through the verification page's forms (signed-in
- * sessions, one per worker, kept in the database across restarts), SIGKILL of the server at seeded random moments, restart on
- * the same data dir, and after each restart a check of what must have survived.
+ * sessions, one per worker, kept in the database across restarts), SIGKILL of the
+ * server at seeded random moments, restart on the same data dir, and after each
+ * restart a check of what must have survived.
  */
 export interface CrashRunOptions {
   flows: number;
