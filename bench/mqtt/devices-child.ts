@@ -71,7 +71,10 @@ for (let i = 0; i < connections; i++) {
   const client = connect(url, { protocolVersion: 4, clientId: `bench-device-${i}-${randomUUID()}`, reconnectPeriod: 0 });
   client.on('message', (topic, payload) => onMessage(topic, payload).catch((err) => console.error('device error', err)));
   await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
+    client.once('connect', () => {
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+      resolve();
+    });
     client.once('error', reject);
   });
   clients.push(client);

@@ -33,7 +33,7 @@ export interface MosquittoOptions {
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kalm-mosquitto-'));
   const port = await freePort();
-  const lines = ['user root', `listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information'];
+  const lines = ['user root', `listener ${port} 127.0.0.1`, 'persistence false', 'set_tcp_nodelay true', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information'];
   if (options.credentials) {
     const passwordFile = path.join(dir, 'passwd');
     const made = spawnSync('mosquitto_passwd', ['-c', '-b', passwordFile, options.credentials.username, options.credentials.password]);

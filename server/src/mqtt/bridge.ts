@@ -93,6 +93,7 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     repo,
     repeatStatus: (rid) => notifier.repeat(rid),
     rememberTokenProof: (rid, jti, expiresAt) => writeBehind.rememberProof(rid, jti, expiresAt),
+    saveTokenAnswer: (rid, jwe) => writeBehind.saveTokenAnswer(rid, jwe),
   });
 
   function reply(req: Incoming, result: 'accepted' | 'rejected', body: Answer['body'] | Record<string, unknown>): void {
@@ -182,6 +183,9 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
 
   client.on('connect', (connack) => {
     attempt = 0;
+    // Small request/answer packets: without TCP_NODELAY, Nagle and the peer's delayed ACK add
+    // about 40 ms to an answer that follows another unacknowledged one (mqtt.js does not set it).
+    (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     client.subscribe(
       topics.subscriptions.map((t) => t),
       // No Local (MQTT 5 §3.8.3.1): the bridge never receives what it published itself.

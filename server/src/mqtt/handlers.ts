@@ -24,13 +24,15 @@ export interface HandlerDeps {
   repeatStatus(rid: string): void;
   /** The replay cache of token proofs (written behind; see write-behind.ts). */
   rememberTokenProof: RememberProof;
+  /** Durable store of the encrypted token answer (group commit; see write-behind.ts). */
+  saveTokenAnswer(rid: string, jwe: string): Promise<void>;
 }
 
 /**
  * One handler per request topic. Each returns the accepted answer or throws `OAuthError`,
  * which the bridge publishes on `…/rejected` as RFC 6749 §5.2 JSON.
  */
-export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }: HandlerDeps): Record<RequestAction, Handler> {
+export function createHandlers({ core, repo, repeatStatus, rememberTokenProof, saveTokenAnswer }: HandlerDeps): Record<RequestAction, Handler> {
   function authorizeAnswer(view: MqttRequestView): Answer {
     const now = core.clock.now();
     if (view.expiresAt <= now) throw new OAuthError('expired_token', 'this rid\'s device code has expired; draw a new rid and start again');
@@ -95,7 +97,7 @@ export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }:
       if (!client) throw new OAuthError('invalid_client', 'the client of this rid no longer exists');
       const response = await core.deviceFlow.pollById(client, request.deviceCodeId);
       const jwe = await encryptAnswer(response, request.jwk);
-      await repo.saveTokenAnswer(rid, jwe);
+      await saveTokenAnswer(rid, jwe);
       return { result: 'accepted', body: jwe };
     },
 

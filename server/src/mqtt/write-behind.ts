@@ -18,6 +18,11 @@ export interface WriteBehind {
   /** A status acknowledged but not yet flushed. */
   notifiedStatus(rid: string): MqttNotifiedStatus | undefined;
   flush(): Promise<void>;
+  /**
+   * Store a token answer durably; resolves once committed. Answers queued in the same turn
+   * of the event loop share one transaction (group commit): one fsync for many flows.
+   */
+  saveTokenAnswer(rid: string, jwe: string): Promise<void>;
 }
 
 const FLUSH_AT = 256;
@@ -55,6 +60,16 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
     }
   }
 
+  let answers: Array<{ rid: string; jwe: string; resolve: () => void; reject: (err: unknown) => void }> = [];
+  function commitAnswers() {
+    const batch = answers;
+    answers = [];
+    repo.saveTokenAnswers(batch).then(
+      () => batch.forEach((a) => a.resolve()),
+      (err) => batch.forEach((a) => a.reject(err)),
+    );
+  }
+
   function flushSoon() {
     if (proofs.size + notified.size >= FLUSH_AT) flush().catch(onError);
   }
@@ -74,6 +89,12 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
       flushSoon();
     },
     notifiedStatus: (rid) => notified.get(rid) ?? writingNotified.get(rid),
+    saveTokenAnswer(rid, jwe) {
+      return new Promise<void>((resolve, reject) => {
+        if (answers.length === 0) setImmediate(commitAnswers);
+        answers.push({ rid, jwe, resolve, reject });
+      });
+    },
     flush,
   };
 }

@@ -42,6 +42,8 @@ export interface MqttRepository {
   /** `markNotified` for many requests in one transaction (one commit, one fsync). */
   markNotifiedMany(entries: ReadonlyArray<{ rid: string; status: MqttNotifiedStatus }>): Promise<void>;
   saveTokenAnswer(rid: string, jwe: string): Promise<void>;
+  /** `saveTokenAnswer` for many requests in one transaction (group commit). */
+  saveTokenAnswers(entries: ReadonlyArray<{ rid: string; jwe: string }>): Promise<void>;
   /** Remember a proof's `jti` for `rid` until `expiresAt`; false when it was seen before (a replay). */
   rememberProof(rid: string, jti: string, expiresAt: number): Promise<boolean>;
   /** Remember many proof ids in one transaction; ids already known are skipped. */
@@ -103,6 +105,9 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
   const notifiedMany = db.transaction((entries: ReadonlyArray<{ rid: string; status: MqttNotifiedStatus }>) => {
     for (const e of entries) notified.run(e.status, e.rid);
   });
+  const answersMany = db.transaction((entries: ReadonlyArray<{ rid: string; jwe: string }>) => {
+    for (const e of entries) answer.run(e.jwe, e.rid);
+  });
   const proofsMany = db.transaction((entries: ReadonlyArray<{ rid: string; jti: string; expiresAt: number }>) => {
     for (const e of entries) proof.run(e.rid, e.jti, e.expiresAt);
   });
@@ -127,6 +132,9 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
     },
     async markNotifiedMany(entries) {
       if (entries.length > 0) notifiedMany(entries);
+    },
+    async saveTokenAnswers(entries) {
+      if (entries.length > 0) answersMany(entries);
     },
     async rememberProofs(entries) {
       if (entries.length > 0) proofsMany(entries);
