@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
+import { hashPassword } from '../../server/src/core/secrets.js';
+import { startTestServer, GRANT_TYPES, ALL_SCOPES, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 
@@ -100,6 +101,34 @@ describe('interop: openid-client v6', () => {
     const authorization = await client.initiateDeviceAuthorization(config, {});
     await server.core.deviceFlow.deny(authorization.user_code);
     await expect(client.pollDeviceAuthorizationGrant(config, authorization)).rejects.toMatchObject({ error: 'access_denied' });
+  });
+
+  it("agrees with our decoding of an awkward id and secret in client_secret_basic (RFC 6749 Appendix B)", async () => {
+    const id = 'box:1+2%';
+    const secret = 'p@ss w:rd+%&=ü';
+    await server.core.store.clients.create({
+      id,
+      name: 'Awkward box',
+      type: 'confidential',
+      secretHash: await hashPassword(secret),
+      grantTypes: [GRANT_TYPES.deviceCode],
+      scopes: ALL_SCOPES,
+      redirectUris: [],
+      deviceCodeTtl: null,
+      devicePollInterval: null,
+      accessTokenAlg: null,
+      ownerUserId: null,
+      createdAt: server.clock.now(),
+    });
+    const { config } = await configure(id, client.ClientSecretBasic(secret));
+    const authorization = await client.initiateDeviceAuthorization(config, { scope: 'valuate:read' });
+    expect(authorization.user_code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    expect(await client.tokenIntrospection(config, 'unknown')).toEqual({ active: false });
+    const { config: wrong } = await configure(id, client.ClientSecretBasic(`${secret}x`));
+    // A 401 with WWW-Authenticate (RFC 6749 §5.2) is surfaced by openid-client as the parsed challenge.
+    const refused = await client.initiateDeviceAuthorization(wrong, {}).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(client.WWWAuthenticateChallengeError);
+    expect(refused).toMatchObject({ status: 401, cause: [expect.objectContaining({ scheme: 'basic' })] });
   });
 
   it('also discovers through the RFC 8414 path', async () => {
