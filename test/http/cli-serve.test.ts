@@ -69,8 +69,19 @@ describe('kalm serve', () => {
     expect(((await res.json()) as { verification_uri: string }).verification_uri).toBe(`${publicUrl}/device`);
     expect(await stop(first.child)).toBe(0);
 
-    const second = await serve({ PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: publicUrl }, false);
+    const second = await serve({ PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: publicUrl, LOG_LEVEL: 'debug' }, false);
     expect(second.stdout).not.toContain('password');
+    // LOG_LEVEL=debug: one structured JSON line per request, path only.
+    const logged = new Promise<Record<string, unknown>>((resolve) => {
+      let buffer = '';
+      second.child.stdout!.on('data', (d: Buffer) => {
+        buffer += d;
+        const line = buffer.split('\n').find((l) => l.includes('"path":"/healthz"'));
+        if (line) resolve(JSON.parse(line) as Record<string, unknown>);
+      });
+    });
+    expect((await fetch(`${publicUrl}/healthz`)).status).toBe(200);
+    expect(await logged).toMatchObject({ level: 20, msg: 'request', method: 'GET', path: '/healthz', status: 200 });
     expect(await stop(second.child)).toBe(0);
   });
 });
