@@ -48,6 +48,8 @@ export interface PushLatencyResult {
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   /** The device's /token call plus JWT verification, inside the above, ms. */
   tokenMs: { p50: number; p99: number };
+  /** Of that, the device verifying the JWT against the JWKS, ms. */
+  verifyMs: { p50: number; p99: number };
   /** The rest: the approve call (its commit) until the device hears `approved`, plus the harness's IPC, ms. */
   pushMs: { p50: number; p99: number };
   /** IPC round trip orchestrator ↔ server, included in every latency above, ms. */
@@ -201,6 +203,7 @@ export async function runPushLatency(options: PushLatencyOptions): Promise<PushL
     const latencies: number[] = [];
     const tokenTimes: number[] = [];
     const pushTimes: number[] = [];
+    const verifyTimes: number[] = [];
     let failures = connected.failures + codes.failures;
     const step = Math.max(1, Math.floor(options.devices / options.approvals));
     for (let seq = 0; seq < options.approvals; seq++) {
@@ -229,13 +232,15 @@ export async function runPushLatency(options: PushLatencyOptions): Promise<PushL
         continue;
       }
       latencies.push(elapsed);
-      const { tokenMs } = result as Extract<FromClients, { type: 'done' }>;
+      const { tokenMs, verifyMs } = result as Extract<FromClients, { type: 'done' }>;
+      verifyTimes.push(verifyMs);
       tokenTimes.push(tokenMs);
       pushTimes.push(elapsed - tokenMs);
     }
     latencies.sort((a, b) => a - b);
     tokenTimes.sort((a, b) => a - b);
     pushTimes.sort((a, b) => a - b);
+    verifyTimes.sort((a, b) => a - b);
 
     const extra = rssAfter - rssBefore;
     const latencyMs = {
@@ -268,6 +273,7 @@ export async function runPushLatency(options: PushLatencyOptions): Promise<PushL
       connectFailures: connected.failures,
       latencyMs,
       tokenMs: { p50: round(tokenP50), p99: round(percentile(tokenTimes, 99)) },
+      verifyMs: { p50: round(percentile(verifyTimes, 50)), p99: round(percentile(verifyTimes, 99)) },
       pushMs: { p50: round(percentile(pushTimes, 50)), p99: round(percentile(pushTimes, 99)) },
       ipcRoundTripMs: round(ipcRoundTripMs, 3),
       serverRss,
@@ -303,6 +309,7 @@ export function formatPushLatency(r: PushLatencyResult): string {
     ['approve → verified token, max', `${r.latencyMs.max} ms`, '—'],
     ['  approve → device hears approved, p50 / p99', `${r.pushMs.p50} / ${r.pushMs.p99} ms`, '—'],
     ['  /token + JWT verify, p50 / p99', `${r.tokenMs.p50} / ${r.tokenMs.p99} ms`, `${r.tokenMs.p50} / ${r.tokenMs.p99} ms`],
+    ['    of which JWT verify on the device, p50 / p99', `${r.verifyMs.p50} / ${r.verifyMs.p99} ms`, `${r.verifyMs.p50} / ${r.verifyMs.p99} ms`],
     ['  of which IPC round trip (bench harness)', `${r.ipcRoundTripMs} ms`, '—'],
     [`server extra RSS, ${r.devices} idle sockets`, `${r.serverRss.extraMb} MB (${r.serverRss.perSocketKb} KB/socket)`, '—'],
   ];

@@ -75,10 +75,12 @@ async function redeem(index: number, device: Device) {
   try {
     const { status, body } = await call(tokenAgent, `${url}/token`, { grant_type: DEVICE_CODE_GRANT, device_code: device.deviceCode, client_id: clientId });
     if (typeof body.access_token !== 'string') throw new Error(`token endpoint answered ${status} ${String(body.error)}`);
+    const t1 = performance.now();
     await jwtVerify(body.access_token, jwks!, { issuer: url, typ: 'at+jwt' });
-    send({ type: 'done', index, tokenMs: performance.now() - t0 });
+    const t2 = performance.now();
+    send({ type: 'done', index, tokenMs: t2 - t0, verifyMs: t2 - t1 });
   } catch (err) {
-    send({ type: 'done', index, tokenMs: performance.now() - t0, error: String(err) });
+    send({ type: 'done', index, tokenMs: performance.now() - t0, verifyMs: 0, error: String(err) });
   }
 }
 

@@ -23,5 +23,5 @@ export type FromClients =
   | { type: 'authorized'; seconds: number; failures: number }
   | { type: 'connected'; userCodes: string[]; seconds: number; failures: number }
   | { type: 'progress'; connected: number }
-  /** Device `index` holds a verified access token; `tokenMs` is its /token call plus JWT verification. */
-  | { type: 'done'; index: number; tokenMs: number; error?: string };
+  /** Device `index` holds a verified access token; `tokenMs` is its /token call plus JWT verification, `verifyMs` the latter. */
+  | { type: 'done'; index: number; tokenMs: number; verifyMs: number; error?: string };
