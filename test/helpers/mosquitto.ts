@@ -7,7 +7,7 @@ import { freePort } from './server.js';
 /** A private mosquitto on 127.0.0.1, for one test file. */
 export interface Mosquitto {
   port: number;
-  /** `mqtt://127.0.0.1:{port}` */
+  /** `mqtt://127.0.0.1:{port}` (`mqtts://` with `tls`) */
   url: string;
   /** Stop the broker (SIGTERM to its PID) and wait for it to exit. */
   stop(): Promise<void>;
@@ -23,6 +23,8 @@ export interface MosquittoOptions {
   allowAnonymous?: boolean;
   /** Contents of an ACL file (`acl_file`). */
   acl?: string;
+  /** Serve TLS only (`mqtts://`) with this PEM certificate and key. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /**
@@ -42,6 +44,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   } else {
     lines.push('allow_anonymous true');
   }
+  if (options.tls) lines.push(`certfile ${options.tls.certFile}`, `keyfile ${options.tls.keyFile}`);
   if (options.acl) {
     const aclFile = path.join(dir, 'acl');
     writeFileSync(aclFile, options.acl);
@@ -82,7 +85,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   await start();
   return {
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
     start,
     stop,
     async dispose() {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFromEnv } from '../../server/src/config.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -45,5 +46,19 @@ describe('broker credentials', () => {
       expect(server.logText()).toContain('mqtt connection error');
       expect(server.logText()).not.toContain('wrong-Password-99');
     });
+  });
+
+  it('reads the broker settings from MQTT_URL, MQTT_USERNAME, MQTT_PASSWORD, MQTT_CA_FILE and MQTT_CLIENT_ID', () => {
+    const config = configFromEnv({
+      MQTT_URL: 'mqtts://broker.example:8883',
+      MQTT_TOPIC_PREFIX: 'acme/v1/',
+      MQTT_USERNAME: 'bridge',
+      MQTT_PASSWORD: 'pw',
+      MQTT_CA_FILE: 'ca.pem',
+      MQTT_CLIENT_ID: 'kalm-eu-1',
+    });
+    expect(config).toMatchObject({ mqttUrl: 'mqtts://broker.example:8883', mqttTopicPrefix: 'acme/v1', mqttUsername: 'bridge', mqttPassword: 'pw', mqttClientId: 'kalm-eu-1' });
+    expect(config.mqttCaFile).toMatch(/\/ca\.pem$/);
+    expect(() => configFromEnv({ MQTT_URL: 'not a url' })).toThrow(/MQTT_URL/);
   });
 });
