@@ -187,7 +187,7 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     // about 40 ms to an answer that follows another unacknowledged one (mqtt.js does not set it).
     (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     client.subscribe(
-      topics.subscriptions.map((t) => t),
+      topics.subscriptions,
       // No Local (MQTT 5 §3.8.3.1): the bridge never receives what it published itself.
       { qos: 1, nl: true },
       (err) => {

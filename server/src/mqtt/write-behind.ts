@@ -8,8 +8,10 @@ import type { MqttNotifiedStatus, MqttRepository } from '../store/mqtt.js';
  * - token proof ids: lost, a proof recorded in the last second could be replayed once after a
  *   restart, and the answer to it is encrypted to the device's own key anyway.
  * (Refresh proofs are written at once: a replayed refresh would spend the token.)
- * With SQLite committing with fsync, this keeps the bridge's writes per flow to the one that
- * must be durable: the encrypted token answer.
+ * The one write that must be durable before the device hears of it, the encrypted token
+ * answer, is group-committed: every answer ready in one turn of the event loop shares one
+ * transaction. With SQLite committing with fsync, the bridge so adds no commit per flow of
+ * its own to the two core makes (approval, redemption).
  */
 export interface WriteBehind {
   /** False when this proof id of `rid` was seen before (in memory or in the store). */

@@ -38,11 +38,9 @@ export interface MqttRepository {
   getByDeviceCodeId(deviceCodeId: number): Promise<MqttRequestView | undefined>;
   /** Requests whose code was decided or had expired at `now` and whose status was not yet published. */
   listUnnotified(now: number, limit: number): Promise<MqttRequestView[]>;
-  markNotified(rid: string, status: MqttNotifiedStatus): Promise<void>;
-  /** `markNotified` for many requests in one transaction (one commit, one fsync). */
+  /** Record the statuses the broker acknowledged, in one transaction (one commit, one fsync). */
   markNotifiedMany(entries: ReadonlyArray<{ rid: string; status: MqttNotifiedStatus }>): Promise<void>;
-  saveTokenAnswer(rid: string, jwe: string): Promise<void>;
-  /** `saveTokenAnswer` for many requests in one transaction (group commit). */
+  /** Keep the encrypted token answers of these requests, in one transaction (group commit). */
   saveTokenAnswers(entries: ReadonlyArray<{ rid: string; jwe: string }>): Promise<void>;
   /** Remember a proof's `jti` for `rid` until `expiresAt`; false when it was seen before (a replay). */
   rememberProof(rid: string, jti: string, expiresAt: number): Promise<boolean>;
@@ -127,9 +125,6 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
     async listUnnotified(now, limit) {
       return unnotified.all(now, limit).map(toView);
     },
-    async markNotified(rid, status) {
-      notified.run(status, rid);
-    },
     async markNotifiedMany(entries) {
       if (entries.length > 0) notifiedMany(entries);
     },
@@ -141,9 +136,6 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
     },
     async hasProof(rid, jti) {
       return hasProof.get(rid, jti) !== undefined;
-    },
-    async saveTokenAnswer(rid, jwe) {
-      answer.run(jwe, rid);
     },
     async rememberProof(rid, jti, expiresAt) {
       return proof.run(rid, jti, expiresAt).changes === 1;
