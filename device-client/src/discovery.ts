@@ -1,4 +1,4 @@
-import { OAuthResponseError } from './errors.js';
+import { AbortedError, OAuthResponseError } from './errors.js';
 import { str, type HttpOptions } from './http.js';
 
 /** The endpoints the client talks to. */
@@ -31,10 +31,13 @@ export interface ServerOptions extends HttpOptions {
  * const { tokenEndpoint } = await discover('http://localhost:8080')
  * ```
  */
-export async function discover(issuer: string, options: HttpOptions = {}): Promise<Endpoints> {
+export async function discover(issuer: string, options: HttpOptions & { signal?: AbortSignal } = {}): Promise<Endpoints> {
   const url = new URL(issuer);
   url.pathname = `/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`;
-  const res = await (options.fetch ?? fetch)(url.href, { headers: { accept: 'application/json' } });
+  const { signal } = options;
+  const res = await (options.fetch ?? fetch)(url.href, { headers: { accept: 'application/json' }, signal: signal ?? null }).catch((error: unknown) => {
+    throw signal?.aborted ? new AbortedError(signal.reason) : error;
+  });
   const body = res.ok ? ((await res.json()) as Record<string, unknown>) : {};
   if (body.issuer !== issuer) throw new OAuthResponseError('invalid_response', `issuer mismatch`, res.status);
   return {
@@ -45,7 +48,7 @@ export async function discover(issuer: string, options: HttpOptions = {}): Promi
 }
 
 /** Explicit endpoints, completed by discovery when one is missing. @internal */
-export async function resolveEndpoints(options: ServerOptions): Promise<Endpoints> {
+export async function resolveEndpoints(options: ServerOptions & { signal?: AbortSignal }): Promise<Endpoints> {
   const given = options.endpoints ?? {};
   if (given.deviceAuthorizationEndpoint && given.tokenEndpoint) return given as Endpoints;
   if (!options.issuer) throw new TypeError('no issuer');
