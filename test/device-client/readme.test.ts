@@ -1,7 +1,7 @@
 // The package README's embedding example, run as written in plain Node (built package,
 // no tsx) against our server, with only the issuer swapped for the test server's.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -12,8 +12,13 @@ mkdirSync(path.resolve('test-results'), { recursive: true });
 const dir = mkdtempSync(path.resolve('test-results/readme-example-'));
 
 beforeAll(async () => {
-  // The example imports the built package: build dist/ from the current sources.
-  execFileSync(process.execPath, ['device-client/scripts/build.mjs', '--strict']);
+  // The example imports the built package (dist/, built by `npm install`'s prepare). Rebuild
+  // only when a source is newer, so a fresh CI checkout never rewrites files others may be reading.
+  const built = (file: string) => statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const sources = readdirSync('device-client/src', { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
+  if (sources.some((f) => statSync(path.join('device-client/src', f)).mtimeMs > built(path.join('device-client/dist', f.replace(/\.ts$/, '.js'))))) {
+    execFileSync(process.execPath, ['device-client/scripts/build.mjs', '--strict']);
+  }
   server = await startTestServer();
   await server.createClient({ id: 'tv-demo', name: 'Kalm TV demo' });
 });
