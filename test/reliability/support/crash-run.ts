@@ -133,12 +133,11 @@ export async function runCrashScenario(options: CrashRunOptions): Promise<CrashR
       decisionUnacknowledged: false,
     } satisfies Flow;
   });
-  // Kill when the flow with this index starts, and then after a few more answered requests.
-  const killAt = new Set<number>();
-  while (killAt.size < Math.min(options.kills, Math.max(0, options.flows - 2))) {
-    killAt.add(rng.int(2, options.flows));
-  }
-  const killPoints = [...killAt].sort((a, b) => a - b);
+  // Kill when the flow with this index (or a later one) starts, and then after a few more
+  // answered requests: one kill point in each of `kills` equal stretches of the run.
+  const kills = Math.min(options.kills, Math.max(0, options.flows - 2));
+  const stretch = (options.flows - 2) / Math.max(kills, 1);
+  const killPoints = Array.from({ length: kills }, (_, k) => 2 + Math.floor(k * stretch) + rng.int(0, Math.max(1, Math.floor(stretch))));
   const killDelays = killPoints.map(() => rng.int(0, 4 * concurrency));
 
   // Set up the data dir in this process first: keys, the client and the person who approves.
@@ -311,7 +310,7 @@ export async function runCrashScenario(options: CrashRunOptions): Promise<CrashR
     const worker = async (_: unknown, index: number) => {
       while (!guard.stopped && next < flows.length) {
         const flow = flows[next++]!;
-        if (flow.index === killIndex) {
+        if (killIndex !== undefined && flow.index >= killIndex && answersLeft < 0) {
           answersLeft = killDelay;
           if (answersLeft === 0) kill();
         }
