@@ -1,6 +1,7 @@
 /**
- * Soak (issue 9): `npm run soak -- --minutes N [--rate 20] [--concurrency 8] [--seed S]`.
- * Mixed load against `kalm serve` in a child process for N minutes: device
+ * Soak (issue 9): `npm run soak -- --minutes N [--rate 20] [--concurrency 8] [--seed S]
+ * [--crash-flows 1000] [--kills 5]`. First the long crash-safety run (bench/crash.ts:
+ * SIGKILLs under load, `--crash-flows 0` skips it), then mixed load against `kalm serve` in a child process for N minutes: device
  * authorizations, pending polls (some early, so slow_down too), approvals and denials
  * (through core on the same data dir, as the verification page would), redemptions,
  * refreshes, revocations, introspection, and push subscriptions of paired devices that
@@ -19,6 +20,7 @@ import { GRANT_TYPES } from '../server/src/core/clients.js';
 import { createCore } from '../server/src/core/index.js';
 import { createSqliteStore } from '../server/src/store/sqlite.js';
 import { startChildServer } from '../test/reliability/support/child-server.js';
+import { runCrashScenario } from '../test/reliability/support/crash-run.js';
 import { chooseSeed, seededRandom } from '../test/reliability/support/random.js';
 
 const { values } = parseArgs({
@@ -27,6 +29,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '8' },
     seed: { type: 'string' },
+    'crash-flows': { type: 'string', default: '1000' },
+    kills: { type: 'string', default: '5' },
   },
 });
 const minutes = Number(values.minutes);
@@ -35,6 +39,19 @@ const concurrency = Number(values.concurrency);
 const seed = chooseSeed(values.seed);
 const rng = seededRandom(seed);
 const SAMPLE_EVERY_MS = 10_000;
+
+let crashViolations = 0;
+if (Number(values['crash-flows']) > 0) {
+  console.log(
+    `crash safety first: ${values['crash-flows']} flows, ${values.kills} kills, seed ${seed} ` +
+      `(replay: node --import tsx bench/crash.ts --flows ${values['crash-flows']} --kills ${values.kills} --seed ${seed})`,
+  );
+  const crash = await runCrashScenario({ flows: Number(values['crash-flows']), kills: Number(values.kills), seed, log: (l) => console.log(`  ${l}`) });
+  const { violations, ...figures } = crash;
+  crashViolations = violations.length;
+  console.log(JSON.stringify({ ...figures, violations: violations.length }));
+  for (const v of violations.slice(0, 20)) console.log(`VIOLATION ${v}`);
+}
 const MB = 1024 * 1024;
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'kalm-soak-'));
@@ -222,11 +239,12 @@ const result = {
   samples: samples.length,
   ...counts,
   errors: counts.errors ?? 0,
+  crashViolations,
 };
 console.log(JSON.stringify(result, null, 2));
 for (const e of errors) console.log(`ERROR ${e}`);
 await server.stop();
 store.close();
 rmSync(dataDir, { recursive: true, force: true });
-console.log(`soak: slope ${result.slopeMBPerMin} MB/min, ${result.errors} errors`);
-process.exitCode = result.errors === 0 ? 0 : 1;
+console.log(`soak: slope ${result.slopeMBPerMin} MB/min, ${result.errors} errors, ${crashViolations} crash-safety violations`);
+process.exitCode = result.errors === 0 && crashViolations === 0 ? 0 : 1;
