@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatUserCode, generateUserCode, normalizeUserCode, USER_CODE_ALPHABET, USER_CODE_LENGTH } from '../../server/src/core/user-codes.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
@@ -324,6 +325,46 @@ describe('fuzzing every endpoint', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     const res = await server.post('/device_authorization', { client_id: live.publicClient! });
     expect(res.status).toBe(200);
+  }, 60_000);
+});
+
+describe('fuzzing the push channel', () => {
+  // The push protocol's close codes: done, frame too large, malformed, unknown credential, too many sockets.
+  const CLOSE_CODES = [1000, 1009, 4400, 4404, 4429];
+  const message = fc.oneof(
+    fc.string({ maxLength: 200 }).map((t) => ({ data: t, binary: false })),
+    fc.jsonValue({ maxDepth: 4 }).map((v) => ({ data: JSON.stringify(v) ?? 'null', binary: false })),
+    fc.record({
+      type: fc.constantFrom('subscribe', 'Subscribe', 'status', ''),
+      device_code: fc.oneof(fc.string({ maxLength: 60 }), fc.constant(null).map(() => live.pendingDeviceCode!), fc.integer()),
+      access_token: fc.oneof(fc.string({ maxLength: 60 }), fc.constant(null).map(() => live.accessToken!)),
+    }, { requiredKeys: ['type'] }).map((m) => ({ data: JSON.stringify(m), binary: false })),
+    fc.uint8Array({ maxLength: 300 }).map((b) => ({ data: Buffer.from(b), binary: true })),
+    fc.integer({ min: 4097, max: 70_000 }).map((n) => ({ data: `{"type":"subscribe","device_code":"${'x'.repeat(n)}"}`, binary: false })),
+  );
+
+  it('closes every malformed or unknown subscription with a protocol close code and keeps serving', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 3 }), async (messages) => {
+        const ws = new WebSocket(`${server.url.replace('http', 'ws')}/push`);
+        const closed = new Promise<number>((resolve, reject) => {
+          ws.on('close', (code) => resolve(code));
+          ws.on('error', reject);
+        });
+        ws.on('message', (raw) => {
+          // A live credential subscribes and stays open: enough, hang up.
+          if (/"type":"subscribed"/.test(String(raw))) ws.close(1000);
+        });
+        await new Promise<void>((resolve, reject) => {
+          ws.once('open', () => resolve());
+          ws.once('error', reject);
+        });
+        for (const m of messages) ws.send(m.data, { binary: m.binary });
+        expect(CLOSE_CODES).toContain(await closed);
+      }),
+      runs(60),
+    );
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   }, 60_000);
 });
 
