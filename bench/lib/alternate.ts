@@ -67,7 +67,9 @@ export async function alternate(name: string, description: string, contenders: C
     for (const c of contenders) {
       const result = await runLoad(c.job('measure'));
       c.after?.(result);
-      runs.push({ round, server: c.server.name, result });
+      // Token pools and collected codes are the harness's working data, not figures: keep them out of the JSON.
+      const { leftover: _leftover, collected: _collected, ...figures } = result;
+      runs.push({ round, server: c.server.name, result: figures });
       const mine = (shapes[c.server.name] ??= {});
       for (const [shape, n] of Object.entries(result.shapes)) mine[shape] = (mine[shape] ?? 0) + n;
       log(
