@@ -129,6 +129,13 @@ describe('headers of every HTML page', () => {
     expect(error.status).toBeGreaterThanOrEqual(400);
     expectPageHeaders(error, 'GET /authorize error page');
   });
+
+  it('carries them on the TV demo page, whose CSP allows only its own script file', async () => {
+    const res = await browser().get('/tv');
+    expect(res.status).toBe(200);
+    expectPageHeaders(res, 'GET /tv');
+    expect(scriptSources(String(res.headers['content-security-policy']))).toEqual(["'self'"]);
+  });
 });
 
 describe('headers of every token response', () => {
