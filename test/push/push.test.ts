@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
@@ -148,6 +149,43 @@ describe('WebSocket push: refusals', () => {
 
   it('answers 404 to an upgrade on any other path', async () => {
     expect(await refusedUpgradeStatus(`${server.url.replace('http', 'ws')}/token`)).toBe(404);
+  });
+
+  it('serves a request that offers another upgrade (h2c) as plain HTTP, body included', async () => {
+    const answer = (method: string, path: string, body?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const headers: Record<string, string> = { Connection: 'Upgrade, HTTP2-Settings', Upgrade: 'h2c', 'HTTP2-Settings': 'AAMAAABkAAQCAAAAAAIAAAAA' };
+        if (body) Object.assign(headers, { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': String(Buffer.byteLength(body)) });
+        const req = request(`${server.url}${path}`, { method, headers });
+        req.once('upgrade', () => reject(new Error('upgraded')));
+        req.once('error', reject);
+        req.once('response', (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.once('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.end(body);
+      });
+    expect((await answer('GET', '/healthz')).status).toBe(200);
+    const authorized = await answer('POST', '/device_authorization', new URLSearchParams({ client_id: clientId, scope: 'valuate:read' }).toString());
+    expect(authorized.status).toBe(200);
+    expect(JSON.parse(authorized.body)).toHaveProperty('device_code');
+  });
+
+  it('answers a HEAD WebSocket upgrade with headers only', async () => {
+    for (const [path, status] of [['/token', 404], ['/push', 405]] as const) {
+      const res = await new Promise<{ status: number; length: number }>((resolve, reject) => {
+        const req = request(`${server.url}${path}`, { method: 'HEAD', headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+        req.once('error', reject);
+        req.once('response', (r) => {
+          let length = 0;
+          r.on('data', (c: Buffer) => (length += c.length));
+          r.once('end', () => resolve({ status: r.statusCode ?? 0, length }));
+        });
+        req.end();
+      });
+      expect(res).toEqual({ status, length: 0 });
+    }
   });
 
   it.each([

@@ -20,13 +20,33 @@ export interface PushEndpoint {
 const HEARTBEAT_SLICE = 256;
 
 /** Answer an upgrade request with a plain HTTP error and drop the connection. */
-function refuse(socket: Duplex, status: number, message: string): void {
+function refuse(req: IncomingMessage, socket: Duplex, status: number, message: string): void {
   const body = `${message}\n`;
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      // RFC 9110 §9.3.2: a HEAD answer has the headers of the GET answer and no body.
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${req.method === 'HEAD' ? '' : body}`,
   );
+}
+
+// The headers that make a request an upgrade offer.
+const UPGRADE_OFFER = new Set(['upgrade', 'connection', 'http2-settings']);
+
+/**
+ * Node hands every request with an Upgrade header to the `upgrade` listener once there is
+ * one, so without this an `Upgrade: h2c` offer (curl --http2 on http://) to /token would
+ * never reach the app. RFC 9110 §7.8 lets a server ignore the offer: the request is written
+ * back onto the socket without it and the socket handed to the HTTP server as a fresh
+ * connection, body and keep-alive included.
+ */
+function serveWithoutUpgrade(http: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (!UPGRADE_OFFER.has(req.rawHeaders[i]!.toLowerCase())) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+  }
+  socket.unshift(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]));
+  http.emit('connection', socket);
 }
 
 /**
@@ -70,22 +90,31 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
   }
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      serveWithoutUpgrade(http, req, socket, head);
+      return;
+    }
     // An error on a socket we refuse must not crash the server.
     socket.on('error', () => socket.destroy());
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://push.invalid');
     } catch {
-      refuse(socket, 400, 'bad request target');
+      refuse(req, socket, 400, 'bad request target');
       return;
     }
     if (url.pathname !== PUSH_PATH) {
-      refuse(socket, 404, 'no WebSocket endpoint here');
+      refuse(req, socket, 404, 'no WebSocket endpoint here');
+      return;
+    }
+    // RFC 6455 §4.1: the opening handshake is a GET.
+    if (req.method !== 'GET') {
+      refuse(req, socket, 405, 'the WebSocket handshake is a GET');
       return;
     }
     // A URL ends up in proxy logs and histories: credentials go in the first message only.
     if (CREDENTIAL_PARAMS.some((name) => url.searchParams.has(name))) {
-      refuse(socket, 400, 'send credentials in the subscribe message, never in the URL');
+      refuse(req, socket, 400, 'send credentials in the subscribe message, never in the URL');
       return;
     }
     const ip = addressKey(req.socket.remoteAddress);
