@@ -1,4 +1,11 @@
 /**
+ * `@kalm/device-client/claims`: read what an access token says about the pairing,
+ * for display. Its own entry point: not every embedder needs it.
+ *
+ * @packageDocumentation
+ */
+
+/**
  * The claims of a JWT access token (RFC 9068), decoded WITHOUT verifying the
  * signature: for showing who signed in (`sub`) on the device, never for trusting.
  * Undefined when the token is not a JWT.

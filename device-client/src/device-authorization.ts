@@ -1,7 +1,7 @@
 import { resolveEndpoints, type ServerOptions } from './discovery.js';
-import { AbortedError, AccessDeniedError, ExpiredTokenError, OAuthResponseError } from './errors.js';
-import { errorOf, num, postForm, str, type ClientCredentials } from './http.js';
-import { defaultPush, type PushStatus, type PushSubscribe } from './push.js';
+import { AbortedError, ExpiredTokenError, OAuthResponseError } from './errors.js';
+import { errorOf, num, send, str, type ClientCredentials, type FormResponse } from './http.js';
+import type { PushStatus, PushSubscribe } from './push.js';
 import { systemTimers, type Timers } from './timers.js';
 import { toPairing, type Pairing, type TokenStore } from './tokens.js';
 
@@ -13,8 +13,13 @@ export interface StartOptions extends ServerOptions, ClientCredentials {
   store?: TokenStore;
   /** Clock and timers for the expiry and the waiting; default the system ones. */
   timers?: Timers;
-  /** Push channel; default the runtime's `WebSocket` if any. `false` polls only. */
-  push?: PushSubscribe | false;
+  /**
+   * Push channel used while waiting, when the server advertises one: `runtimePush()` or
+   * `webSocketPush(WebSocket)` from `@kalm/device-client/push`, `nodePush()` from
+   * `@kalm/device-client/node`, or your own. Omitted or `false`: polling only. Injected
+   * rather than built in, so an app that does not push ships no WebSocket code.
+   */
+  push?: PushSubscribe | false | undefined;
   /** Cancels the device authorization request: it then rejects with {@link AbortedError}. */
   signal?: AbortSignal;
 }
@@ -38,8 +43,8 @@ export interface WaitOptions {
   onStatus?: (status: WaitStatus) => void;
   /** Overrides the timers given to {@link startDeviceAuthorization}. */
   timers?: Timers;
-  /** Overrides the push channel given to {@link startDeviceAuthorization}. */
-  push?: PushSubscribe | false;
+  /** Overrides the push channel given to {@link startDeviceAuthorization}; `false` polls only. */
+  push?: PushSubscribe | false | undefined;
 }
 
 /**
@@ -90,13 +95,107 @@ const MAX_BACKOFF_MS = 60_000;
  */
 export async function startDeviceAuthorization(options: StartOptions): Promise<DeviceAuthorization> {
   const endpoints = await resolveEndpoints(options);
-  const timers = options.timers ?? systemTimers;
+  const { tokenEndpoint } = endpoints;
   const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
-  const res = await postForm(endpoints.deviceAuthorizationEndpoint, { scope }, options, timers.now(), options.signal);
+  const res = await send(endpoints.deviceAuthorizationEndpoint, options, options.signal, { scope });
   if (res.status !== 200) throw errorOf(res);
   const { body } = res;
   const expiresIn = num(body.expires_in);
   if (!expiresIn) throw new OAuthResponseError('invalid_response', 'no expires_in', 0);
+
+  // Poll (RFC 8628 §3.4) until a decision, the expiry or an abort.
+  async function wait({ signal, onStatus = () => {}, timers = options.timers ?? systemTimers, push = options.push }: WaitOptions = {}): Promise<Pairing> {
+    let { interval } = auth;
+    let delay = interval * 1000;
+    let failures = 0;
+    // Set by a push status: the next sleep ends at once. `wake` ends the current one.
+    let pushed = false;
+    let wake = () => {};
+    let handle: unknown;
+    // Push only shortens the wait: a decision triggers the next poll at once, and the token
+    // endpoint stays the source of truth.
+    const unsubscribe =
+      push && auth.pushUri
+        ? push(
+            auth.pushUri,
+            { device_code: auth.deviceCode },
+            (status) => {
+              onStatus({ type: 'push', status });
+              // Anything but `pending` is a decision (approved, denied, expired): poll now.
+              if (status !== 'pending') {
+                pushed = true;
+                wake();
+              }
+            },
+            () => onStatus({ type: 'push', status: 'closed' }),
+          )
+        : undefined;
+    const onAbort = () => wake();
+    signal?.addEventListener('abort', onAbort);
+
+    try {
+      for (;;) {
+        // Never sleep past the expiry: reaching it ends the wait without another request.
+        if (!pushed && !signal?.aborted) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            handle = timers.setTimeout(resolve, Math.min(delay, auth.expiresAt - timers.now()));
+          });
+        }
+        timers.clearTimeout(handle);
+        if (signal?.aborted) throw new AbortedError(signal.reason);
+        pushed = false;
+        const now = timers.now();
+        if (now >= auth.expiresAt) throw new ExpiredTokenError('expired_token', 'codes expired', 0);
+        const res = await send(tokenEndpoint, options, signal, { grant_type: DEVICE_CODE_GRANT, device_code: auth.deviceCode }).catch(
+          (error: unknown): FormResponse => {
+            if (error instanceof AbortedError) throw error;
+            return { status: 0, body: { error } };
+          },
+        );
+        const { status, body } = res;
+        if (status === 200) {
+          const pairing = toPairing(body, now, { clientId: options.clientId, tokenEndpoint, scope: scope ?? '', pushUri: auth.pushUri });
+          await options.store?.save(pairing);
+          return pairing;
+        }
+        const { error } = body;
+        let retry = false;
+        if (error === 'slow_down') {
+          // RFC 8628 §3.5: add 5 s for this and all later polls, unless the server names a larger interval.
+          const asked = num(body.interval) ?? 0;
+          interval = asked > interval ? asked : interval + 5;
+        } else if (error !== 'authorization_pending') {
+          // RFC 6749 §5.2 refusals come as 400 (401 for invalid_client): access_denied,
+          // expired_token and any other code end the wait, typed by errorOf.
+          if (status && status !== 429 && status < 500) throw errorOf(res);
+          retry = true;
+        }
+        failures = retry ? failures + 1 : 0;
+        const after = res.headers?.get('retry-after');
+        delay = Math.max(
+          interval * 1000,
+          // Unreachable or overloaded: retry until expiry, backing off by doubling up to a
+          // minute, never tighter than the interval.
+          Math.min(interval * 1000 * 2 ** (failures - 1), MAX_BACKOFF_MS),
+          // RFC 9110 §10.2.3: the server's Retry-After, delay-seconds or an HTTP-date, when longer.
+          (after ? +after || (Date.parse(after) - now) / 1000 : 0) * 1000 || 0,
+        );
+        onStatus(
+          retry
+            ? { type: 'retry', error: status ? errorOf(res) : error, delay }
+            : error === 'slow_down'
+              ? { type: 'slow_down', interval }
+              : { type: 'pending' },
+        );
+      }
+    } finally {
+      timers.clearTimeout(handle);
+      signal?.removeEventListener('abort', onAbort);
+      unsubscribe?.();
+    }
+  }
+
   const auth: DeviceAuthorization = {
     deviceCode: str(body, 'device_code'),
     userCode: str(body, 'user_code'),
@@ -104,102 +203,11 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
     verificationUri: str(body, body.verification_uri ? 'verification_uri' : 'verification_url'),
     verificationUriComplete: body.verification_uri_complete as string | undefined,
     expiresIn,
-    expiresAt: timers.now() + expiresIn * 1000,
+    expiresAt: (options.timers ?? systemTimers).now() + expiresIn * 1000,
     // RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default."
     interval: num(body.interval) || 5,
     pushUri: (body.push_uri as string | undefined) ?? endpoints.pushEndpoint,
-    wait: (waitOptions = {}) =>
-      waitForTokens(auth, { ...options, ...endpoints, ...waitOptions, timers: waitOptions.timers ?? timers, scope: scope ?? '' }),
+    wait,
   };
   return auth;
-}
-
-type WaitContext = StartOptions & WaitOptions & { tokenEndpoint: string; timers: Timers; scope: string };
-
-async function waitForTokens(auth: DeviceAuthorization, ctx: WaitContext): Promise<Pairing> {
-  const { timers, signal, onStatus = () => {} } = ctx;
-  let interval = auth.interval;
-  let delay = interval * 1000;
-  let failures = 0;
-  // Set by a push status: the next sleep ends at once. `wake` ends the current one.
-  let pushed = false;
-  let wake: (() => void) | undefined;
-  const push = ctx.push === undefined ? defaultPush() : ctx.push;
-  const unsubscribe =
-    push && auth.pushUri
-      ? push(
-          auth.pushUri,
-          { device_code: auth.deviceCode },
-          (status) => {
-            onStatus({ type: 'push', status });
-            if (status === 'approved' || status === 'denied' || status === 'expired') {
-              pushed = true;
-              wake?.();
-            }
-          },
-          () => onStatus({ type: 'push', status: 'closed' }),
-        )
-      : undefined;
-
-  const onAbort = () => wake?.();
-  signal?.addEventListener('abort', onAbort);
-  let handle: unknown;
-
-  try {
-    for (;;) {
-      // Never sleep past the expiry: reaching it ends the wait without another request.
-      if (!pushed) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          if (!signal?.aborted) handle = timers.setTimeout(resolve, Math.max(0, Math.min(delay, auth.expiresAt - timers.now())));
-          else resolve();
-        });
-      }
-      timers.clearTimeout(handle);
-      if (signal?.aborted) throw new AbortedError(signal.reason);
-      pushed = false;
-      const now = timers.now();
-      if (now >= auth.expiresAt) throw new ExpiredTokenError('expired_token', 'codes expired', 0);
-      let res;
-      try {
-        res = await postForm(ctx.tokenEndpoint, { grant_type: DEVICE_CODE_GRANT, device_code: auth.deviceCode }, ctx, now, signal);
-      } catch (error) {
-        if (error instanceof AbortedError) throw error;
-        res = { status: 0, body: { error }, retryAfter: undefined };
-      }
-      const error = res.body.error;
-      if (res.status === 200) {
-        const pairing = toPairing(res, now, { clientId: ctx.clientId, tokenEndpoint: ctx.tokenEndpoint, scope: ctx.scope, pushUri: auth.pushUri });
-        await ctx.store?.save(pairing);
-        return pairing;
-      }
-      if (error === 'authorization_pending') {
-        failures = 0;
-        delay = interval * 1000;
-        onStatus({ type: 'pending' });
-      } else if (error === 'slow_down') {
-        // RFC 8628 §3.5: add 5 s for this and all later polls, unless the server names a larger interval.
-        const asked = num(res.body.interval);
-        interval = asked && asked > interval ? asked : interval + 5;
-        delay = interval * 1000;
-        onStatus({ type: 'slow_down', interval });
-      } else if (error === 'access_denied') {
-        throw errorOf(res, AccessDeniedError);
-      } else if (error === 'expired_token') {
-        throw errorOf(res, ExpiredTokenError);
-      } else if (res.status === 0 || res.status === 429 || res.status >= 500) {
-        // Unreachable or overloaded: retry until expiry, backing off, never tighter than the interval.
-        delay = Math.max(interval * 1000, Math.min(interval * 1000 * 2 ** failures++, MAX_BACKOFF_MS));
-        onStatus({ type: 'retry', error: res.status ? errorOf(res) : error, delay });
-      } else {
-        throw errorOf(res);
-      }
-      // RFC 9110 §10.2.3: the server's Retry-After, when longer.
-      if (res.retryAfter !== undefined) delay = Math.max(delay, res.retryAfter * 1000);
-    }
-  } finally {
-    timers.clearTimeout(handle);
-    signal?.removeEventListener('abort', onAbort);
-    unsubscribe?.();
-  }
 }

@@ -1,5 +1,5 @@
-import { AbortedError, OAuthResponseError } from './errors.js';
-import { str, type HttpOptions } from './http.js';
+import { OAuthResponseError } from './errors.js';
+import { send, str, type HttpOptions } from './http.js';
 
 /** The endpoints the client talks to. */
 export interface Endpoints {
@@ -34,12 +34,8 @@ export interface ServerOptions extends HttpOptions {
 export async function discover(issuer: string, options: HttpOptions & { signal?: AbortSignal } = {}): Promise<Endpoints> {
   const url = new URL(issuer);
   url.pathname = `/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`;
-  const { signal } = options;
-  const res = await (options.fetch ?? fetch)(url.href, { headers: { accept: 'application/json' }, signal: signal ?? null }).catch((error: unknown) => {
-    throw signal?.aborted ? new AbortedError(signal.reason) : error;
-  });
-  const body = res.ok ? ((await res.json()) as Record<string, unknown>) : {};
-  if (body.issuer !== issuer) throw new OAuthResponseError('invalid_response', `issuer mismatch`, res.status);
+  const { body, status } = await send(url.href, options, options.signal);
+  if (body.issuer !== issuer) throw new OAuthResponseError('invalid_response', 'issuer mismatch', status);
   return {
     deviceAuthorizationEndpoint: str(body, 'device_authorization_endpoint'),
     tokenEndpoint: str(body, 'token_endpoint'),
@@ -51,6 +47,6 @@ export async function discover(issuer: string, options: HttpOptions & { signal?:
 export async function resolveEndpoints(options: ServerOptions & { signal?: AbortSignal }): Promise<Endpoints> {
   const given = options.endpoints ?? {};
   if (given.deviceAuthorizationEndpoint && given.tokenEndpoint) return given as Endpoints;
-  if (!options.issuer) throw new TypeError('no issuer');
-  return { ...(await discover(options.issuer, options)), ...given };
+  // No issuer either: `new URL` in discover throws a TypeError.
+  return { ...(await discover(options.issuer!, options)), ...given };
 }

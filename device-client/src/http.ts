@@ -1,4 +1,4 @@
-import { AbortedError, OAuthResponseError } from './errors.js';
+import { AbortedError, AccessDeniedError, ExpiredTokenError, OAuthResponseError } from './errors.js';
 
 /**
  * How the client reaches the authorization server. Every field is optional and
@@ -20,67 +20,62 @@ export interface ClientCredentials {
   clientSecret?: string;
 }
 
-/** A parsed answer: the HTTP status, the JSON body (or `{}`), and `Retry-After` in seconds when present. */
+/** A parsed answer: the HTTP status (0: no answer came), the JSON body (or `{}`), the headers. @internal */
 export interface FormResponse {
   status: number;
   body: Record<string, unknown>;
-  retryAfter: number | undefined;
-}
-
-/** RFC 9110 §10.2.3: `Retry-After` is delay-seconds or an HTTP-date. */
-function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (!value) return undefined;
-  const seconds = +value || (Date.parse(value) - now) / 1000;
-  return seconds >= 0 ? seconds : undefined;
+  headers?: Headers;
 }
 
 /** RFC 6749 Appendix B: id and secret are form-encoded before they go into Basic. */
 const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
 
 /**
- * POST an `application/x-www-form-urlencoded` body (RFC 6749 §3.2) with the client's
+ * The one request path of the client: a GET of JSON (discovery), or with `params` a
+ * POST of an `application/x-www-form-urlencoded` body (RFC 6749 §3.2) with the client's
  * credentials. Network failures reject with the fetch error, an abort with
- * {@link AbortedError}; any HTTP answer resolves.
+ * {@link AbortedError}; any HTTP answer resolves, its body parsed once, here.
  * @internal
  */
-export async function postForm(
+export async function send(
   url: string,
-  params: Record<string, string | undefined>,
-  client: ClientCredentials & HttpOptions,
-  now: number,
+  client: Partial<ClientCredentials> & HttpOptions,
   signal?: AbortSignal,
+  params?: Record<string, string | undefined>,
 ): Promise<FormResponse> {
-  const form = new URLSearchParams();
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (client.clientSecret === undefined) form.set('client_id', client.clientId);
-  else headers.authorization = `Basic ${btoa(`${formEncode(client.clientId)}:${formEncode(client.clientSecret)}`)}`;
-  for (const [name, value] of Object.entries(params)) if (value !== undefined) form.set(name, value);
-  const res = await (client.fetch ?? fetch)(url, { method: 'POST', headers, body: form, signal: signal ?? null }).catch((error: unknown) => {
+  let form: URLSearchParams | undefined;
+  if (params) {
+    const { clientId = '', clientSecret } = client;
+    // Leave out absent (and empty) parameters: RFC 6749 §3.1 treats empty as absent.
+    form = new URLSearchParams(Object.entries(params).filter((entry): entry is [string, string] => !!entry[1]));
+    if (clientSecret === undefined) form.set('client_id', clientId);
+    else headers.authorization = `Basic ${btoa(`${formEncode(clientId)}:${formEncode(clientSecret)}`)}`;
+  }
+  const res = await (client.fetch ?? fetch)(url, { method: form && 'POST', headers, body: form, signal }).catch((error: unknown) => {
     throw signal?.aborted ? new AbortedError(signal.reason) : error;
   });
-  let body: unknown;
-  try {
-    body = await res.json();
-  } catch {
-    // A proxy's HTML error page, an empty 503: no JSON to read.
-  }
-  return {
-    status: res.status,
-    body: body && typeof body === 'object' ? (body as Record<string, unknown>) : {},
-    retryAfter: parseRetryAfter(res.headers.get('retry-after'), now),
-  };
+  // A proxy's HTML error page, an empty 503: no JSON, so no members. `Object()` also turns
+  // JSON that is not an object (null, 5, "x") into one without OAuth members.
+  const body = Object(await res.json().catch(() => 0)) as Record<string, unknown>;
+  return { status: res.status, body, headers: res.headers };
 }
 
-/** The RFC 6749 §5.2 error of a failed answer, as `Type` (default {@link OAuthResponseError}). @internal */
-export function errorOf(res: FormResponse, Type: typeof OAuthResponseError = OAuthResponseError): OAuthResponseError {
-  const { error, error_description: description } = res.body;
-  return new Type(typeof error === 'string' ? error : 'invalid_response', typeof description === 'string' ? description : `HTTP ${res.status}`, res.status);
+/**
+ * The RFC 6749 §5.2 error of a failed answer: {@link AccessDeniedError} and
+ * {@link ExpiredTokenError} for their RFC 8628 §3.5 codes, else {@link OAuthResponseError}.
+ * @internal
+ */
+export function errorOf({ body: { error, error_description: description }, status }: FormResponse): OAuthResponseError {
+  const code = typeof error === 'string' ? error : 'invalid_response';
+  const Type = code === 'access_denied' ? AccessDeniedError : code === 'expired_token' ? ExpiredTokenError : OAuthResponseError;
+  return new Type(code, typeof description === 'string' ? description : `HTTP ${status}`, status);
 }
 
 /** A required string member of a server answer, or an `invalid_response` error naming it. @internal */
 export function str(body: Record<string, unknown>, name: string): string {
   const value = body[name];
-  if (typeof value !== 'string' || value === '') throw new OAuthResponseError('invalid_response', `no ${name}`, 0);
+  if (!value || typeof value !== 'string') throw new OAuthResponseError('invalid_response', `no ${name}`, 0);
   return value;
 }
 

@@ -1,11 +1,23 @@
 /**
- * The push channel (a Kalm extension to RFC 8628): a WebSocket that tells a waiting
- * device the moment its code is decided, and a paired device when it is revoked.
- * Push only shortens the wait; the token endpoint stays the source of truth, so a
- * push status never ends a wait by itself, it only triggers the next poll at once.
+ * `@kalm/device-client/push`: the push channel (a Kalm extension to RFC 8628), a
+ * WebSocket that tells a waiting device the moment its code is decided, and a paired
+ * device when it is revoked ({@link watchPairing}). Push only shortens the wait; the
+ * token endpoint stays the source of truth, so a push status never ends a wait by
+ * itself, it only triggers the next poll at once.
  *
- * Transport seam: another channel (the MQTT transport in `./mqtt`) plugs in by
- * producing the same status strings through {@link PushSubscribe}.
+ * A separate entry point so that the core stays small: `wait()` takes the channel as
+ * its `push` option, and an app that does not push bundles none of this.
+ *
+ * ```ts
+ * import { startDeviceAuthorization } from '@kalm/device-client'
+ * import { runtimePush, watchPairing } from '@kalm/device-client/push'
+ * const auth = await startDeviceAuthorization({ issuer, clientId, store, push: runtimePush() })
+ * ```
+ *
+ * Transport seam: another channel plugs in by producing the same status strings
+ * through {@link PushSubscribe}.
+ *
+ * @packageDocumentation
  */
 
 /** The part of the WHATWG `WebSocket` the client uses; `ws` in Node implements it too. */
@@ -71,8 +83,19 @@ export function webSocketPush(WebSocket: WebSocketConstructor): PushSubscribe {
   };
 }
 
-/** The runtime's WebSocket as a {@link PushSubscribe}, if it has one (browsers, Node 22+). @internal */
-export function defaultPush(): PushSubscribe | undefined {
+/**
+ * The runtime's own `WebSocket` (browsers, TV runtimes, Node 22+) as a
+ * {@link PushSubscribe}, or undefined when it has none (Node 20: use `nodePush()` from
+ * `@kalm/device-client/node`, which falls back to `ws`).
+ *
+ * @example
+ * ```ts
+ * const pairing = await auth.wait({ push: runtimePush() })
+ * ```
+ */
+export function runtimePush(): PushSubscribe | undefined {
   const WebSocket = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   return WebSocket && webSocketPush(WebSocket);
 }
+
+export { watchPairing, type WatchOptions } from './watch.js';

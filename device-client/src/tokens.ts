@@ -1,5 +1,5 @@
 import { OAuthResponseError, PairingLostError } from './errors.js';
-import { errorOf, num, postForm, str, type ClientCredentials, type FormResponse, type HttpOptions } from './http.js';
+import { errorOf, num, send, str, type ClientCredentials, type FormResponse, type HttpOptions } from './http.js';
 import { systemTimers, type Timers } from './timers.js';
 
 /** What a device keeps after pairing: the tokens and where to renew them. Serialisable as JSON. */
@@ -59,14 +59,13 @@ export class MemoryTokenStore implements TokenStore {
  * response leaves out are kept from `previous` (§6: the server MAY keep the
  * refresh token; §5.1: scope is omitted when unchanged). @internal
  */
-export function toPairing(res: FormResponse, now: number, previous: Omit<Pairing, 'accessToken' | 'tokenType'>): Pairing {
-  const { body } = res;
+export function toPairing(body: Record<string, unknown>, now: number, previous: Omit<Pairing, 'accessToken' | 'tokenType'>): Pairing {
   const expiresIn = num(body.expires_in);
   return {
     ...previous,
     accessToken: str(body, 'access_token'),
     tokenType: str(body, 'token_type'),
-    expiresAt: expiresIn === undefined ? undefined : now + expiresIn * 1000,
+    expiresAt: expiresIn && now + expiresIn * 1000,
     refreshToken: (body.refresh_token as string | undefined) ?? previous.refreshToken,
     scope: (body.scope as string | undefined) ?? previous.scope,
   };
@@ -88,26 +87,33 @@ export interface AccessTokenOptions extends HttpOptions, Pick<ClientCredentials,
   refresh?: (pairing: Pairing, options: AccessTokenOptions) => Promise<Pairing>;
 }
 
-// One refresh at a time per store: two concurrent refreshes would present the same
-// refresh token twice, and RFC 9700 §4.14.2 reuse detection would end the pairing.
-const inFlight = new WeakMap<TokenStore, Promise<Pairing>>();
+// Calls for one store run one after another: two concurrent refreshes would present the
+// same refresh token twice, and RFC 9700 §4.14.2 reuse detection would end the pairing.
+// Queueing the whole call (not only the refresh) means a caller never loads a pairing
+// whose refresh token another caller is spending.
+const queues = new WeakMap<TokenStore, Promise<unknown>>();
 
 /** RFC 6749 §6 over HTTP: the default {@link AccessTokenOptions.refresh}. */
 async function refreshOverHttp(pairing: Pairing, options: AccessTokenOptions): Promise<Pairing> {
   const now = (options.timers ?? systemTimers).now();
-  const res = await postForm(pairing.tokenEndpoint, { grant_type: 'refresh_token', refresh_token: pairing.refreshToken }, { ...options, clientId: pairing.clientId }, now);
+  const res = await send(pairing.tokenEndpoint, { ...options, clientId: pairing.clientId }, undefined, { grant_type: 'refresh_token', refresh_token: pairing.refreshToken });
   if (res.status !== 200) throw errorOf(res);
-  return toPairing(res, now, pairing);
+  return toPairing(res.body, now, pairing);
 }
 
-async function refresh(store: TokenStore, pairing: Pairing, options: AccessTokenOptions): Promise<Pairing> {
+async function freshAccessToken(store: TokenStore, options: AccessTokenOptions): Promise<string> {
   try {
+    const pairing = await store.load();
+    if (!pairing) throw new OAuthResponseError('invalid_grant', 'not paired', 0);
+    const { expiresAt } = pairing;
+    const now = (options.timers ?? systemTimers).now();
+    if (!options.force && (expiresAt === undefined || expiresAt - (options.refreshBefore ?? 60) * 1000 > now)) return pairing.accessToken;
     if (!pairing.refreshToken) throw new OAuthResponseError('invalid_grant', 'no refresh token', 0);
     const next = await (options.refresh ?? refreshOverHttp)(pairing, options);
     // Persist the rotated refresh token before anyone uses the new access token: the old
     // refresh token is already spent on the server.
     await store.save(next);
-    return next;
+    return next.accessToken;
   } catch (error) {
     if (!(error instanceof OAuthResponseError) || error.error !== 'invalid_grant') throw error;
     await store.clear();
@@ -127,19 +133,8 @@ async function refresh(store: TokenStore, pairing: Pairing, options: AccessToken
  * await fetch(api, { headers: { authorization: `Bearer ${token}` } })
  * ```
  */
-export async function getAccessToken(store: TokenStore, options: AccessTokenOptions = {}): Promise<string> {
-  let pending = inFlight.get(store);
-  if (!pending) {
-    const pairing = await store.load();
-    if (!pairing) throw new PairingLostError('invalid_grant', 'not paired', 0);
-    const margin = (options.refreshBefore ?? 60) * 1000;
-    const now = (options.timers ?? systemTimers).now();
-    if (!options.force && (pairing.expiresAt === undefined || pairing.expiresAt - margin > now)) return pairing.accessToken;
-    pending = inFlight.get(store);
-    if (!pending) {
-      pending = refresh(store, pairing, options).finally(() => inFlight.delete(store));
-      inFlight.set(store, pending);
-    }
-  }
-  return (await pending).accessToken;
+export function getAccessToken(store: TokenStore, options: AccessTokenOptions = {}): Promise<string> {
+  const result = Promise.resolve(queues.get(store)).then(() => freshAccessToken(store, options));
+  queues.set(store, result.catch(() => {}));
+  return result;
 }

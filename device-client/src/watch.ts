@@ -1,5 +1,5 @@
 import { PairingLostError } from './errors.js';
-import { defaultPush, type PushStatus, type PushSubscribe } from './push.js';
+import type { PushStatus, PushSubscribe } from './push.js';
 import { systemTimers, type Timers } from './timers.js';
 import { getAccessToken, type AccessTokenOptions, type TokenStore } from './tokens.js';
 
@@ -11,8 +11,11 @@ export interface WatchOptions extends AccessTokenOptions {
    * The store is cleared before the call. Start a new pairing from here.
    */
   onRevoked: () => void;
-  /** Push channel; default the runtime's `WebSocket`. */
-  push?: PushSubscribe;
+  /**
+   * The push channel: `runtimePush()`, `webSocketPush(WebSocket)`, `nodePush()` or your
+   * own. Undefined (no WebSocket in this runtime): nothing to watch with, nothing happens.
+   */
+  push: PushSubscribe | undefined;
   /** Seconds before subscribing again after the channel drops. Default 30. */
   reconnectAfter?: number;
   /** Timers for the reconnection delay. */
@@ -29,12 +32,13 @@ export interface WatchOptions extends AccessTokenOptions {
  *
  * @example
  * ```ts
- * const stop = watchPairing(store, { onRevoked: () => showPairingScreen() })
+ * import { runtimePush, watchPairing } from '@kalm/device-client/push'
+ * const stop = watchPairing(store, { push: runtimePush(), onRevoked: () => showPairingScreen() })
  * ```
  */
 export function watchPairing(store: TokenStore, options: WatchOptions): () => void {
   const timers = options.timers ?? systemTimers;
-  const push = options.push ?? defaultPush();
+  const { push } = options;
   let stopped = false;
   let unsubscribe: (() => void) | undefined;
   let handle: unknown;

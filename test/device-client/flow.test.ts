@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AbortedError,
   AccessDeniedError,
-  accessTokenClaims,
   ExpiredTokenError,
   MemoryTokenStore,
   OAuthResponseError,
   startDeviceAuthorization,
   type WaitStatus,
 } from '../../device-client/src/index.js';
+import { accessTokenClaims } from '../../device-client/src/claims.js';
 import { fakeClock } from '../helpers/clock.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { manualTimers } from './manual-timers.js';

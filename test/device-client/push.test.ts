@@ -1,14 +1,8 @@
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  accessTokenClaims,
-  MemoryTokenStore,
-  startDeviceAuthorization,
-  watchPairing,
-  webSocketPush,
-  type WaitStatus,
-  type WebSocketConstructor,
-} from '../../device-client/src/index.js';
+import { MemoryTokenStore, startDeviceAuthorization, type WaitStatus } from '../../device-client/src/index.js';
+import { accessTokenClaims } from '../../device-client/src/claims.js';
+import { watchPairing, webSocketPush, type WebSocketConstructor } from '../../device-client/src/push.js';
 import { nodePush } from '../../device-client/src/node/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { manualTimers } from './manual-timers.js';

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  accessTokenClaims,
   getAccessToken,
   MemoryTokenStore,
   PairingLostError,
@@ -8,6 +7,7 @@ import {
   type Pairing,
   type TokenStore,
 } from '../../device-client/src/index.js';
+import { accessTokenClaims } from '../../device-client/src/claims.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { manualTimers } from './manual-timers.js';
 

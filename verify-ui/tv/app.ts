@@ -6,16 +6,18 @@ import {
   MemoryTokenStore,
   OAuthResponseError,
   startDeviceAuthorization,
-  watchPairing,
   type DeviceAuthorization,
   type Pairing,
 } from '../../device-client/src/index.js';
+import { runtimePush, watchPairing } from '../../device-client/src/push.js';
 import { qrSvg } from '../../device-client/src/qr.js';
 
 const body = document.body;
 const { issuer = location.origin, clientId = 'tv-demo', scope } = body.dataset;
 const descriptions = JSON.parse(body.dataset.scopes || '{}') as Record<string, string>;
 const store = new MemoryTokenStore();
+// The page's WebSocket as the push channel: approval and revocation are told at once.
+const push = runtimePush();
 const el = (id: string) => document.getElementById(id)!;
 
 type View = 'pairing' | 'signed-in' | 'message';
@@ -65,6 +67,7 @@ function signedIn(pairing: Pairing): void {
   show('signed-in');
   // RFC 8628 leaves revocation to the server; Kalm pushes it, so the TV can sign out at once.
   watchPairing(store, {
+    push,
     onStatus: (status) => {
       body.dataset.watch = status;
       body.dataset.push = status === 'closed' ? 'closed' : 'open';
@@ -81,7 +84,7 @@ const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function pair(note?: string): Promise<void> {
   let auth: DeviceAuthorization;
   try {
-    auth = await startDeviceAuthorization({ issuer, clientId, scope, store });
+    auth = await startDeviceAuthorization({ issuer, clientId, scope, store, push });
   } catch (error) {
     message('Can’t reach the sign-in service', error instanceof OAuthResponseError ? error.description : 'Check the network; retrying…');
     await later(10_000);
