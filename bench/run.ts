@@ -8,11 +8,12 @@ import { machineInfo } from './lib/machine.js';
 import { formatTable, writeResults } from './lib/report.js';
 import type { Scenario, ScenarioResult } from './lib/scenario.js';
 import { approveToToken } from './scenarios/approve-to-token.js';
+import { bundleSize } from './scenarios/bundle-size.js';
 import { deviceAuthorization } from './scenarios/device-authorization.js';
 import { pendingPoll } from './scenarios/pending-poll.js';
 import { refresh } from './scenarios/refresh.js';
 
-const SCENARIOS: Scenario[] = [deviceAuthorization, pendingPoll, approveToToken, refresh];
+const SCENARIOS: Scenario[] = [deviceAuthorization, pendingPoll, approveToToken, refresh, bundleSize];
 
 function pick(args: string[]): Scenario[] {
   if (args.length === 0) return SCENARIOS;
