@@ -9,15 +9,14 @@ export interface HttpOptions {
   fetch?: typeof fetch;
 }
 
-/** Client identification sent with every request to the token and device authorization endpoints. */
+/**
+ * Client identification sent with every request to the token and device authorization
+ * endpoints. Devices are public clients as a rule (RFC 8628 §5.6); a confidential one
+ * passes `fetch: clientSecretBasic(id, secret)` from `@kalm/device-client/client-secret`.
+ */
 export interface ClientCredentials {
   /** The registered `client_id`. */
   clientId: string;
-  /**
-   * Secret of a confidential client, sent with HTTP Basic (RFC 6749 §2.3.1). Devices
-   * are public clients as a rule (RFC 8628 §5.6): leave it out.
-   */
-  clientSecret?: string;
 }
 
 /** A parsed answer: the HTTP status (0: no answer came), the JSON body (or `{}`), the headers. @internal */
@@ -27,13 +26,10 @@ export interface FormResponse {
   headers?: Headers;
 }
 
-/** RFC 6749 Appendix B: id and secret are form-encoded before they go into Basic. */
-const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
-
 /**
  * The one request path of the client: a GET of JSON (discovery), or with `params` a
- * POST of an `application/x-www-form-urlencoded` body (RFC 6749 §3.2) with the client's
- * credentials. Network failures reject with the fetch error, an abort with
+ * POST of an `application/x-www-form-urlencoded` body (RFC 6749 §3.2) with the
+ * `client_id` (§3.2.1: how a public client identifies itself). Network failures reject with the fetch error, an abort with
  * {@link AbortedError}; any HTTP answer resolves, its body parsed once, here.
  * @internal
  */
@@ -43,16 +39,9 @@ export async function send(
   signal?: AbortSignal,
   params?: Record<string, string | undefined>,
 ): Promise<FormResponse> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  let form: URLSearchParams | undefined;
-  if (params) {
-    const { clientId = '', clientSecret } = client;
-    // Leave out absent (and empty) parameters: RFC 6749 §3.1 treats empty as absent.
-    form = new URLSearchParams(Object.entries(params).filter((entry): entry is [string, string] => !!entry[1]));
-    if (clientSecret === undefined) form.set('client_id', clientId);
-    else headers.authorization = `Basic ${btoa(`${formEncode(clientId)}:${formEncode(clientSecret)}`)}`;
-  }
-  const res = await (client.fetch ?? fetch)(url, { method: form && 'POST', headers, body: form, signal }).catch((error: unknown) => {
+  // Leave out absent (and empty) parameters: RFC 6749 §3.1 treats empty as absent.
+  const form = params && new URLSearchParams(Object.entries({ ...params, client_id: client.clientId }).filter((entry): entry is [string, string] => !!entry[1]));
+  const res = await (client.fetch ?? fetch)(url, { method: form && 'POST', headers: { accept: 'application/json' }, body: form, signal }).catch((error: unknown) => {
     throw signal?.aborted ? new AbortedError(signal.reason) : error;
   });
   // A proxy's HTML error page, an empty 503: no JSON, so no members. `Object()` also turns

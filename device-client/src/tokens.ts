@@ -1,5 +1,5 @@
 import { OAuthResponseError, PairingLostError } from './errors.js';
-import { errorOf, num, send, str, type ClientCredentials, type FormResponse, type HttpOptions } from './http.js';
+import { errorOf, num, send, str, type HttpOptions } from './http.js';
 import { systemTimers, type Timers } from './timers.js';
 
 /** What a device keeps after pairing: the tokens and where to renew them. Serialisable as JSON. */
@@ -72,7 +72,7 @@ export function toPairing(body: Record<string, unknown>, now: number, previous: 
 }
 
 /** Options of {@link getAccessToken}. */
-export interface AccessTokenOptions extends HttpOptions, Pick<ClientCredentials, 'clientSecret'> {
+export interface AccessTokenOptions extends HttpOptions {
   /** Refresh when the access token has fewer than this many seconds left. Default 60. */
   refreshBefore?: number;
   /** Clock; defaults to the system clock. */

@@ -3,11 +3,12 @@
  * shell, a headless box over SSH).
  *
  *   kalm-device login --issuer URL --client-id ID [--scope "…"] [--store FILE] [--print-tokens] [--no-push]
- *   kalm-device token [--store FILE] [--force]
+ *   kalm-device token [--store FILE] [--force] [--client-secret S]
  *   kalm-device logout [--store FILE]
  */
 import { parseArgs } from 'node:util';
 import { accessTokenClaims } from '../claims.js';
+import { clientSecretBasic } from '../client-secret.js';
 import { startDeviceAuthorization, type DeviceAuthorization } from '../device-authorization.js';
 import { AbortedError, AccessDeniedError, ExpiredTokenError, OAuthResponseError, PairingLostError } from '../errors.js';
 import { getAccessToken } from '../tokens.js';
@@ -22,7 +23,7 @@ export const EXIT = { ok: 0, error: 1, usage: 2, denied: 3, expired: 4, notPaire
 const USAGE = `Usage:
   kalm-device login --issuer URL --client-id ID [--scope "a b"] [--client-secret S]
                     [--store FILE] [--print-tokens] [--no-push]
-  kalm-device token [--store FILE] [--force]
+  kalm-device token [--store FILE] [--force] [--client-secret S]
   kalm-device logout [--store FILE]
 
 The pairing is kept in --store, else $KALM_DEVICE_STORE, else ${defaultPairingFile()}.
@@ -80,6 +81,12 @@ function startCountdown(auth: DeviceAuthorization): () => void {
   };
 }
 
+/** A confidential client's `fetch` (HTTP Basic), when `--client-secret` is given. */
+function withSecret(clientId: string, values: Record<string, string | boolean | undefined>): typeof fetch | undefined {
+  const secret = values['client-secret'];
+  return typeof secret === 'string' ? clientSecretBasic(clientId, secret) : undefined;
+}
+
 async function login(values: Record<string, string | boolean | undefined>): Promise<number> {
   const issuer = values.issuer as string | undefined;
   const clientId = values['client-id'] as string | undefined;
@@ -98,7 +105,7 @@ async function login(values: Record<string, string | boolean | undefined>): Prom
     const auth = await startDeviceAuthorization({
       issuer: issuer.replace(/\/+$/, ''),
       clientId,
-      clientSecret: values['client-secret'] as string | undefined,
+      fetch: withSecret(clientId, values),
       scope: values.scope as string | undefined,
       store,
       push: values['no-push'] ? false : await nodePush(),
@@ -139,7 +146,8 @@ async function login(values: Record<string, string | boolean | undefined>): Prom
 async function token(values: Record<string, string | boolean | undefined>): Promise<number> {
   const store = new FileTokenStore((values.store as string | undefined) ?? defaultPairingFile());
   try {
-    out(await getAccessToken(store, { force: Boolean(values.force), clientSecret: values['client-secret'] as string | undefined }));
+    const clientId = (await store.load())?.clientId;
+    out(await getAccessToken(store, { force: Boolean(values.force), fetch: clientId ? withSecret(clientId, values) : undefined }));
     return EXIT.ok;
   } catch (error) {
     if (error instanceof PairingLostError) {
