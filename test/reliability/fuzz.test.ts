@@ -40,6 +40,7 @@ beforeAll(async () => {
   live.cookie = [...phone.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   live.csrf = await phone.csrf('/device');
   live.grantId = (await server.core.tokens.verifyAccessToken(live.accessToken))?.grant_id ?? 'none';
+  live.initialAccessToken = (await server.core.registration.issueInitialAccessToken({ ownerUserId: null, expiresIn: 3600, uses: 100_000 })).token;
 });
 afterAll(() => server.stop());
 
@@ -325,6 +326,56 @@ describe('fuzzing every endpoint', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     const res = await server.post('/device_authorization', { client_id: live.publicClient! });
     expect(res.status).toBe(200);
+  }, 60_000);
+});
+
+describe('fuzzing dynamic client registration', () => {
+  const metadataValue = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.constantFrom('code', 'none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt', 'native', 'web', 'valuate:read', 'openid'),
+    fc.array(fc.constantFrom('authorization_code', 'refresh_token', 'device_code', 'client_credentials', 'implicit', 'code', 'token', 'https://app.example/cb', 'http://localhost:1/cb', 'javascript:alert(1)', 'not a uri', ''), { maxLength: 4 }),
+  );
+  const metadata = fc.dictionary(
+    fc.constantFrom('redirect_uris', 'grant_types', 'response_types', 'token_endpoint_auth_method', 'scope', 'client_name', 'client_uri', 'logo_uri', 'contacts', 'application_type', '__proto__', 'constructor', 'software_id'),
+    metadataValue,
+    { maxKeys: 8 },
+  );
+
+  // A valid document with up to three members replaced by random values, so some are accepted.
+  const VALID = {
+    redirect_uris: ['https://app.example/cb'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    scope: 'valuate:read',
+    client_name: 'Fuzzed app',
+  };
+  const nearlyValid = fc.tuple(fc.boolean(), metadata.filter((m) => Object.keys(m).length <= 3)).map(([keepAll, patch]) => (keepAll ? VALID : { ...VALID, ...patch }));
+
+  it('answers random client metadata with 201 or an RFC 7591 error, never a 5xx', async () => {
+    const seen = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          { weight: 4, arbitrary: nearlyValid.map((m) => JSON.stringify(m)) },
+          { weight: 2, arbitrary: metadata.map((m) => JSON.stringify(m)) },
+          { weight: 1, arbitrary: fc.string({ maxLength: 100 }) },
+        ),
+        async (body) => {
+        const res = await rawRequest(server.url, {
+          method: 'POST',
+          path: '/register',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${live.initialAccessToken}` },
+          body: Buffer.from(body),
+        });
+        seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
+        expect(res.status, body.slice(0, 200)).toBeLessThan(500);
+        expectRfcShapedError(res, `POST /register ${body.slice(0, 80)}`);
+        },
+      ),
+      runs(200),
+    );
+    console.log(`registration answers: ${[...seen].map(([k, n]) => `${n}× ${k}`).join(', ')}`);
   }, 60_000);
 });
 
