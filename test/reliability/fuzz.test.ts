@@ -41,7 +41,12 @@ beforeAll(async () => {
   live.csrf = await phone.csrf('/device');
   live.grantId = (await server.core.tokens.verifyAccessToken(live.accessToken))?.grant_id ?? 'none';
   live.initialAccessToken = (await server.core.registration.issueInitialAccessToken({ ownerUserId: null, expiresIn: 3600, uses: 100_000 })).token;
+  live.webApp = (
+    await server.createClient({ name: 'Fuzz web app', grantTypes: [GRANT_TYPES.authorizationCode, GRANT_TYPES.refreshToken], redirectUris: [REGISTERED_REDIRECT] })
+  ).clientId;
 });
+
+const REGISTERED_REDIRECT = 'https://app.example/cb';
 afterAll(() => server.stop());
 
 const ENDPOINTS = [
@@ -376,6 +381,54 @@ describe('fuzzing dynamic client registration', () => {
       runs(200),
     );
     console.log(`registration answers: ${[...seen].map(([k, n]) => `${n}× ${k}`).join(', ')}`);
+  }, 60_000);
+});
+
+describe('fuzzing the authorization endpoint', () => {
+  const value = fc.oneof(
+    fc.constantFrom(
+      REGISTERED_REDIRECT, `${REGISTERED_REDIRECT}?x=1`, `${REGISTERED_REDIRECT}#f`, 'https://app.example/cb/../evil', 'https://app.example.evil.example/cb',
+      'https://evil.example/cb', '//evil.example', '/local', 'javascript:alert(1)', 'code', 'token', 'code token', 'S256', 'plain', 'none', 'login',
+      'consent', 'valuate:read', 'valuate:read billing:read', 'openid', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', 'approve', 'deny', '',
+    ),
+    fc.string({ maxLength: 60 }),
+  );
+  const VALID: Record<string, string> = {
+    response_type: 'code',
+    redirect_uri: REGISTERED_REDIRECT,
+    scope: 'valuate:read',
+    state: 'st',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  };
+  const names = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt', 'nonce', 'response_mode'];
+  const query = fc
+    .tuple(fc.boolean(), fc.array(fc.tuple(fc.constantFrom(...names), value), { maxLength: 3 }), fc.boolean())
+    .map(([withClient, patch, repeat]) => {
+      const q = new URLSearchParams({ ...VALID, ...(withClient ? { client_id: live.webApp! } : {}) });
+      for (const [n, v] of patch) if (repeat) q.append(n, v); else q.set(n, v);
+      return q.toString();
+    });
+
+  it('never answers 5xx and never redirects anywhere but the registered redirect URI or a local page', async () => {
+    await fc.assert(
+      fc.asyncProperty(query, fc.constantFrom('GET', 'POST'), fc.constantFrom('approve', 'deny'), async (q, method, decision) => {
+        const res = await rawRequest(server.url, {
+          method,
+          path: `/authorize?${q}`,
+          headers: { cookie: live.cookie!, 'content-type': 'application/x-www-form-urlencoded' },
+          body: method === 'POST' ? Buffer.from(new URLSearchParams({ csrf_token: live.csrf!, decision, scope: 'valuate:read' }).toString()) : undefined,
+        });
+        expect(res.status, q).toBeLessThan(500);
+        const location = res.headers.location;
+        if (typeof location === 'string') {
+          // RFC 6749 §4.1.2.1 / RFC 9700 §4.1: an open redirector is never acceptable.
+          const ok = location.startsWith('/') ? !location.startsWith('//') : location.startsWith(`${REGISTERED_REDIRECT}?`);
+          expect(ok, `${method} /authorize?${q} → ${location}`).toBe(true);
+        }
+      }),
+      runs(200),
+    );
   }, 60_000);
 });
 
