@@ -97,7 +97,8 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
   const endpoints = await resolveEndpoints(options);
   const { tokenEndpoint } = endpoints;
   const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
-  const res = await send(endpoints.deviceAuthorizationEndpoint, options, options.signal, { scope });
+  // RFC 6749 §3.3: no scope parameter at all for the client's default (empty counts as absent).
+  const res = await send(endpoints.deviceAuthorizationEndpoint, options, options.signal, scope ? { scope } : {});
   if (res.status !== 200) throw errorOf(res);
   const { body } = res;
   const expiresIn = num(body.expires_in);

@@ -37,10 +37,9 @@ export async function send(
   url: string,
   client: Partial<ClientCredentials> & HttpOptions,
   signal?: AbortSignal,
-  params?: Record<string, string | undefined>,
+  params?: Record<string, string>,
 ): Promise<FormResponse> {
-  // Leave out absent (and empty) parameters: RFC 6749 §3.1 treats empty as absent.
-  const form = params && new URLSearchParams(Object.entries({ ...params, client_id: client.clientId }).filter((entry): entry is [string, string] => !!entry[1]));
+  const form = params && new URLSearchParams({ ...params, client_id: client.clientId! });
   const res = await (client.fetch ?? fetch)(url, { method: form && 'POST', headers: { accept: 'application/json' }, body: form, signal }).catch((error: unknown) => {
     throw signal?.aborted ? new AbortedError(signal.reason) : error;
   });

@@ -96,7 +96,7 @@ const queues = new WeakMap<TokenStore, Promise<unknown>>();
 /** RFC 6749 §6 over HTTP: the default {@link AccessTokenOptions.refresh}. */
 async function refreshOverHttp(pairing: Pairing, options: AccessTokenOptions): Promise<Pairing> {
   const now = (options.timers ?? systemTimers).now();
-  const res = await send(pairing.tokenEndpoint, { ...options, clientId: pairing.clientId }, undefined, { grant_type: 'refresh_token', refresh_token: pairing.refreshToken });
+  const res = await send(pairing.tokenEndpoint, { ...options, clientId: pairing.clientId }, undefined, { grant_type: 'refresh_token', refresh_token: pairing.refreshToken! });
   if (res.status !== 200) throw errorOf(res);
   return toPairing(res.body, now, pairing);
 }
@@ -104,11 +104,10 @@ async function refreshOverHttp(pairing: Pairing, options: AccessTokenOptions): P
 async function freshAccessToken(store: TokenStore, options: AccessTokenOptions): Promise<string> {
   try {
     const pairing = await store.load();
-    if (!pairing) throw new OAuthResponseError('invalid_grant', 'not paired', 0);
-    const { expiresAt } = pairing;
+    const expiresAt = pairing?.expiresAt;
     const now = (options.timers ?? systemTimers).now();
-    if (!options.force && (expiresAt === undefined || expiresAt - (options.refreshBefore ?? 60) * 1000 > now)) return pairing.accessToken;
-    if (!pairing.refreshToken) throw new OAuthResponseError('invalid_grant', 'no refresh token', 0);
+    if (pairing && !options.force && (expiresAt === undefined || expiresAt - (options.refreshBefore ?? 60) * 1000 > now)) return pairing.accessToken;
+    if (!pairing?.refreshToken) throw new OAuthResponseError('invalid_grant', pairing ? 'no refresh token' : 'not paired', 0);
     const next = await (options.refresh ?? refreshOverHttp)(pairing, options);
     // Persist the rotated refresh token before anyone uses the new access token: the old
     // refresh token is already spent on the server.
