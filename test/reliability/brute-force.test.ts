@@ -33,8 +33,20 @@ async function guess(ip: string, code = formatUserCode(randomCode())) {
   return browser.post('/device', { csrf_token: csrf, user_code: code });
 }
 
+/** One password guess for `username` from `ip` in a brand-new session: 401 (wrong, counted), 429 (limited) or 303 (signed in). */
+async function passwordGuess(ip: string, username: string, password = `guess-${rng.int(0, 1e9)}`) {
+  const browser = new PageClient(server.url, { localAddress: ip });
+  const csrf = await browser.csrf('/signin');
+  return browser.post('/signin', { csrf_token: csrf, username, password });
+}
+
 /** Guesses that reach the code lookup within `windowMs`, from each of `ips`, each as early as allowed. */
-async function measure(ips: string[], windowMs: number): Promise<{ guesses: number; limitedAnswers: number }> {
+async function measure(
+  ips: string[],
+  windowMs: number,
+  attempt: (ip: string) => Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> = (ip) => guess(ip),
+  wrongStatus = 400,
+): Promise<{ guesses: number; limitedAnswers: number }> {
   const start = server.clock.now();
   const nextAt = new Map(ips.map((ip) => [ip, start]));
   let guesses = 0;
@@ -44,12 +56,12 @@ async function measure(ips: string[], windowMs: number): Promise<{ guesses: numb
     const [ip, at] = [...nextAt].reduce((a, b) => (b[1] < a[1] ? b : a));
     if (at - start >= windowMs) break;
     server.clock.set(at);
-    const res = await guess(ip);
+    const res = await attempt(ip);
     if (res.status === 429) {
       limitedAnswers++;
       nextAt.set(ip, at + Number(res.headers['retry-after']) * 1000);
     } else {
-      expect(res.status).toBe(400);
+      expect(res.status).toBe(wrongStatus);
       guesses++;
     }
   }
@@ -116,6 +128,16 @@ describe('brute force on code entry (RFC 8628 §5.1)', () => {
     const ok = await guess(owner!, live.user_code);
     expect(ok.status).toBe(303);
     expect(normalizeUserCode(live.user_code)).toBeDefined();
+  });
+
+  it('limits password guessing on the sign-in page the same way: 9 guesses per address in 600 s, and then not even the right password', async () => {
+    const victim = await server.createUser('victim', 'the right passphrase');
+    const [ip] = addresses(1);
+    const { guesses } = await measure([ip!], LIFETIME, (a) => passwordGuess(a, victim.username), 401);
+    console.log(`password guesses from one IP: ${guesses} per 600 s`);
+    expect(guesses).toBe(9);
+    const limited = await passwordGuess(ip!, victim.username, victim.password);
+    expect(limited.status).toBe(429);
   });
 
   it('counts a burst of parallel guesses from one IP one by one: no more than the free five get through', async () => {
