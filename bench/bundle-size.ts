@@ -4,12 +4,12 @@
 // every browser entry together, too).
 // Run: node --import tsx bench/bundle-size.ts
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 const src = path.resolve('device-client/src');
 
-async function gzipped(contents: string, target = 'esnext'): Promise<{ raw: number; gz: number }> {
+async function gzipped(contents: string, target = 'esnext'): Promise<{ raw: number; gz: number; br: number }> {
   const result = await build({
     stdin: { contents, resolveDir: src, loader: 'ts' },
     bundle: true,
@@ -21,7 +21,9 @@ async function gzipped(contents: string, target = 'esnext'): Promise<{ raw: numb
     legalComments: 'none',
   });
   const code = result.outputFiles[0]!.contents;
-  return { raw: code.length, gz: gzipSync(code, { level: 9 }).length };
+  // Brotli too, for information: what most CDNs serve; the targets are for gzip.
+  const br = brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  return { raw: code.length, gz: gzipSync(code, { level: 9 }).length, br };
 }
 
 // "core" is the "." entry with its full export set; the optional entry points (push and
@@ -31,6 +33,7 @@ const cases: Array<[string, string, number | undefined, string?]> = [
   ['core as a pairing app uses it (start, wait, getAccessToken, MemoryTokenStore)', `export { startDeviceAuthorization, getAccessToken, MemoryTokenStore } from './index.js';`, 2048],
   ['./push alone (webSocketPush, runtimePush, watchPairing)', `export * from './push.js';`, undefined],
   ['./claims alone (accessTokenClaims)', `export * from './claims.js';`, undefined],
+  ['./client-secret alone (clientSecretBasic)', `export * from './client-secret.js';`, undefined],
   ['./qr alone (lean-qr/nano + SVG, terminal, data URL)', `export * from './qr.js';`, undefined],
   ['pairing app with push (+ runtimePush)', `export { startDeviceAuthorization, getAccessToken, MemoryTokenStore } from './index.js'; export { runtimePush } from './push.js';`, undefined],
   ['core + push: every export of "." and "./push"', `export * from './index.js'; export * from './push.js';`, undefined],
@@ -39,9 +42,9 @@ const cases: Array<[string, string, number | undefined, string?]> = [
   ['TV demo page script (core + push + QR + page, ES2019 for older TV runtimes)', `import '../../verify-ui/tv/app.js';`, undefined, 'es2019'],
 ];
 
-console.log('bundle'.padEnd(82), 'min'.padStart(7), 'gzip'.padStart(7), ' target');
+console.log('bundle'.padEnd(82), 'min'.padStart(7), 'gzip'.padStart(7), 'brotli'.padStart(7), ' target (gzip)');
 for (const [name, entry, target, esTarget] of cases) {
-  const { raw, gz } = await gzipped(entry, esTarget);
+  const { raw, gz, br } = await gzipped(entry, esTarget);
   const verdict = target === undefined ? '' : gz <= target ? ` ≤ ${target} ok` : ` > ${target} OVER`;
-  console.log(name.padEnd(82), String(raw).padStart(7), String(gz).padStart(7), verdict);
+  console.log(name.padEnd(82), String(raw).padStart(7), String(gz).padStart(7), String(br).padStart(7), verdict);
 }

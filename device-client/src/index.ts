@@ -1,9 +1,10 @@
 /**
  * `@kalm/device-client`: the RFC 8628 device authorization flow for TVs and
  * devices. Needs only `fetch`, `AbortSignal` and `URLSearchParams`, so it runs in
- * browsers, TV runtimes and Node. The core stays under 2 KB gzipped; what not every
+ * browsers, TV runtimes and Node. The core stays about 2 KB gzipped; what not every
  * embedder needs has its own entry point:
- * push over WebSocket and revocation watching `@kalm/device-client/push`, QR codes
+ * push over WebSocket and revocation watching `@kalm/device-client/push`, client secrets
+ * `@kalm/device-client/client-secret`, QR codes
  * `@kalm/device-client/qr`, reading an access token's claims `@kalm/device-client/claims`,
  * file storage and `ws` `@kalm/device-client/node`, the MQTT transport `@kalm/device-client/mqtt`.
  *

@@ -2,7 +2,7 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryTokenStore, startDeviceAuthorization, type WaitStatus } from '../../device-client/src/index.js';
 import { accessTokenClaims } from '../../device-client/src/claims.js';
-import { watchPairing, webSocketPush, type WebSocketConstructor } from '../../device-client/src/push.js';
+import { runtimePush, watchPairing, webSocketPush, type WebSocketConstructor } from '../../device-client/src/push.js';
 import { nodePush } from '../../device-client/src/node/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { manualTimers } from './manual-timers.js';
@@ -45,6 +45,35 @@ function statusWatcher() {
 }
 
 describe('push channel of the device client', () => {
+  it('opens no socket unless a push channel is given, even where the runtime has a WebSocket: it polls', async () => {
+    const sockets: WebSocket[] = [];
+    const runtime = globalThis as { WebSocket?: unknown };
+    const before = runtime.WebSocket;
+    runtime.WebSocket = class extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        sockets.push(this);
+      }
+    };
+    try {
+      const timers = manualTimers(server.clock);
+      const auth = await startDeviceAuthorization({ issuer: server.url, clientId, scope: 'valuate:read', timers });
+      expect(auth.pushUri).toBeDefined();
+      const status = statusWatcher();
+      const tokens = auth.wait({ onStatus: status.onStatus });
+      await server.core.deviceFlow.approve(auth.userCode, (await server.createUser()).id, ['valuate:read']);
+      (await timers.next()).fire();
+      await tokens;
+      expect(sockets).toEqual([]);
+      expect(status.seen.some((s) => s.type === 'push')).toBe(false);
+      // runtimePush() is how an app opts in to that WebSocket.
+      expect(runtimePush()).toBeTypeOf('function');
+    } finally {
+      runtime.WebSocket = before;
+    }
+    if (!before) expect(runtimePush()).toBeUndefined();
+  });
+
   it('learns the push URL from the server and redeems at once when push says approved', async () => {
     const timers = manualTimers(server.clock);
     const auth = await startDeviceAuthorization({ issuer: server.url, clientId, scope: 'valuate:read', timers, push: await nodePush() });
