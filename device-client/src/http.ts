@@ -29,8 +29,9 @@ export interface FormResponse {
 /**
  * The one request path of the client: a GET of JSON (discovery), or with `params` a
  * POST of an `application/x-www-form-urlencoded` body (RFC 6749 §3.2) with the
- * `client_id` (§3.2.1: how a public client identifies itself). Network failures reject with the fetch error, an abort with
- * {@link AbortedError}; any HTTP answer resolves, its body parsed once, here.
+ * `client_id` (§3.2.1: how a public client identifies itself). Network failures reject
+ * with the fetch error, an abort with {@link AbortedError}; any HTTP answer resolves, its
+ * body parsed once, here.
  * @internal
  */
 export async function send(
