@@ -7,7 +7,6 @@ import { withTokenFastPath } from './http/token-fast-path.js';
 import { createLogger, type Logger } from './logger.js';
 import { startMqttBridge, type MqttBridge } from './mqtt/bridge.js';
 import { attachPush } from './push/index.js';
-import { createMqttRepository } from './store/mqtt.js';
 import { createSqliteStore } from './store/sqlite.js';
 
 export interface StartOptions {
@@ -54,7 +53,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const detachers: Array<() => Promise<void>> = [];
   detachers.push(attachPush(http, core, logger).stop);
   // The bridge connects in the background: a broker that is down never delays or blocks HTTP.
-  const mqtt = config.mqttUrl ? startMqttBridge({ core, repo: createMqttRepository(store.db), logger }) : undefined;
+  const mqtt = config.mqttUrl ? startMqttBridge({ core, repo: store.mqtt, logger }) : undefined;
   if (mqtt) detachers.push(() => mqtt.stop());
   const purge = setInterval(() => {
     core.store.deviceCodes.purgeExpired(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));

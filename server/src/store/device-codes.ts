@@ -53,7 +53,6 @@ export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRep
   const byHash = db.prepare<[Buffer], DeviceCodeRow>('SELECT * FROM device_codes WHERE device_code_hash = ?');
   const byId = db.prepare<[number], DeviceCodeRow>('SELECT * FROM device_codes WHERE id = ?');
   const byUserCode = db.prepare<[string], DeviceCodeRow>('SELECT * FROM device_codes WHERE user_code = ?');
-  const poll = db.prepare('UPDATE device_codes SET last_polled_at = ?, interval = ? WHERE id = ?');
   const decide = db.prepare(`UPDATE device_codes SET status = @status, user_id = @userId, granted_scopes = @grantedScopes, decided_at = @now
     WHERE id = @id AND status = 'pending' AND expires_at > @now`);
   const markRedeemed = db.prepare(`UPDATE device_codes SET status = 'redeemed', grant_id = ? WHERE id = ? AND status = 'approved'`);
@@ -88,9 +87,6 @@ export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRep
     async getByUserCode(userCode) {
       const row = byUserCode.get(userCode);
       return row && toDeviceCode(row);
-    },
-    async recordPoll(id, polledAt, interval) {
-      poll.run(polledAt, interval, id);
     },
     async decide(id, decision, now) {
       const grantedScopes = decision.status === 'approved' ? words.format(decision.grantedScopes) : null;

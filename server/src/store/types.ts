@@ -130,8 +130,6 @@ export interface DeviceCodeRepository {
   getById(id: number): Promise<DeviceCodeRecord | undefined>;
   /** The code with this normalised user code whose row is still kept (live, or recently ended). */
   getByUserCode(userCode: string): Promise<DeviceCodeRecord | undefined>;
-  /** Remember a poll and the interval now in force. */
-  recordPoll(id: number, polledAt: number, interval: number): Promise<void>;
   /** Decide a pending, unexpired code. False when it was no longer pending (someone decided first) or had expired. */
   decide(id: number, decision: Decision, now: number): Promise<boolean>;
   /**
