@@ -325,7 +325,7 @@ export function formatPushLatency(r: PushLatencyResult): string {
     'polling column: the wait for the next poll, U(0, interval), plus the measured /token call (RFC 8628 §3.5)',
     `machine: ${r.machine.cpus} CPUs, 1-min load average ${r.machine.loadAverage1mStart} at start, ${r.machine.loadAverage1mEnd} at end` +
       (r.machine.nice ? `; server and devices ran at nice ${r.machine.nice}` : '') +
-      `; DATA_DIR under ${r.machine.dataDirParent} (SQLite synchronous=FULL: two fsyncs per approval → token)`,
+      `; DATA_DIR under ${r.machine.dataDirParent} (SQLite WAL with group commit: approval and redemption each wait for a shared fsync)`,
   ].join('\n');
 }
 

@@ -1,6 +1,6 @@
 /**
  * Our server as shipped, for the benchmarks: `startServer` with the configuration read
- * from the environment (SQLite on disk in WAL mode, synchronous=FULL), in a temp DATA_DIR,
+ * from the environment (SQLite on disk in WAL mode, writes group-committed), in a temp DATA_DIR,
  * LOG_LEVEL=warn, plus one public client `bench` allowed the device code and refresh
  * token grants. Started by bench/run.ts in its own process.
  */

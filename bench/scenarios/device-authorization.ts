@@ -5,7 +5,7 @@ const CONNECTIONS = 50;
 
 /**
  * Scenario 1: RFC 8628 §3.1 device authorization requests, closed loop at 50 connections.
- * Ours writes each new device code to SQLite (WAL, synchronous=FULL) before answering;
+ * Ours writes each new device code to SQLite (WAL, group-committed fsync) before answering;
  * oidc-provider keeps it in memory; node:http only reads the form.
  */
 export const deviceAuthorization: Scenario = {

@@ -3,9 +3,9 @@
  * memory rather than written to the database on every poll.
  *
  * Why: a pending poll is the commonest request an authorization server with waiting TVs
- * gets (10,000 devices at a 5 s interval are 2,000 polls a second), and with SQLite's
- * synchronous=FULL every write is an fsync (about 3 ms on the benchmark machine), which
- * capped the token endpoint near 300 polls/s. Losing this state in a restart or crash is
+ * gets (10,000 devices at a 5 s interval are 2,000 polls a second), and every durable write
+ * waits for an fsync of the WAL (about 3 ms on the benchmark machine; one written per poll
+ * capped the token endpoint near 300 polls/s). Losing this state in a restart or crash is
  * harmless: the next poll counts as a first poll, which §3.5 lets through anyway, and a
  * device told slow_down keeps its longer interval on its side.
  */
