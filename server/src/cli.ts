@@ -65,6 +65,8 @@ const serve: Command = async (_args, config) => {
   console.log(`Kalm authorization server on ${server.url} (issuer ${base})`);
   console.log(`  metadata      ${base}/.well-known/oauth-authorization-server`);
   console.log(`  verification  ${base}/device`);
+  console.log(`  my devices    ${base}/devices`);
+  console.log(`  TV demo       ${base}/tv`);
   const lanHint = phoneHint(config);
   if (lanHint) console.log(lanHint);
   if (demo) {
