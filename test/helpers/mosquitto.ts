@@ -1,8 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './server.js';
+
+// Debian installs the broker in /usr/sbin, which a non-login PATH may lack.
+const MOSQUITTO = process.env.MOSQUITTO_BIN ?? (existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto');
 
 /** A private mosquitto on 127.0.0.1, for one test file. */
 export interface Mosquitto {
@@ -55,7 +58,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   let child: ChildProcess | undefined;
 
   async function start(): Promise<void> {
-    const proc = spawn('mosquitto', ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(MOSQUITTO, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     await new Promise<void>((resolve, reject) => {
       let log = '';
