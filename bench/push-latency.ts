@@ -13,11 +13,11 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort } from './lib/net.js';
 import type { FromClients, FromServer, ToClients, ToServer } from './push/protocol.js';
 
 export interface PushLatencyOptions {
@@ -70,17 +70,6 @@ const POLL_INTERVAL_S = 5;
 const WARMUP_DEVICES = 200;
 // An approval whose device has not got its token by then counts as failed (and does not hang the run).
 const APPROVAL_TIMEOUT_MS = 10_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Fork a TypeScript child through a shell that first raises its file descriptor limit:
