@@ -35,6 +35,12 @@ function withAuth(auth: ClientAuth, form: Record<string, string>) {
 }
 
 /** POST a form with the client's authentication. */
+/** A confidential client standing in for a resource server: it may introspect, and holds no grant of its own but refresh_token. */
+export async function createResourceServer(server: TestServer, method: 'basic' | 'post'): Promise<ClientAuth> {
+  const rs = await server.createClient({ type: 'confidential', grantTypes: [GRANT_TYPES.refreshToken] });
+  return { clientId: rs.clientId, clientSecret: rs.clientSecret!, method };
+}
+
 export function postAs(server: TestServer, path: string, auth: ClientAuth, form: Record<string, string>) {
   const r = withAuth(auth, form);
   return server.post(path, r.form, r.init);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { startTestServer, GRANT_TYPES, ALL_SCOPES, type TestServer } from '../helpers/server.js';
 import { configFromEnv } from '../../server/src/config.js';
-import { introspect, obtainTokens, type ClientAuth } from './flow.js';
+import { createResourceServer, introspect, obtainTokens, type ClientAuth } from './flow.js';
 
 let server: TestServer;
 let device: ClientAuth;
@@ -14,8 +14,7 @@ let resourceServer: ClientAuth;
 beforeAll(async () => {
   server = await startTestServer();
   device = await server.createClient();
-  const rs = await server.createClient({ type: 'confidential', grantTypes: [GRANT_TYPES.refreshToken] });
-  resourceServer = { clientId: rs.clientId, clientSecret: rs.clientSecret!, method: 'post' };
+  resourceServer = await createResourceServer(server, 'post');
 });
 afterAll(() => server.stop());
 

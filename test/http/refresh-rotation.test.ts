@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
-import { errorOf, introspect, obtainTokens, refresh, type ClientAuth, type Tokens } from './flow.js';
+import { createResourceServer, errorOf, introspect, obtainTokens, refresh, type ClientAuth, type Tokens } from './flow.js';
 
 let server: TestServer;
 let device: ClientAuth;
@@ -10,8 +10,7 @@ let resourceServer: ClientAuth;
 beforeAll(async () => {
   server = await startTestServer();
   device = await server.createClient();
-  const rs = await server.createClient({ type: 'confidential', grantTypes: [GRANT_TYPES.refreshToken] });
-  resourceServer = { clientId: rs.clientId, clientSecret: rs.clientSecret!, method: 'basic' };
+  resourceServer = await createResourceServer(server, 'basic');
 });
 afterAll(() => server.stop());
 

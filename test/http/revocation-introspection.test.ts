@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
-import { errorOf, introspect, obtainTokens, postAs, refresh, type ClientAuth } from './flow.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createResourceServer, errorOf, introspect, obtainTokens, postAs, refresh, type ClientAuth } from './flow.js';
 
 let server: TestServer;
 let device: ClientAuth;
@@ -9,8 +9,7 @@ let resourceServer: ClientAuth;
 beforeAll(async () => {
   server = await startTestServer();
   device = await server.createClient();
-  const rs = await server.createClient({ type: 'confidential', grantTypes: [GRANT_TYPES.refreshToken] });
-  resourceServer = { clientId: rs.clientId, clientSecret: rs.clientSecret!, method: 'basic' };
+  resourceServer = await createResourceServer(server, 'basic');
 });
 afterAll(() => server.stop());
 
