@@ -12,7 +12,7 @@
  * @packageDocumentation
  */
 import { CompactEncrypt, SignJWT, compactDecrypt, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
-import type { WaitOptions } from './device-authorization.js';
+import type { DeviceAuthorization, WaitOptions } from './device-authorization.js';
 import { AbortedError, AccessDeniedError, ExpiredTokenError, OAuthResponseError, PairingLostError } from './errors.js';
 import { systemTimers, type Timers } from './timers.js';
 import type { Pairing, TokenStore } from './tokens.js';
@@ -56,21 +56,10 @@ export interface MqttStartOptions {
  * there is no device code (it never leaves the server) and no push URI (status comes on the
  * rid's `status` topic).
  */
-export interface MqttDeviceAuthorization {
+export interface MqttDeviceAuthorization
+  extends Pick<DeviceAuthorization, 'userCode' | 'verificationUri' | 'verificationUriComplete' | 'expiresIn' | 'expiresAt' | 'interval'> {
   /** The request id of this flow: 128 random bits, base64url. */
   rid: string;
-  /** The code the person types, such as `BCDF-GHJK`. */
-  userCode: string;
-  /** The short URL to type on a phone or computer. */
-  verificationUri: string;
-  /** The URL with the user code in it, for the QR code. */
-  verificationUriComplete?: string | undefined;
-  /** Lifetime of the codes in seconds. */
-  expiresIn: number;
-  /** When the codes expire, ms since the epoch, by the given clock. */
-  expiresAt: number;
-  /** Seconds between token requests the server asked for. */
-  interval: number;
   /**
    * Ask for the token at `interval` and at once when the bridge pushes a decision; resolves
    * with the tokens (saved to `store` first, if given). Rejects with {@link AccessDeniedError},
