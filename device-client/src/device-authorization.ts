@@ -1,6 +1,6 @@
 import { resolveEndpoints, type ServerOptions } from './discovery.js';
 import { AbortedError, ExpiredTokenError, OAuthResponseError } from './errors.js';
-import { errorOf, num, send, str, type ClientCredentials, type FormResponse } from './http.js';
+import { errorOf, num, post, send, str, type ClientCredentials, type FormResponse } from './http.js';
 import type { PushStatus, PushSubscribe } from './push.js';
 import { systemTimers, type Timers } from './timers.js';
 import { toPairing, type Pairing, type TokenStore } from './tokens.js';
@@ -96,11 +96,10 @@ const MAX_BACKOFF_MS = 60_000;
 export async function startDeviceAuthorization(options: StartOptions): Promise<DeviceAuthorization> {
   const endpoints = await resolveEndpoints(options);
   const { tokenEndpoint } = endpoints;
-  const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
+  // A list or a space-separated string; undefined joins to ''.
+  const scope = [options.scope].flat().join(' ');
   // RFC 6749 §3.3: no scope parameter at all for the client's default (empty counts as absent).
-  const res = await send(endpoints.deviceAuthorizationEndpoint, options, options.signal, scope ? { scope } : {});
-  if (res.status !== 200) throw errorOf(res);
-  const { body } = res;
+  const { body } = await post(endpoints.deviceAuthorizationEndpoint, options, options.signal, scope ? { scope } : {});
   const expiresIn = num(body.expires_in);
   if (!expiresIn) throw new OAuthResponseError('invalid_response', 'no expires_in', 0);
 
@@ -156,7 +155,7 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
         );
         const { status, body } = res;
         if (status === 200) {
-          const pairing = toPairing(body, now, { clientId: options.clientId, tokenEndpoint, scope: scope ?? '', pushUri: auth.pushUri });
+          const pairing = toPairing(body, now, { clientId: options.clientId, tokenEndpoint, scope, pushUri: auth.pushUri });
           await options.store?.save(pairing);
           return pairing;
         }

@@ -50,6 +50,13 @@ export async function send(
   return { status: res.status, body, headers: res.headers };
 }
 
+/** {@link send} with `params`, where only a 200 answer is a success: anything else rejects with {@link errorOf}. @internal */
+export async function post(url: string, client: Partial<ClientCredentials> & HttpOptions, signal: AbortSignal | undefined, params: Record<string, string>): Promise<FormResponse> {
+  const res = await send(url, client, signal, params);
+  if (res.status !== 200) throw errorOf(res);
+  return res;
+}
+
 /**
  * The RFC 6749 §5.2 error of a failed answer: {@link AccessDeniedError} and
  * {@link ExpiredTokenError} for their RFC 8628 §3.5 codes, else {@link OAuthResponseError}.

@@ -1,5 +1,5 @@
 import { OAuthResponseError, PairingLostError } from './errors.js';
-import { errorOf, num, send, str, type HttpOptions } from './http.js';
+import { num, post, str, type HttpOptions } from './http.js';
 import { systemTimers, type Timers } from './timers.js';
 
 /** What a device keeps after pairing: the tokens and where to renew them. Serialisable as JSON. */
@@ -96,9 +96,8 @@ const queues = new WeakMap<TokenStore, Promise<unknown>>();
 /** RFC 6749 §6 over HTTP: the default {@link AccessTokenOptions.refresh}. */
 async function refreshOverHttp(pairing: Pairing, options: AccessTokenOptions): Promise<Pairing> {
   const now = (options.timers ?? systemTimers).now();
-  const res = await send(pairing.tokenEndpoint, { ...options, clientId: pairing.clientId }, undefined, { grant_type: 'refresh_token', refresh_token: pairing.refreshToken! });
-  if (res.status !== 200) throw errorOf(res);
-  return toPairing(res.body, now, pairing);
+  const { body } = await post(pairing.tokenEndpoint, { ...options, clientId: pairing.clientId }, undefined, { grant_type: 'refresh_token', refresh_token: pairing.refreshToken! });
+  return toPairing(body, now, pairing);
 }
 
 async function freshAccessToken(store: TokenStore, options: AccessTokenOptions): Promise<string> {
