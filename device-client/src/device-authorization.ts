@@ -160,16 +160,16 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
           return pairing;
         }
         const { error } = body;
-        let retry = false;
+        // Anything but the two RFC 8628 §3.5 codes that mean "keep polling" is a failure.
+        const retry = error !== 'authorization_pending' && error !== 'slow_down';
+        // RFC 6749 §5.2 refusals come as 400 (401 for invalid_client): access_denied,
+        // expired_token and any other code end the wait, typed by errorOf. No answer, 429 and
+        // 5xx are retried.
+        if (retry && status && status !== 429 && status < 500) throw errorOf(res);
         if (error === 'slow_down') {
           // RFC 8628 §3.5: add 5 s for this and all later polls, unless the server names a larger interval.
           const asked = num(body.interval) ?? 0;
           interval = asked > interval ? asked : interval + 5;
-        } else if (error !== 'authorization_pending') {
-          // RFC 6749 §5.2 refusals come as 400 (401 for invalid_client): access_denied,
-          // expired_token and any other code end the wait, typed by errorOf.
-          if (status && status !== 429 && status < 500) throw errorOf(res);
-          retry = true;
         }
         failures = retry ? failures + 1 : 0;
         const after = res.headers?.get('retry-after');
@@ -179,7 +179,7 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
           // minute, never tighter than the interval.
           Math.min(interval * 1000 * 2 ** (failures - 1), MAX_BACKOFF_MS),
           // RFC 9110 §10.2.3: the server's Retry-After, delay-seconds or an HTTP-date, when longer.
-          (after ? +after || (Date.parse(after) - now) / 1000 : 0) * 1000 || 0,
+          (after && (+after * 1000 || Date.parse(after) - now)) || 0,
         );
         onStatus(
           retry

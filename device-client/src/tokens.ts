@@ -103,9 +103,9 @@ async function refreshOverHttp(pairing: Pairing, options: AccessTokenOptions): P
 async function freshAccessToken(store: TokenStore, options: AccessTokenOptions): Promise<string> {
   try {
     const pairing = await store.load();
-    const expiresAt = pairing?.expiresAt;
-    const now = (options.timers ?? systemTimers).now();
-    if (pairing && !options.force && (expiresAt === undefined || expiresAt - (options.refreshBefore ?? 60) * 1000 > now)) return pairing.accessToken;
+    // No expiry given: the access token counts as fresh until the resource server refuses it.
+    const expiresAt = pairing?.expiresAt ?? Infinity;
+    if (pairing && !options.force && expiresAt - (options.refreshBefore ?? 60) * 1000 > (options.timers ?? systemTimers).now()) return pairing.accessToken;
     if (!pairing?.refreshToken) throw new OAuthResponseError('invalid_grant', pairing ? 'no refresh token' : 'not paired', 0);
     const next = await (options.refresh ?? refreshOverHttp)(pairing, options);
     // Persist the rotated refresh token before anyone uses the new access token: the old
@@ -115,7 +115,7 @@ async function freshAccessToken(store: TokenStore, options: AccessTokenOptions):
   } catch (error) {
     if (!(error instanceof OAuthResponseError) || error.error !== 'invalid_grant') throw error;
     await store.clear();
-    throw new PairingLostError(error.error, error.description, error.status);
+    throw new PairingLostError('invalid_grant', error.description, error.status);
   }
 }
 

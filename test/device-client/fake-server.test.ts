@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ExpiredTokenError, OAuthResponseError, startDeviceAuthorization, discover, type WaitStatus } from '../../device-client/src/index.js';
+import { ExpiredTokenError, getAccessToken, MemoryTokenStore, OAuthResponseError, startDeviceAuthorization, discover, type WaitStatus } from '../../device-client/src/index.js';
 import { fakeClock } from '../helpers/clock.js';
 import { manualTimers } from './manual-timers.js';
 
@@ -15,12 +15,14 @@ afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => reso
 /** A server answering each request with `handler`; `token` answers are taken in order. */
 async function fakeServer(device: Answer, tokenAnswers: Answer[], extra: Record<string, Handler> = {}) {
   const seen: string[] = [];
+  const forms: URLSearchParams[] = [];
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let raw = '';
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
       const form = new URLSearchParams(raw);
       seen.push(`${req.method} ${req.url}`);
+      forms.push(form);
       const answer =
         req.url === '/device' ? device : req.url === '/token' ? (tokenAnswers.shift() ?? { status: 500 }) : (extra[req.url!]?.(req, form) ?? { status: 404 });
       res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
@@ -29,7 +31,7 @@ async function fakeServer(device: Answer, tokenAnswers: Answer[], extra: Record<
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, seen, endpoints: { deviceAuthorizationEndpoint: `${base}/device`, tokenEndpoint: `${base}/token` } };
+  return { base, seen, forms, endpoints: { deviceAuthorizationEndpoint: `${base}/device`, tokenEndpoint: `${base}/token` } };
 }
 
 const codes = (extra: Record<string, unknown> = {}): Answer => ({
@@ -60,6 +62,23 @@ describe('device client against servers that behave differently', () => {
     second.fire();
     expect(await result).toMatchObject({ accessToken: 'at', refreshToken: 'rt', scope: 'a b' });
     expect(fake.seen).toEqual(['POST /device', 'POST /token', 'POST /token']);
+  });
+
+  it('sends a scope list space-separated, and keeps using an access token that came without expires_in', async () => {
+    const lasting: Answer = { status: 200, body: { access_token: 'lasting', token_type: 'Bearer', refresh_token: 'rt' } };
+    const fake = await fakeServer(codes({ interval: 1 }), [lasting]);
+    const clock = fakeClock();
+    const timers = manualTimers(clock);
+    const store = new MemoryTokenStore();
+    const auth = await startDeviceAuthorization({ endpoints: fake.endpoints, clientId: 'tv', scope: ['a', 'b'], timers, store, push: false });
+    expect(fake.forms[0]!.get('scope')).toBe('a b');
+    const result = auth.wait();
+    (await timers.next()).fire();
+    expect(await result).toMatchObject({ accessToken: 'lasting', expiresAt: undefined });
+    // A year on, the token is still handed out as it is: only the resource server can say it ended.
+    clock.advance(365 * 24 * 3600_000);
+    expect(await getAccessToken(store, { timers })).toBe('lasting');
+    expect(fake.seen).toEqual(['POST /device', 'POST /token']);
   });
 
   it('waits for Retry-After on a 503, then backs off without ever polling faster than the interval', async () => {
