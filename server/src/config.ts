@@ -1,4 +1,12 @@
 import path from 'node:path';
+import proxyAddr from 'proxy-addr';
+
+/**
+ * Which peers are reverse proxies whose X-Forwarded-For (and X-Forwarded-Proto) we believe:
+ * `false` none; a number n the n nearest hops, whoever they are; or a list of addresses,
+ * CIDR ranges and the names `loopback`, `linklocal`, `uniquelocal`. Express's `trust proxy`.
+ */
+export type TrustProxy = false | number | readonly string[];
 
 /** Signing algorithms for JWT access tokens. RFC 9068 §4 makes RS256 mandatory to support. */
 export type AccessTokenAlg = 'ES256' | 'RS256';
@@ -8,16 +16,26 @@ export type AccessTokenAlg = 'ES256' | 'RS256';
  * the README's configuration table is written from this type.
  */
 export interface Config {
-  /** TCP port to listen on. Env `PORT`. Default 8080. */
+  /** TCP port to listen on; 0 picks a free one. Env `PORT`. Default 8080. */
   port: number;
   /** Interface to bind. Env `HOST`. Default `127.0.0.1`; use `0.0.0.0` to reach the demo from a phone. */
   host: string;
   /**
    * The issuer identifier and the base of every URL shown to people or encoded
    * in QR codes, without a trailing slash. Env `PUBLIC_URL`.
-   * Default `http://localhost:{port}`.
+   * Default `http://localhost:{port}`, naming the port actually bound when `port` is 0.
    */
   publicUrl: string;
+  /**
+   * Reverse proxies in front of the server (nginx, Caddy, a load balancer). Per-address limits
+   * (sign-in and code-entry attempts, the push socket cap) and the network shown on the consent
+   * page use the client address they forward in X-Forwarded-For; from any other peer the header
+   * is ignored. Env `TRUST_PROXY`: a hop count (`1`: one proxy, whatever its address) or a
+   * comma-separated list (`127.0.0.1,10.0.0.0/8`, `loopback`). Default `false`: the socket's address.
+   * Set it only when every request comes through the proxy: a client that reaches the port
+   * directly could otherwise name any address it likes.
+   */
+  trustProxy: TrustProxy;
   /** Folder of the SQLite database. Env `DATA_DIR`. Default `./data`. */
   dataDir: string;
   /** MQTT broker the bridge connects to; the bridge is off when unset. Env `MQTT_URL`. */
@@ -72,6 +90,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return {
     port,
     host: '127.0.0.1',
+    trustProxy: false,
     dataDir: path.resolve('data'),
     mqttUrl: undefined,
     mqttTopicPrefix: 'kalm/v1',
@@ -103,6 +122,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.PORT) o.port = integer('PORT', env.PORT, 0, 65535);
   if (env.HOST) o.host = env.HOST;
   if (env.PUBLIC_URL) o.publicUrl = url('PUBLIC_URL', env.PUBLIC_URL);
+  if (env.TRUST_PROXY) o.trustProxy = trustProxy(env.TRUST_PROXY);
   if (env.DATA_DIR) o.dataDir = path.resolve(env.DATA_DIR);
   if (env.MQTT_URL) o.mqttUrl = url('MQTT_URL', env.MQTT_URL);
   if (env.MQTT_TOPIC_PREFIX) o.mqttTopicPrefix = env.MQTT_TOPIC_PREFIX.replace(/\/+$/, '');
@@ -134,6 +154,27 @@ function integer(name: string, value: string, min: number, max: number): number 
     throw new Error(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
   }
   return n;
+}
+
+/**
+ * `TRUST_PROXY`: `false`/`0` (off), a hop count, or a list that proxy-addr can compile.
+ * `true` (Express's "trust every hop") is refused: it makes the client's own left-most
+ * X-Forwarded-For entry its address, so anyone could pick a fresh address per request.
+ */
+function trustProxy(value: string): TrustProxy {
+  const text = value.trim();
+  if (text === 'false' || text === '0') return false;
+  if (/^\d+$/.test(text)) return integer('TRUST_PROXY', text, 0, 32) || false;
+  const hint = 'give the number of proxies in front (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8)';
+  if (text === 'true') throw new Error(`TRUST_PROXY=true would believe any client's X-Forwarded-For; ${hint}`);
+  const list = text.split(',').map((entry) => entry.trim());
+  try {
+    if (list.some((entry) => entry === '')) throw new Error('empty entry');
+    proxyAddr.compile(list);
+  } catch (err) {
+    throw new Error(`TRUST_PROXY must be a hop count or a list of addresses, CIDR ranges or loopback/linklocal/uniquelocal (${(err as Error).message}), got "${value}"; ${hint}`);
+  }
+  return list;
 }
 
 function url(name: string, value: string): string {

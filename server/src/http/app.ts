@@ -1,6 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
+import { trustFunction } from './client-address.js';
 import { deviceAuthorizationRouter } from './device-authorization.js';
 import { discoveryRouter } from './discovery.js';
 import { formParser } from './form.js';
@@ -61,7 +62,8 @@ function requestLog(logger: Logger): RequestHandler {
 export function createApp(core: Core, logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // TRUST_PROXY, compiled once: req.ip (and req.protocol) then follow X-Forwarded-* from trusted proxies only.
+  app.set('trust proxy', trustFunction(core.config.trustProxy));
   app.use(requestLog(logger));
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');

@@ -13,6 +13,7 @@ import type { AuthenticatedUser } from '../../core/auth.js';
 import type { Core } from '../../core/index.js';
 import type { ActiveSession } from '../../core/sessions.js';
 import { safeEqual } from '../../core/secrets.js';
+import { addressKey } from '../client-address.js';
 import {
   chooseLocale,
   renderError,
@@ -169,17 +170,12 @@ export function sessionLimiterKey(req: Request): string {
 }
 
 /**
- * The client's address for rate limiting. IPv6 clients are grouped by /64, the
+ * The client's address for rate limiting: `req.ip`, which follows X-Forwarded-For only from
+ * the proxies TRUST_PROXY names (client-address.ts). IPv6 clients are grouped by /64, the
  * block one subscriber usually gets, so hopping addresses inside it gains nothing.
  */
 export function clientIp(req: Request): string {
-  const ip = (req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
-  if (!ip.includes(':')) return ip;
-  const [head = '', tail = ''] = ip.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return addressKey(req.ip);
 }
 
 /**

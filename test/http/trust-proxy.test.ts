@@ -1,0 +1,145 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFromEnv } from '../../server/src/config.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { PageClient } from './verify-client.js';
+
+// Behind a reverse proxy every request arrives from the proxy's address: per-address limits must
+// count the client it forwards (X-Forwarded-For), and only when the proxy is one we trust.
+
+/** Enter a wrong user code on the verification page from a fresh session; 400 while the budget lasts, then 429. */
+async function wrongCode(server: TestServer, from: { localAddress?: string; forwardedFor?: string }): Promise<number> {
+  const headers: Record<string, string> = from.forwardedFor ? { 'x-forwarded-for': from.forwardedFor } : {};
+  const client = new PageClient(server.url, { ...(from.localAddress ? { localAddress: from.localAddress } : {}), headers });
+  return (await client.post('/device', { csrf_token: await client.csrf(), user_code: 'BCDF-GHJK' })).status;
+}
+
+/** The address a device authorization was recorded with (shown as "network" on the consent page). */
+async function recordedAddress(server: TestServer, from: { localAddress?: string; forwardedFor?: string }): Promise<string | null | undefined> {
+  const { clientId } = await server.createClient();
+  const headers: Record<string, string> = from.forwardedFor ? { 'x-forwarded-for': from.forwardedFor } : {};
+  const client = new PageClient(server.url, { ...(from.localAddress ? { localAddress: from.localAddress } : {}), headers });
+  const res = await client.post('/device_authorization', { client_id: clientId, scope: 'valuate:read' });
+  expect(res.status).toBe(200);
+  const { device_code } = JSON.parse(res.body) as { device_code: string };
+  return (await server.core.deviceFlow.findByDeviceCode(device_code))?.requestIp;
+}
+
+describe('TRUST_PROXY parsing', () => {
+  it('is off unless set, and reads 0 and false as off', () => {
+    expect(configFromEnv({}).trustProxy).toBe(false);
+    expect(configFromEnv({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(configFromEnv({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+  });
+
+  it('reads a hop count, and a list of addresses, CIDR ranges and proxy-addr names', () => {
+    expect(configFromEnv({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(configFromEnv({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(configFromEnv({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1' }).trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8', '::1']);
+    expect(configFromEnv({ TRUST_PROXY: 'loopback,uniquelocal,192.168.0.0/255.255.0.0' }).trustProxy).toEqual([
+      'loopback',
+      'uniquelocal',
+      '192.168.0.0/255.255.0.0',
+    ]);
+  });
+
+  it('refuses true, a negative or huge hop count, a bad address, a bad range and an empty entry, naming TRUST_PROXY', () => {
+    expect(() => configFromEnv({ TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY=true would believe any client's X-Forwarded-For/);
+    for (const bad of ['-1', '33', 'nginx', '10.0.0.300', '10.0.0.0/33', '127.0.0.1,,10.0.0.1', '2001:db8::/129']) {
+      expect(() => configFromEnv({ TRUST_PROXY: bad }), bad).toThrow(/^TRUST_PROXY must be/);
+    }
+  });
+
+  it('stops kalm serve at start with that message and exit code 1', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'kalm-trust-'));
+    try {
+      const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '../../server/bin/kalm.js'), 'serve'], {
+        env: { ...process.env, DATA_DIR: dataDir, PORT: '0', TRUST_PROXY: '10.0.0.0/40' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^kalm: TRUST_PROXY must be a hop count or a list .*got "10\.0\.0\.0\/40"/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('without TRUST_PROXY', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.stop());
+
+  it('ignores X-Forwarded-For: the code-entry limiter counts the socket address, however the header varies', async () => {
+    for (let i = 1; i <= 5; i++) expect(await wrongCode(server, { localAddress: '127.0.0.20', forwardedFor: `203.0.113.${i}` })).toBe(400);
+    expect(await wrongCode(server, { localAddress: '127.0.0.20', forwardedFor: '203.0.113.6' })).toBe(429);
+    expect(await wrongCode(server, { localAddress: '127.0.0.21', forwardedFor: '203.0.113.6' })).toBe(400);
+  });
+
+  it('records the socket address, not a forwarded one, on a device authorization', async () => {
+    expect(await recordedAddress(server, { localAddress: '127.0.0.22', forwardedFor: '203.0.113.7' })).toBe('127.0.0.22');
+  });
+});
+
+describe('TRUST_PROXY=1 (one proxy in front, whatever its address)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ config: { trustProxy: 1 } });
+  });
+  afterAll(() => server.stop());
+
+  it('gives two clients forwarded by the same proxy separate code-entry budgets', async () => {
+    const proxy = '127.0.0.30';
+    for (let i = 0; i < 5; i++) expect(await wrongCode(server, { localAddress: proxy, forwardedFor: '198.51.100.1' })).toBe(400);
+    expect(await wrongCode(server, { localAddress: proxy, forwardedFor: '198.51.100.1' })).toBe(429);
+    expect(await wrongCode(server, { localAddress: proxy, forwardedFor: '198.51.100.2' })).toBe(400);
+    // The proxy's own address has no budget of its own to exhaust: its clients are counted.
+    expect(await wrongCode(server, { localAddress: proxy, forwardedFor: '198.51.100.3' })).toBe(400);
+  });
+
+  it('counts the address the proxy appended, not the ones a client wrote in front of it', async () => {
+    for (let i = 1; i <= 5; i++) expect(await wrongCode(server, { forwardedFor: `192.0.2.${i}, 198.51.100.10` })).toBe(400);
+    expect(await wrongCode(server, { forwardedFor: '192.0.2.6, 198.51.100.10' })).toBe(429);
+    expect(await wrongCode(server, { forwardedFor: '192.0.2.6, 198.51.100.12' })).toBe(400);
+    expect(await recordedAddress(server, { forwardedFor: '192.0.2.9, 198.51.100.11' })).toBe('198.51.100.11');
+  });
+
+  it('groups forwarded IPv6 clients by /64, as it does socket addresses', async () => {
+    for (let i = 1; i <= 5; i++) expect(await wrongCode(server, { forwardedFor: `2001:db8:1:2::${i}` })).toBe(400);
+    expect(await wrongCode(server, { forwardedFor: '2001:db8:1:2:ffff::6' })).toBe(429);
+    expect(await wrongCode(server, { forwardedFor: '2001:db8:1:3::1' })).toBe(400);
+  });
+});
+
+describe('TRUST_PROXY=127.0.0.1,10.0.0.0/8 (listed proxies only)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ config: { trustProxy: ['127.0.0.1', '10.0.0.0/8'] } });
+  });
+  afterAll(() => server.stop());
+
+  it('gives two clients forwarded by a listed proxy separate code-entry budgets', async () => {
+    for (let i = 0; i < 5; i++) expect(await wrongCode(server, { localAddress: '127.0.0.1', forwardedFor: '198.51.100.20' })).toBe(400);
+    expect(await wrongCode(server, { localAddress: '127.0.0.1', forwardedFor: '198.51.100.20' })).toBe(429);
+    expect(await wrongCode(server, { localAddress: '127.0.0.1', forwardedFor: '198.51.100.21' })).toBe(400);
+  });
+
+  it('walks back through a chain of listed proxies to the first address that is not one', async () => {
+    expect(await recordedAddress(server, { localAddress: '127.0.0.1', forwardedFor: '192.0.2.1, 198.51.100.30, 10.1.2.3' })).toBe('198.51.100.30');
+  });
+
+  it('ignores X-Forwarded-For from a peer that is not listed: the limiter counts that peer', async () => {
+    const stranger = '127.0.0.40';
+    for (let i = 1; i <= 5; i++) expect(await wrongCode(server, { localAddress: stranger, forwardedFor: `198.51.100.${40 + i}` })).toBe(400);
+    expect(await wrongCode(server, { localAddress: stranger, forwardedFor: '198.51.100.46' })).toBe(429);
+    expect(await recordedAddress(server, { localAddress: stranger, forwardedFor: '198.51.100.47' })).toBe('127.0.0.40');
+  });
+});
