@@ -2,8 +2,8 @@ import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Core } from '../core/index.js';
+import { addressKey, clientAddress, trustFunction } from '../http/client-address.js';
 import type { Logger } from '../logger.js';
-import { addressKey } from './address.js';
 import { createPushHub, type PushHub } from './hub.js';
 import { CREDENTIAL_PARAMS, PUSH_CLOSE, PUSH_PATH, pushLimits, type PushLimits } from './limits.js';
 import { PushSession } from './session.js';
@@ -66,6 +66,8 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
   const perIp = new Map<string, number>();
   // Every upgraded socket, refused ones too, so that stop() leaves none holding the HTTP server open.
   const sockets = new Set<WebSocket>();
+  // TRUST_PROXY: behind a reverse proxy the cap counts the forwarded client, as the HTTP routes do.
+  const trust = trustFunction(core.config.trustProxy);
   let stopping = false;
 
   // Kept apart from the upgrade handler so that no closure of a live session holds the request or its head buffer.
@@ -117,7 +119,7 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
       refuse(req, socket, 400, 'send credentials in the subscribe message, never in the URL');
       return;
     }
-    const ip = addressKey(req.socket.remoteAddress);
+    const ip = addressKey(clientAddress(req, trust));
     wss.handleUpgrade(req, socket, head, (ws) => admit(ws, ip));
   };
   http.on('upgrade', onUpgrade);
