@@ -61,13 +61,14 @@ const serve: Command = async (_args, config) => {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const demo = config.demo ? await bootstrapDemo(server.core) : undefined;
-  const base = config.publicUrl;
+  // The server's config: with PORT=0 it names the port actually bound.
+  const base = server.core.config.publicUrl;
   console.log(`Kalm authorization server on ${server.url} (issuer ${base})`);
   console.log(`  metadata      ${base}/.well-known/oauth-authorization-server`);
   console.log(`  verification  ${base}/device`);
   console.log(`  my devices    ${base}/devices`);
   console.log(`  TV demo       ${base}/tv`);
-  const lanHint = phoneHint(config);
+  const lanHint = phoneHint(server.core.config);
   if (lanHint) console.log(lanHint);
   if (demo) {
     console.log(`Demo client "${DEMO_CLIENT_ID}" and user "${DEMO_USERNAME}" created. The password is shown only this once:`);

@@ -33,25 +33,40 @@ export interface RunningServer {
 const PURGE_AFTER_MS = 60 * 60 * 1000;
 const PURGE_EVERY_MS = 10 * 60 * 1000;
 
-/** Open the store, build the core and listen. `config.port` 0 picks a free port. */
-export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+/**
+ * Open the store, build the core and listen. `config.port` 0 picks a free port; the server's
+ * `core.config` then holds the bound port, and so does the default public URL (see `boundPublicUrl`).
+ * The caller's `config` object is not changed.
+ */
+export async function startServer(input: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const config: Config = { ...input };
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = createSqliteStore(config.dataDir);
   const core = await createCore({ config, store, clock: options.clock, random: options.random, authenticator: options.authenticator });
-  const app = createApp(core, logger);
-  // Device-code polls take a cheaper route to the token endpoint; everything else goes to the app.
-  const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, withTokenFastPath(core, logger, app));
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(config.port, config.host, () => {
-      http.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (http.address() as AddressInfo).port;
+  const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 });
   // Transports that ride on the HTTP server (WebSocket push) or beside it (MQTT) push their stop function here.
   const detachers: Array<() => Promise<void>> = [];
-  detachers.push(attachPush(http, core, logger).stop);
+  let port: number;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.port, config.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    port = (http.address() as AddressInfo).port;
+    // The app is built once the URL is final (some routers read it as they are built). This runs in the
+    // tick that reported 'listening', before the event loop can read any connection.
+    Object.assign(config, { port }, boundPublicUrl(config, port));
+    // Device-code polls take a cheaper route to the token endpoint; everything else goes to the app.
+    http.on('request', withTokenFastPath(core, logger, createApp(core, logger)));
+    detachers.push(attachPush(http, core, logger).stop);
+  } catch (err) {
+    if (http.listening) http.close();
+    store.close();
+    throw err;
+  }
   // The bridge connects in the background: a broker that is down never delays or blocks HTTP.
   const mqtt = config.mqttUrl ? startMqttBridge({ core, repo: store.mqtt, logger }) : undefined;
   if (mqtt) detachers.push(() => mqtt.stop());
@@ -77,4 +92,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     },
   };
   return running;
+}
+
+/**
+ * `PORT=0` without `PUBLIC_URL`: the default public URL (`http://localhost:0`) names the port just
+ * bound, so the issuer, `verification_uri`, `push_uri` and the metadata point at a live server.
+ * The default audience follows the issuer. An explicit URL with a real port is left alone.
+ */
+function boundPublicUrl(config: Config, port: number): Pick<Config, 'publicUrl' | 'accessTokenAudience'> | undefined {
+  const url = new URL(config.publicUrl);
+  if (url.port !== '0') return undefined;
+  url.port = String(port);
+  const publicUrl = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  return { publicUrl, accessTokenAudience: config.accessTokenAudience === config.publicUrl ? publicUrl : config.accessTokenAudience };
 }
