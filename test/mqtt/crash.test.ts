@@ -15,8 +15,8 @@ import { createCore, type Core } from '../../server/src/core/index.js';
 import { createSqliteStore } from '../../server/src/store/sqlite.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/server.js';
-import { connectRecorder, newDeviceKey, newRid, on, openAnswer, signProof } from './device.js';
-import { topic } from './setup.js';
+import { connectRecorder, newDeviceKey, newRid, on, openAnswer, signProof, type Received } from './device.js';
+import { PREFIX, topic } from './setup.js';
 
 const KALM = fileURLToPath(new URL('../../server/bin/kalm.js', import.meta.url));
 let broker: Mosquitto;
@@ -90,6 +90,78 @@ describe('the MQTT bridge across kill -9 of the server', () => {
     await device.publish(topic(rid, 'token'), await signProof(key, rid, Date.now()));
     expect((await device.next(on(topic(rid, 'token/accepted')))).payload).toBe(answer);
     const tokens = await openAnswer(key, answer);
+    expect(await core.tokens.verifyAccessToken(String(tokens.access_token))).toMatchObject({ sub: user.id });
+    await device.end();
+  });
+
+  it('never leaves a spent code without its stored answer, and gives each device one token set across kill -9 mid-redemption', { timeout: 90_000 }, async () => {
+    const FLOWS = 200;
+    const KILLS = 4;
+    const SAMPLES = 6;
+    const { client } = await core.clients.create({ name: 'Meter', type: 'public', grantTypes: [GRANT_TYPES.deviceCode, GRANT_TYPES.refreshToken], scopes: ['valuate:read'] });
+    const user = await core.users.create({ username: 'fleet-owner', password: 'correct horse battery' });
+    // MQTT 5, so each round's answers come back on a topic of their own (Response Topic).
+    const device = await connectRecorder(broker.url, 5);
+    await device.subscribe(`${PREFIX}/device/+/authorize/accepted`);
+    await device.subscribe(`${PREFIX}/device/+/token/#`);
+    const flows = await Promise.all(Array.from({ length: FLOWS }, async () => ({ rid: newRid(), key: await newDeviceKey() })));
+
+    if (child && child.exitCode === null && child.signalCode === null) await kill9(child);
+    let server = await startKalm();
+    await Promise.all(flows.map((f) => device.publish(topic(f.rid, 'authorize'), JSON.stringify({ client_id: client.id, jwk: f.key.publicJwk }))));
+    for (const f of flows) {
+      const { user_code } = JSON.parse((await device.next(on(topic(f.rid, 'authorize/accepted')))).payload);
+      await core.deviceFlow.approve(user_code, user.id, ['valuate:read']);
+    }
+
+    const result = (m: Received) => (m.properties?.userProperties as Record<string, string> | undefined)?.result;
+    const askAll = (round: string) =>
+      Promise.all(
+        flows.map(async (f) =>
+          device.publish(topic(f.rid, 'token'), await signProof(f.key, f.rid, Date.now()), { properties: { responseTopic: topic(f.rid, `token/${round}`) } }),
+        ),
+      );
+    // What a kill -9 at this instant would leave is exactly what is committed now: freeze the
+    // server (SIGSTOP) and read the database beside it. A spent code must carry its answer.
+    let spentSeen = 0;
+    async function assertNoSpentCodeWithoutAnswer(): Promise<void> {
+      for (const f of flows) {
+        const view = await store.mqtt.get(f.rid);
+        if (view?.codeStatus !== 'redeemed') continue;
+        spentSeen++;
+        expect(view.tokenAnswer, `${f.rid} was redeemed but has no stored answer`).not.toBeNull();
+      }
+    }
+    for (let kill = 0; kill < KILLS; kill++) {
+      // Every device asks at once; the server is frozen and inspected each time a few more
+      // answers have arrived, with the other requests somewhere between proof check,
+      // redemption, encryption and commit; at the last sample it is killed where it stands.
+      const round = `crash${kill}`;
+      await askAll(round);
+      for (let sample = 1; sample <= SAMPLES; sample++) {
+        await device.nth((m) => m.topic.endsWith(`/token/${round}`) && result(m) === 'accepted', sample * (kill + 1));
+        process.kill(server.pid!, 'SIGSTOP');
+        await assertNoSpentCodeWithoutAnswer();
+        if (sample < SAMPLES) process.kill(server.pid!, 'SIGCONT');
+      }
+      await kill9(server);
+      server = await startKalm();
+    }
+    expect(spentSeen).toBeGreaterThan(0);
+    await askAll('final');
+    const answers = new Map<string, Received>();
+    for (const f of flows) answers.set(f.rid, await device.next(on(topic(f.rid, 'token/final'))));
+
+    for (const f of flows) {
+      const final = answers.get(f.rid)!;
+      expect(result(final), `${f.rid}: ${final.payload}`).toBe('accepted');
+      // Whatever reached the device before or between the crashes is this very answer: one token set.
+      const accepted = device.messages.filter((m) => m.topic.startsWith(topic(f.rid, 'token/')) && result(m) === 'accepted');
+      expect(new Set(accepted.map((m) => m.payload))).toEqual(new Set([final.payload]));
+      const refused = device.messages.filter((m) => m.topic.startsWith(topic(f.rid, 'token/')) && result(m) === 'rejected');
+      for (const m of refused) expect(JSON.parse(m.payload).error, m.payload).not.toBe('invalid_grant');
+    }
+    const tokens = await openAnswer(flows[0]!.key, answers.get(flows[0]!.rid)!.payload);
     expect(await core.tokens.verifyAccessToken(String(tokens.access_token))).toMatchObject({ sub: user.id });
     await device.end();
   });

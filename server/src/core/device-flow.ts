@@ -8,7 +8,7 @@ import { hashSecret, newSecret, type RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 import { formatUserCode, generateUserCode, normalizeUserCode } from './user-codes.js';
 import type { Config } from '../config.js';
-import type { ClientRecord, DeviceCodeRecord, GrantRecord, Store } from '../store/types.js';
+import type { ClientRecord, DeviceCodeRecord, GrantRecord, RefreshTokenRecord, Store } from '../store/types.js';
 
 /** RFC 8628 §3.2 device authorization response. */
 export interface DeviceAuthorizationResponse {
@@ -58,9 +58,29 @@ export interface DeviceFlow {
    * the code is stored hashed as usual and never returned; the caller holds the record id.
    */
   authorizeHeld(client: ClientRecord, scope: string | undefined, origin?: RequestOrigin): Promise<HeldDeviceAuthorization>;
-  /** `poll` of a code held on the server, by record id; the same RFC 8628 §3.5 interval rules apply. */
-  pollById(client: ClientRecord, deviceCodeId: number): Promise<TokenResponse>;
+  /**
+   * `poll` of a code held on the server, by record id; the same RFC 8628 §3.5 interval rules apply.
+   * `commit`, when given, spends the code in place of `store.deviceCodes.redeem`: a transport
+   * that keeps the answer for the device stores it in the same transaction (see `RedemptionCommit`).
+   */
+  pollById(client: ClientRecord, deviceCodeId: number, commit?: RedemptionCommit): Promise<TokenResponse>;
 }
+
+/** A redemption ready to commit: the tokens are signed, nothing is written yet. */
+export interface Redemption {
+  deviceCodeId: number;
+  grant: GrantRecord;
+  refresh: RefreshTokenRecord | undefined;
+  response: TokenResponse;
+}
+
+/**
+ * Commits a redemption atomically: spends the code, stores grant and refresh token, and
+ * whatever the transport keeps with them. False when the code was already spent. Tokens
+ * are handed out only after it resolves true, so a crash before the commit hands out
+ * nothing, and one after it leaves everything the transport needs to answer again.
+ */
+export type RedemptionCommit = (redemption: Redemption) => Promise<boolean>;
 
 /** What `authorizeHeld` returns: the record id and the RFC 8628 §3.2 response without `device_code`. */
 export interface HeldDeviceAuthorization {
@@ -103,7 +123,9 @@ export function createDeviceFlow(deps: {
     deps.events.publish({ type: decision.status, deviceCodeId: record.id });
   }
 
-  async function redeem(client: ClientRecord, record: DeviceCodeRecord): Promise<TokenResponse> {
+  const commitToStore: RedemptionCommit = (r) => store.deviceCodes.redeem(r.deviceCodeId, r.grant, r.refresh);
+
+  async function redeem(client: ClientRecord, record: DeviceCodeRecord, commit: RedemptionCommit): Promise<TokenResponse> {
     const scopes = record.grantedScopes ?? [];
     const grant: GrantRecord = {
       id: newSecret(deps.random, 16),
@@ -120,7 +142,7 @@ export function createDeviceFlow(deps: {
     };
     // Sign first, commit second: a token is handed out only if the commit that spends the code succeeds.
     const { response, refresh } = await deps.tokens.issueForGrant(client, grant, scopes);
-    if (!(await store.deviceCodes.redeem(record.id, grant, refresh))) {
+    if (!(await commit({ deviceCodeId: record.id, grant, refresh, response }))) {
       throw new OAuthError('invalid_grant', 'device code has already been used');
     }
     return response;
@@ -166,7 +188,7 @@ export function createDeviceFlow(deps: {
     throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again', 503);
   }
 
-  async function pollRecord(client: ClientRecord, record: DeviceCodeRecord | undefined): Promise<TokenResponse> {
+  async function pollRecord(client: ClientRecord, record: DeviceCodeRecord | undefined, commit = commitToStore): Promise<TokenResponse> {
     if (!record || record.clientId !== client.id) throw new OAuthError('invalid_grant', 'unknown device code');
     if (record.status !== 'pending') pacer.forget(record.id);
     if (record.status === 'redeemed') throw new OAuthError('invalid_grant', 'device code has already been used');
@@ -178,7 +200,7 @@ export function createDeviceFlow(deps: {
     if (record.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
     // An approved code is redeemed at once, whenever the last poll was: a device told by push
     // must not be answered slow_down.
-    if (record.status === 'approved') return redeem(client, record);
+    if (record.status === 'approved') return redeem(client, record, commit);
 
     // RFC 8628 §3.5: slow_down when polled sooner than the interval in force; the first poll is free.
     // Paced in memory, so a pending poll writes nothing (see poll-pacing.ts).
@@ -204,9 +226,9 @@ export function createDeviceFlow(deps: {
       return pollRecord(client, record);
     },
 
-    async pollById(client, deviceCodeId) {
+    async pollById(client, deviceCodeId, commit) {
       deps.clients.assertGrant(client, GRANT_TYPES.deviceCode);
-      return pollRecord(client, await store.deviceCodes.getById(deviceCodeId));
+      return pollRecord(client, await store.deviceCodes.getById(deviceCodeId), commit);
     },
 
     async findPending(userCodeInput) {

@@ -93,7 +93,6 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     repo,
     repeatStatus: (rid) => notifier.repeat(rid),
     rememberTokenProof: (rid, jti, expiresAt) => writeBehind.rememberProof(rid, jti, expiresAt),
-    saveTokenAnswer: (rid, jwe) => writeBehind.saveTokenAnswer(rid, jwe),
   });
 
   function reply(req: Incoming, result: 'accepted' | 'rejected', body: Answer['body'] | Record<string, unknown>): void {

@@ -24,15 +24,13 @@ export interface HandlerDeps {
   repeatStatus(rid: string): void;
   /** The replay cache of token proofs (written behind; see write-behind.ts). */
   rememberTokenProof: RememberProof;
-  /** Durable store of the encrypted token answer (group commit; see write-behind.ts). */
-  saveTokenAnswer(rid: string, jwe: string): Promise<void>;
 }
 
 /**
  * One handler per request topic. Each returns the accepted answer or throws `OAuthError`,
  * which the bridge publishes on `…/rejected` as RFC 6749 §5.2 JSON.
  */
-export function createHandlers({ core, repo, repeatStatus, rememberTokenProof, saveTokenAnswer }: HandlerDeps): Record<RequestAction, Handler> {
+export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }: HandlerDeps): Record<RequestAction, Handler> {
   function authorizeAnswer(view: MqttRequestView): Answer {
     const now = core.clock.now();
     if (view.expiresAt <= now) throw new OAuthError('expired_token', 'this rid\'s device code has expired; draw a new rid and start again');
@@ -95,10 +93,24 @@ export function createHandlers({ core, repo, repeatStatus, rememberTokenProof, s
       if (request.tokenAnswer) return { result: 'accepted', body: request.tokenAnswer };
       const client = await core.clients.get(request.clientId);
       if (!client) throw new OAuthError('invalid_client', 'the client of this rid no longer exists');
-      const response = await core.deviceFlow.pollById(client, request.deviceCodeId);
-      const jwe = await encryptAnswer(response, request.jwk);
-      await saveTokenAnswer(rid, jwe);
-      return { result: 'accepted', body: jwe };
+      let jwe: string | undefined;
+      try {
+        // Encrypted before the commit, and committed with the redemption in one transaction:
+        // no crash can leave the code spent and the answer lost (nothing accepted is ever lost).
+        await core.deviceFlow.pollById(client, request.deviceCodeId, async ({ deviceCodeId, grant, refresh, response }) => {
+          jwe = await encryptAnswer(response, request.jwk);
+          return repo.redeemWithAnswer({ rid, deviceCodeId, grant, refresh, tokenAnswer: jwe });
+        });
+      } catch (err) {
+        // Spent meanwhile by another request of this rid (a QoS 1 redelivery served by another
+        // bridge of the share group): answer with the winner's stored answer, the one token set.
+        if (err instanceof OAuthError && err.error === 'invalid_grant') {
+          const stored = (await repo.get(rid))?.tokenAnswer;
+          if (stored) return { result: 'accepted', body: stored };
+        }
+        throw err;
+      }
+      return { result: 'accepted', body: jwe! };
     },
 
     // RFC 6749 §6 over MQTT: the refresh token travels encrypted to the server's `enc` key.

@@ -9,9 +9,9 @@ import type { MqttNotifiedStatus, MqttRepository } from '../store/mqtt.js';
  *   restart, and the answer to it is encrypted to the device's own key anyway.
  * (Refresh proofs are written at once: a replayed refresh would spend the token.)
  * The one write that must be durable before the device hears of it, the encrypted token
- * answer, is group-committed: every answer ready in one turn of the event loop shares one
- * transaction. With SQLite committing with fsync, the bridge so adds no commit per flow of
- * its own to the two core makes (approval, redemption).
+ * answer, is not here: it is committed in the transaction that redeems the code
+ * (`MqttRepository.redeemWithAnswer`), so the bridge adds no commit per flow of its own to
+ * the two core makes (approval, redemption).
  */
 export interface WriteBehind {
   /** False when this proof id of `rid` was seen before (in memory or in the store). */
@@ -20,11 +20,6 @@ export interface WriteBehind {
   /** A status acknowledged but not yet flushed. */
   notifiedStatus(rid: string): MqttNotifiedStatus | undefined;
   flush(): Promise<void>;
-  /**
-   * Store a token answer durably; resolves once committed. Answers queued in the same turn
-   * of the event loop share one transaction (group commit): one fsync for many flows.
-   */
-  saveTokenAnswer(rid: string, jwe: string): Promise<void>;
 }
 
 const FLUSH_AT = 256;
@@ -62,16 +57,6 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
     }
   }
 
-  let answers: Array<{ rid: string; jwe: string; resolve: () => void; reject: (err: unknown) => void }> = [];
-  function commitAnswers() {
-    const batch = answers;
-    answers = [];
-    repo.saveTokenAnswers(batch).then(
-      () => batch.forEach((a) => a.resolve()),
-      (err) => batch.forEach((a) => a.reject(err)),
-    );
-  }
-
   function flushSoon() {
     if (proofs.size + notified.size >= FLUSH_AT) flush().catch(onError);
   }
@@ -91,12 +76,6 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
       flushSoon();
     },
     notifiedStatus: (rid) => notified.get(rid) ?? writingNotified.get(rid),
-    saveTokenAnswer(rid, jwe) {
-      return new Promise<void>((resolve, reject) => {
-        if (answers.length === 0) setImmediate(commitAnswers);
-        answers.push({ rid, jwe, resolve, reject });
-      });
-    },
     flush,
   };
 }

@@ -55,21 +55,13 @@ export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRep
   const byUserCode = db.prepare<[string], DeviceCodeRow>('SELECT * FROM device_codes WHERE user_code = ?');
   const decide = db.prepare(`UPDATE device_codes SET status = @status, user_id = @userId, granted_scopes = @grantedScopes, decided_at = @now
     WHERE id = @id AND status = 'pending' AND expires_at > @now`);
-  const markRedeemed = db.prepare(`UPDATE device_codes SET status = 'redeemed', grant_id = ? WHERE id = ? AND status = 'approved'`);
   const purge = db.prepare('DELETE FROM device_codes WHERE expires_at < ?');
 
   const insertTx = db.transaction((code: NewDeviceCode, now: number) => {
     dropExpiredUserCode.run(code.userCode, now);
     return insert.get({ ...code, scopes: words.format(code.scopes) });
   });
-  const redeemTx = db.transaction((id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined) => {
-    insertGrant(db, grant);
-    if (markRedeemed.run(grant.id, id).changes !== 1) {
-      // Someone else redeemed it first: throwing rolls the grant back.
-      throw new AlreadyRedeemed();
-    }
-    if (refreshToken) insertRefreshToken(db, refreshToken);
-  });
+  const redeem = redeemDeviceCodeTransaction(db);
 
   return {
     async insert(code, now) {
@@ -93,13 +85,7 @@ export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRep
       return decide.run({ id, now, status: decision.status, userId: decision.userId, grantedScopes }).changes === 1;
     },
     async redeem(id, grant, refreshToken) {
-      try {
-        redeemTx(id, grant, refreshToken);
-        return true;
-      } catch (err) {
-        if (err instanceof AlreadyRedeemed) return false;
-        throw err;
-      }
+      return redeem(id, grant, refreshToken);
     },
     async purgeExpired(before) {
       return purge.run(before).changes;
@@ -108,3 +94,31 @@ export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRep
 }
 
 class AlreadyRedeemed extends Error {}
+
+/**
+ * Spend an approved device code: insert its grant and refresh token and mark it redeemed,
+ * all or nothing. False, with nothing written, when the code is no longer `approved`
+ * (redeemed first by someone else). Called inside another repository's transaction it
+ * nests as a savepoint, so that repository can commit its own rows with the redemption
+ * (the MQTT bridge's stored token answer).
+ */
+export function redeemDeviceCodeTransaction(db: Database.Database) {
+  const markRedeemed = db.prepare(`UPDATE device_codes SET status = 'redeemed', grant_id = ? WHERE id = ? AND status = 'approved'`);
+  const redeemTx = db.transaction((id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined) => {
+    insertGrant(db, grant);
+    if (markRedeemed.run(grant.id, id).changes !== 1) {
+      // Someone else redeemed it first: throwing rolls the grant back.
+      throw new AlreadyRedeemed();
+    }
+    if (refreshToken) insertRefreshToken(db, refreshToken);
+  });
+  return (id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined): boolean => {
+    try {
+      redeemTx(id, grant, refreshToken);
+      return true;
+    } catch (err) {
+      if (err instanceof AlreadyRedeemed) return false;
+      throw err;
+    }
+  };
+}

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { JWK } from 'jose';
-import type { DeviceCodeStatus } from './types.js';
+import { redeemDeviceCodeTransaction } from './device-codes.js';
+import type { DeviceCodeStatus, GrantRecord, RefreshTokenRecord } from './types.js';
 
 /** The status a device is told on `{rid}/status`. */
 export type MqttNotifiedStatus = 'approved' | 'denied' | 'expired';
@@ -30,6 +31,16 @@ export interface MqttRequestView extends MqttRequestRecord {
 
 export type NewMqttRequest = Omit<MqttRequestRecord, 'notifiedStatus' | 'tokenAnswer'>;
 
+/** A redemption of the code a rid holds, with its answer already encrypted to the device. */
+export interface MqttRedemption {
+  rid: string;
+  deviceCodeId: number;
+  grant: GrantRecord;
+  refresh: RefreshTokenRecord | undefined;
+  /** The token response as a compact JWE to the rid's key. */
+  tokenAnswer: string;
+}
+
 /** Storage of the MQTT bridge. Every method is atomic. */
 export interface MqttRepository {
   /** Bind `rid` to a device code; false when the rid is already taken. */
@@ -40,8 +51,13 @@ export interface MqttRepository {
   listUnnotified(now: number, limit: number): Promise<MqttRequestView[]>;
   /** Record the statuses the broker acknowledged, in one transaction (one commit, one fsync). */
   markNotifiedMany(entries: ReadonlyArray<{ rid: string; status: MqttNotifiedStatus }>): Promise<void>;
-  /** Keep the encrypted token answers of these requests, in one transaction (group commit). */
-  saveTokenAnswers(entries: ReadonlyArray<{ rid: string; jwe: string }>): Promise<void>;
+  /**
+   * Spend the device code of `rid` (its grant, refresh token and status, as
+   * `deviceCodes.redeem` does) and keep the encrypted token answer, in one transaction: after
+   * any crash both are on disk or neither, so a device whose code is spent can always be
+   * answered again. False, with nothing written, when the code was no longer approved.
+   */
+  redeemWithAnswer(redemption: MqttRedemption): Promise<boolean>;
   /** Remember a proof's `jti` for `rid` until `expiresAt`; false when it was seen before (a replay). */
   rememberProof(rid: string, jti: string, expiresAt: number): Promise<boolean>;
   /** Remember many proof ids in one transaction; ids already known are skipped. */
@@ -96,15 +112,21 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
     `${SELECT_VIEW} WHERE r.notified_status IS NULL AND (d.status <> 'pending' OR d.expires_at <= ?) LIMIT ?`,
   );
   const notified = db.prepare('UPDATE mqtt_requests SET notified_status = ? WHERE rid = ?');
-  const answer = db.prepare('UPDATE mqtt_requests SET token_answer = ? WHERE rid = ?');
+  const answer = db.prepare('UPDATE mqtt_requests SET token_answer = ? WHERE rid = ? AND device_code_id = ? AND token_answer IS NULL');
+  const redeemCode = redeemDeviceCodeTransaction(db);
   const proof = db.prepare('INSERT INTO mqtt_proof_ids (rid, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
   const purge = db.prepare('DELETE FROM mqtt_proof_ids WHERE expires_at < ?');
   const hasProof = db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM mqtt_proof_ids WHERE rid = ? AND jti = ?');
   const notifiedMany = db.transaction((entries: ReadonlyArray<{ rid: string; status: MqttNotifiedStatus }>) => {
     for (const e of entries) notified.run(e.status, e.rid);
   });
-  const answersMany = db.transaction((entries: ReadonlyArray<{ rid: string; jwe: string }>) => {
-    for (const e of entries) answer.run(e.jwe, e.rid);
+  const redeemWithAnswer = db.transaction((r: MqttRedemption): boolean => {
+    // The redemption nests as a savepoint; the throw below rolls it back with everything else.
+    if (!redeemCode(r.deviceCodeId, r.grant, r.refresh)) return false;
+    if (answer.run(r.tokenAnswer, r.rid, r.deviceCodeId).changes !== 1) {
+      throw new Error(`mqtt request ${r.rid} does not hold device code ${r.deviceCodeId} or already has an answer`);
+    }
+    return true;
   });
   const proofsMany = db.transaction((entries: ReadonlyArray<{ rid: string; jti: string; expiresAt: number }>) => {
     for (const e of entries) proof.run(e.rid, e.jti, e.expiresAt);
@@ -128,8 +150,8 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
     async markNotifiedMany(entries) {
       if (entries.length > 0) notifiedMany(entries);
     },
-    async saveTokenAnswers(entries) {
-      if (entries.length > 0) answersMany(entries);
+    async redeemWithAnswer(redemption) {
+      return redeemWithAnswer(redemption);
     },
     async rememberProofs(entries) {
       if (entries.length > 0) proofsMany(entries);

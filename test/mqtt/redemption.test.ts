@@ -1,0 +1,80 @@
+/**
+ * The store step that closes the crash gap of MQTT redemptions: spending a device code and
+ * keeping the device's encrypted answer are one transaction, so either both are on disk or
+ * neither. Run against a real SQLite file through the store and core the server uses.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../server/src/config.js';
+import { GRANT_TYPES } from '../../server/src/core/clients.js';
+import type { Redemption } from '../../server/src/core/device-flow.js';
+import { createCore, type Core } from '../../server/src/core/index.js';
+import type { ClientRecord } from '../../server/src/store/types.js';
+import { createSqliteStore } from '../../server/src/store/sqlite.js';
+import { newDeviceKey, newRid } from './device.js';
+
+let dataDir: string;
+let store: ReturnType<typeof createSqliteStore>;
+let core: Core;
+let client: ClientRecord;
+let userId: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'kalm-redemption-'));
+  store = createSqliteStore(dataDir);
+  core = await createCore({ config: defaultConfig({ dataDir, demo: false, publicUrl: 'http://127.0.0.1:1' }), store });
+  ({ client } = await core.clients.create({ name: 'Sensor', type: 'public', grantTypes: [GRANT_TYPES.deviceCode, GRANT_TYPES.refreshToken], scopes: ['valuate:read'] }));
+  userId = (await core.users.create({ username: 'owner', password: 'correct horse battery' })).id;
+});
+afterAll(() => {
+  store.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** An approved code held for a fresh rid, as the bridge's authorize leaves it. */
+async function approvedRequest(): Promise<{ rid: string; deviceCodeId: number }> {
+  const held = await core.deviceFlow.authorizeHeld(client, 'valuate:read');
+  const key = await newDeviceKey();
+  const rid = newRid();
+  await store.mqtt.insert({ rid, deviceCodeId: held.deviceCodeId, clientId: client.id, jwk: key.publicJwk, jwkThumbprint: rid, createdAt: Date.now() });
+  await core.deviceFlow.approve(held.response.user_code, userId, ['valuate:read']);
+  return { rid, deviceCodeId: held.deviceCodeId };
+}
+
+describe('redeeming a held device code together with its stored answer', () => {
+  it('writes nothing of the redemption when the answer cannot be stored', async () => {
+    const target = await approvedRequest();
+    const other = await approvedRequest();
+    let seen: Redemption | undefined;
+    // The answer is filed under a rid that does not hold this code: the second write fails.
+    const attempt = core.deviceFlow.pollById(client, target.deviceCodeId, (r) => {
+      seen = r;
+      return store.mqtt.redeemWithAnswer({ ...r, rid: other.rid, tokenAnswer: 'jwe' });
+    });
+    await expect(attempt).rejects.toThrow(/does not hold device code/);
+    expect((await store.deviceCodes.getById(target.deviceCodeId))?.status).toBe('approved');
+    expect(await store.grants.get(seen!.grant.id)).toBeUndefined();
+    expect(await store.refreshTokens.getByHash(seen!.refresh!.tokenHash)).toBeUndefined();
+    expect((await store.mqtt.get(other.rid))?.tokenAnswer).toBeNull();
+  });
+
+  it('spends the code and keeps the answer in one step, and refuses a second redemption', async () => {
+    const { rid, deviceCodeId } = await approvedRequest();
+    let seen: Redemption | undefined;
+    await core.deviceFlow.pollById(client, deviceCodeId, (r) => {
+      seen = r;
+      return store.mqtt.redeemWithAnswer({ ...r, rid, tokenAnswer: 'the-answer' });
+    });
+    const view = await store.mqtt.get(rid);
+    expect(view).toMatchObject({ codeStatus: 'redeemed', tokenAnswer: 'the-answer' });
+    expect(await store.grants.get(seen!.grant.id)).toMatchObject({ userId, scopes: ['valuate:read'] });
+    expect(await store.refreshTokens.getByHash(seen!.refresh!.tokenHash)).toMatchObject({ grantId: seen!.grant.id, usedAt: null });
+
+    // A second redemption (another bridge that read the code as approved) writes nothing.
+    expect(await store.mqtt.redeemWithAnswer({ ...seen!, rid, grant: { ...seen!.grant, id: 'another-grant' }, tokenAnswer: 'another' })).toBe(false);
+    expect((await store.mqtt.get(rid))?.tokenAnswer).toBe('the-answer');
+    expect(await store.grants.get('another-grant')).toBeUndefined();
+  });
+});
