@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// The `kalm-device` command. The package is TypeScript run through tsx, like the server's `kalm`.
-import { register } from 'tsx/esm/api';
+// The `kalm-device` command, run from the built package (dist/), so it needs nothing but Node.
+import { main } from '../dist/node/cli.js';
 
-register();
-const { main } = await import('../src/node/cli.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -1,7 +1,10 @@
-// Compile src/**/*.ts to dist/**/*.js (ESM, one file per module, no bundling), so the
-// package runs in plain Node and in any bundler. Types are served from src/ (see
-// package.json "exports"). Runs from "prepare", so `npm install` / `npm ci` build it.
+// Build dist/: src/**/*.ts compiled to ESM (esbuild, one file per module, no bundling), so
+// the package runs in plain Node and in any bundler, and the type declarations beside them
+// (tsc, tsconfig.build.json), so a consumer's TypeScript never compiles our sources with its
+// own settings. Runs from "prepare", so `npm install` / `npm ci` in this repository build it.
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,20 +14,24 @@ const entryPoints = readdirSync(path.join(root, 'src'), { recursive: true })
   .map(String)
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
   .map((f) => path.join(root, 'src', f));
+const strict = process.argv.includes('--strict');
 
 let esbuild;
+let tsc;
 try {
   esbuild = await import('esbuild');
+  tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 } catch {
-  // A consumer installing the published package gets dist/ prebuilt and has no esbuild.
-  console.warn('@kalm/device-client: esbuild not installed, dist/ not rebuilt');
+  // A consumer installing the published package gets dist/ prebuilt and has neither.
+  console.warn('@kalm/device-client: esbuild or typescript not installed, dist/ not rebuilt');
   process.exit(0);
 }
 try {
   await esbuild.build({ entryPoints, outdir, outbase: path.join(root, 'src'), format: 'esm', platform: 'neutral', target: 'es2022', logLevel: 'error' });
+  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 } catch {
-  // Never fail the workspace's `npm install` over this package's dist/ (the CLI and the
-  // TV page run from src/); the error is printed above, and the README test rebuilds.
+  // Never fail the workspace's `npm install` over this package's dist/ (the server's /tv page
+  // bundles from src/); the error is printed above, and the tests build with --strict.
   console.warn('@kalm/device-client: dist/ build failed');
-  process.exitCode = process.argv.includes('--strict') ? 1 : 0;
+  process.exitCode = strict ? 1 : 0;
 }
