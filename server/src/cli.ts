@@ -68,7 +68,7 @@ const serve: Command = async (_args, config) => {
   console.log(`  verification  ${base}/device`);
   console.log(`  my devices    ${base}/devices`);
   console.log(`  TV demo       ${base}/tv`);
-  const lanHint = phoneHint(server.core.config);
+  const lanHint = phoneHint({ ...server.core.config, port: server.port });
   if (lanHint) console.log(lanHint);
   if (demo) {
     console.log(`Demo client "${DEMO_CLIENT_ID}" and user "${DEMO_USERNAME}" created. The password is shown only this once:`);

@@ -34,8 +34,8 @@ const PURGE_AFTER_MS = 60 * 60 * 1000;
 const PURGE_EVERY_MS = 10 * 60 * 1000;
 
 /**
- * Open the store, build the core and listen. `config.port` 0 picks a free port; the server's
- * `core.config` then holds the bound port, and so does the default public URL (see `boundPublicUrl`).
+ * Open the store, build the core and listen. `config.port` 0 picks a free port (`port` of the
+ * result), which the default public URL in `core.config` then names (see `boundPublicUrl`).
  * The caller's `config` object is not changed.
  */
 export async function startServer(input: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -58,7 +58,7 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     port = (http.address() as AddressInfo).port;
     // The app is built once the URL is final (some routers read it as they are built). This runs in the
     // tick that reported 'listening', before the event loop can read any connection.
-    Object.assign(config, { port }, boundPublicUrl(config, port));
+    Object.assign(config, boundPublicUrl(config, port));
     // Device-code polls take a cheaper route to the token endpoint; everything else goes to the app.
     http.on('request', withTokenFastPath(core, logger, createApp(core, logger)));
     detachers.push(attachPush(http, core, logger).stop);

@@ -70,7 +70,6 @@ describe('startServer with an explicit public URL', () => {
     try {
       const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
       expect(meta.issuer).toBe('https://auth.example.com');
-      expect(server.core.config.port).toBe(server.port);
     } finally {
       await server.close();
     }
@@ -87,7 +86,7 @@ describe('kalm serve with PORT=0 and no PUBLIC_URL', () => {
   });
 
   it('prints and serves the bound port as issuer', async () => {
-    const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: tempDataDir(), DEMO: '0', LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: tempDataDir(), DEMO: '0', LOG_LEVEL: 'warn' };
     delete env.PUBLIC_URL;
     child = spawn(process.execPath, [path.resolve(import.meta.dirname, '../../server/bin/kalm.js'), 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const banner = await new Promise<string>((resolve, reject) => {
