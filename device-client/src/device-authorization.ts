@@ -1,6 +1,6 @@
 import { resolveEndpoints, type ServerOptions } from './discovery.js';
 import { AbortedError, ExpiredTokenError, OAuthResponseError } from './errors.js';
-import { errorOf, num, post, send, str, type ClientCredentials, type FormResponse } from './http.js';
+import { errorOf, member, num, post, send, type ClientCredentials, type FormResponse } from './http.js';
 import type { PushStatus, PushSubscribe } from './push.js';
 import { systemTimers, type Timers } from './timers.js';
 import { toPairing, type Pairing, type TokenStore } from './tokens.js';
@@ -78,10 +78,6 @@ export interface DeviceAuthorization {
   wait(options?: WaitOptions): Promise<Pairing>;
 }
 
-const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-// Network failures and 5xx: back off by doubling, up to this, never below the interval.
-const MAX_BACKOFF_MS = 60_000;
-
 /**
  * Start the RFC 8628 device flow: request codes (§3.1), then show `userCode` and
  * `verificationUriComplete` (as a QR code, `./qr`) and call `wait()`.
@@ -100,8 +96,7 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
   const scope = [options.scope].flat().join(' ');
   // RFC 6749 §3.3: no scope parameter at all for the client's default (empty counts as absent).
   const { body } = await post(endpoints.deviceAuthorizationEndpoint, options, options.signal, scope ? { scope } : {});
-  const expiresIn = num(body.expires_in);
-  if (!expiresIn) throw new OAuthResponseError('invalid_response', 'no expires_in', 0);
+  const expiresIn = member<number>(body, 'expires_in', 'number');
 
   // Poll (RFC 8628 §3.4) until a decision, the expiry or an abort.
   async function wait({ signal, onStatus = () => {}, timers = options.timers ?? systemTimers, push = options.push }: WaitOptions = {}): Promise<Pairing> {
@@ -147,7 +142,7 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
         pushed = false;
         const now = timers.now();
         if (now >= auth.expiresAt) throw new ExpiredTokenError('expired_token', 'codes expired', 0);
-        const res = await send(tokenEndpoint, options, signal, { grant_type: DEVICE_CODE_GRANT, device_code: auth.deviceCode }).catch(
+        const res = await send(tokenEndpoint, options, signal, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: auth.deviceCode }).catch(
           (error: unknown): FormResponse => {
             if (error instanceof AbortedError) throw error;
             return { status: 0, body: { error } };
@@ -177,7 +172,7 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
           interval * 1000,
           // Unreachable or overloaded: retry until expiry, backing off by doubling up to a
           // minute, never tighter than the interval.
-          Math.min(interval * 1000 * 2 ** (failures - 1), MAX_BACKOFF_MS),
+          Math.min(interval * 1000 * 2 ** (failures - 1), 60_000),
           // RFC 9110 §10.2.3: the server's Retry-After, delay-seconds or an HTTP-date, when longer.
           (after && (+after * 1000 || Date.parse(after) - now)) || 0,
         );
@@ -197,16 +192,17 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
   }
 
   const auth: DeviceAuthorization = {
-    deviceCode: str(body, 'device_code'),
-    userCode: str(body, 'user_code'),
+    deviceCode: member(body, 'device_code'),
+    userCode: member(body, 'user_code'),
     // Some servers spell it verification_url (draft wording); the RFC name wins.
-    verificationUri: str(body, body.verification_uri ? 'verification_uri' : 'verification_url'),
+    verificationUri: member(body, body.verification_uri ? 'verification_uri' : 'verification_url'),
     verificationUriComplete: body.verification_uri_complete as string | undefined,
     expiresIn,
     expiresAt: (options.timers ?? systemTimers).now() + expiresIn * 1000,
     // RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default."
     interval: num(body.interval) || 5,
-    pushUri: (body.push_uri as string | undefined) ?? endpoints.pushEndpoint,
+    // Kalm's push channel for this code (a WebSocket URL), when the server has one.
+    pushUri: body.push_uri as string | undefined,
     wait,
   };
   return auth;

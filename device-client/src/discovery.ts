@@ -1,5 +1,5 @@
 import { OAuthResponseError } from './errors.js';
-import { send, str, type HttpOptions } from './http.js';
+import { member, send, type HttpOptions } from './http.js';
 
 /** The endpoints the client talks to. */
 export interface Endpoints {
@@ -7,11 +7,6 @@ export interface Endpoints {
   deviceAuthorizationEndpoint: string;
   /** RFC 6749 §3.2 token endpoint. */
   tokenEndpoint: string;
-  /**
-   * Kalm's push channel (`device_push_endpoint` in the metadata, a WebSocket URL);
-   * a device authorization response's `push_uri` takes precedence.
-   */
-  pushEndpoint?: string | undefined;
 }
 
 /** Where to find the server: an issuer to discover (RFC 8414), explicit endpoints, or both (explicit ones win). */
@@ -37,9 +32,8 @@ export async function discover(issuer: string, options: HttpOptions & { signal?:
   const { body, status } = await send(url.href, options, options.signal);
   if (body.issuer !== issuer) throw new OAuthResponseError('invalid_response', 'issuer mismatch', status);
   return {
-    deviceAuthorizationEndpoint: str(body, 'device_authorization_endpoint'),
-    tokenEndpoint: str(body, 'token_endpoint'),
-    pushEndpoint: body.device_push_endpoint as string | undefined,
+    deviceAuthorizationEndpoint: member(body, 'device_authorization_endpoint'),
+    tokenEndpoint: member(body, 'token_endpoint'),
   };
 }
 

@@ -52,6 +52,6 @@ export class PairingLostError extends OAuthResponseError {}
 export class AbortedError extends Error {
   constructor(cause?: unknown) {
     super('aborted', { cause });
-    this.name = 'AbortedError';
+    this.name = new.target.name;
   }
 }

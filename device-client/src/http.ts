@@ -68,11 +68,14 @@ export function errorOf({ body: { error, error_description: description }, statu
   return new Type(code, typeof description === 'string' ? description : `HTTP ${status}`, status);
 }
 
-/** A required string member of a server answer, or an `invalid_response` error naming it. @internal */
-export function str(body: Record<string, unknown>, name: string): string {
+/**
+ * A required member of a server answer: a non-empty string (or, with `type`, a non-zero
+ * number), else an `invalid_response` error naming it. @internal
+ */
+export function member<T = string>(body: Record<string, unknown>, name: string, type: 'string' | 'number' = 'string'): T {
   const value = body[name];
-  if (!value || typeof value !== 'string') throw new OAuthResponseError('invalid_response', `no ${name}`, 0);
-  return value;
+  if (!value || typeof value !== type) throw new OAuthResponseError('invalid_response', `no ${name}`, 0);
+  return value as T;
 }
 
 /** An optional number member (seconds), or undefined. @internal */

@@ -1,5 +1,5 @@
 import { OAuthResponseError, PairingLostError } from './errors.js';
-import { num, post, str, type HttpOptions } from './http.js';
+import { member, num, post, type HttpOptions } from './http.js';
 import { systemTimers, type Timers } from './timers.js';
 
 /** What a device keeps after pairing: the tokens and where to renew them. Serialisable as JSON. */
@@ -63,8 +63,8 @@ export function toPairing(body: Record<string, unknown>, now: number, previous: 
   const expiresIn = num(body.expires_in);
   return {
     ...previous,
-    accessToken: str(body, 'access_token'),
-    tokenType: str(body, 'token_type'),
+    accessToken: member(body, 'access_token'),
+    tokenType: member(body, 'token_type'),
     expiresAt: expiresIn && now + expiresIn * 1000,
     refreshToken: (body.refresh_token as string | undefined) ?? previous.refreshToken,
     scope: (body.scope as string | undefined) ?? previous.scope,

@@ -174,7 +174,7 @@ describe('device client against servers that behave differently', () => {
     const fake = await fakeServer(codes(), [], { '/.well-known/oauth-authorization-server/tenant': () => ({ status: 200, body: metadata }) });
     const issuer = `${fake.base}/tenant`;
     metadata = { issuer, device_authorization_endpoint: `${fake.base}/device`, token_endpoint: `${fake.base}/token`, device_push_endpoint: 'ws://x/push' };
-    expect(await discover(issuer)).toEqual({ deviceAuthorizationEndpoint: `${fake.base}/device`, tokenEndpoint: `${fake.base}/token`, pushEndpoint: 'ws://x/push' });
+    expect(await discover(issuer)).toEqual({ deviceAuthorizationEndpoint: `${fake.base}/device`, tokenEndpoint: `${fake.base}/token` });
     metadata = { ...metadata, issuer: 'https://attacker.test' };
     await expect(discover(issuer)).rejects.toMatchObject({ error: 'invalid_response' });
   });
