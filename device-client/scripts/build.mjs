@@ -1,7 +1,8 @@
 // Build dist/: src/**/*.ts compiled to ESM (esbuild, one file per module, no bundling), so
 // the package runs in plain Node and in any bundler, and the type declarations beside them
 // (tsc, tsconfig.build.json), so a consumer's TypeScript never compiles our sources with its
-// own settings. Runs from "prepare", so `npm install` / `npm ci` in this repository build it.
+// own settings. Runs from the repository root's "prepare" (`npm install` / `npm ci` there) and
+// from this package's "prepack" (`npm pack`); a maker's install runs no script of ours.
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,7 +23,8 @@ try {
   esbuild = await import('esbuild');
   tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 } catch {
-  // A consumer installing the published package gets dist/ prebuilt and has neither.
+  // Both are development dependencies of the repository: an install without them
+  // (`npm ci --omit=dev`) keeps whatever dist/ there is.
   console.warn('@kalm/device-client: esbuild or typescript not installed, dist/ not rebuilt');
   process.exit(0);
 }
@@ -30,8 +32,8 @@ try {
   await esbuild.build({ entryPoints, outdir, outbase: path.join(root, 'src'), format: 'esm', platform: 'neutral', target: 'es2022', logLevel: 'error' });
   execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 } catch {
-  // Never fail the workspace's `npm install` over this package's dist/ (the server's /tv page
-  // bundles from src/); the error is printed above, and the tests build with --strict.
+  // Never fail the repository's `npm install` over this package's dist/ (the server's /tv page
+  // bundles from src/); the error is printed above, and `npm pack` and the tests use --strict.
   console.warn('@kalm/device-client: dist/ build failed');
   process.exitCode = strict ? 1 : 0;
 }
