@@ -15,6 +15,7 @@ const run = promisify(execFile);
 const repo = path.resolve('.');
 const project = mkdtempSync(path.join(tmpdir(), 'kalm-maker-'));
 let server: TestServer;
+let installOutput = '';
 
 beforeAll(async () => {
   // --ignore-scripts: dist/ is already built; packing must not rebuild it under other test files.
@@ -22,7 +23,8 @@ beforeAll(async () => {
   const [{ filename }] = JSON.parse(stdout) as [{ filename: string }];
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'maker-app', private: true, type: 'module' }));
   // Dependencies come from npm's cache when `npm ci` already fetched them (no network needed then).
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${filename}`, 'ws@8'], { cwd: project });
+  const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${filename}`, 'ws@8'], { cwd: project });
+  installOutput = install.stdout + install.stderr;
   server = await startTestServer();
   await server.createClient({ id: 'tv-demo', name: 'Kalm TV demo' });
 }, 120_000);
@@ -32,12 +34,14 @@ afterAll(async () => {
 });
 
 describe('device-client as a maker installs it', () => {
-  it('installs from its tarball with only its declared dependencies: no TypeScript runner, no sources', () => {
+  it('installs from its tarball with only its declared dependencies and no script: no TypeScript runner, no sources', () => {
     const installed = path.join(project, 'node_modules/@kalm/device-client');
     expect(existsSync(path.join(installed, 'dist/index.js'))).toBe(true);
     expect(existsSync(path.join(installed, 'dist/index.d.ts'))).toBe(true);
     expect(existsSync(path.join(installed, 'src'))).toBe(false);
     expect(existsSync(path.join(project, 'node_modules/tsx'))).toBe(false);
+    // No lifecycle script of ours runs (or asks to be approved) in the maker's install.
+    expect(installOutput).not.toContain('@kalm/device-client');
   });
 
   it('pairs a device with the README embedding example as written', async () => {
