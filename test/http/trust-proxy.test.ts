@@ -10,18 +10,29 @@ import { PageClient } from './verify-client.js';
 // Behind a reverse proxy every request arrives from the proxy's address: per-address limits must
 // count the client it forwards (X-Forwarded-For), and only when the proxy is one we trust.
 
-/** Enter a wrong user code on the verification page from a fresh session; 400 while the budget lasts, then 429. */
-async function wrongCode(server: TestServer, from: { localAddress?: string; forwardedFor?: string }): Promise<number> {
+/** Where a request comes from: the socket's local address and what it puts in X-Forwarded-For. */
+interface From {
+  localAddress?: string;
+  forwardedFor?: string;
+  /** Another URL of the same server (a dual-stack one is reached at 127.0.0.1, not at [::]). */
+  baseUrl?: string;
+}
+
+function pageClient(server: TestServer, from: From): PageClient {
   const headers: Record<string, string> = from.forwardedFor ? { 'x-forwarded-for': from.forwardedFor } : {};
-  const client = new PageClient(server.url, { ...(from.localAddress ? { localAddress: from.localAddress } : {}), headers });
+  return new PageClient(from.baseUrl ?? server.url, { ...(from.localAddress ? { localAddress: from.localAddress } : {}), headers });
+}
+
+/** Enter a wrong user code on the verification page from a fresh session; 400 while the budget lasts, then 429. */
+async function wrongCode(server: TestServer, from: From): Promise<number> {
+  const client = pageClient(server, from);
   return (await client.post('/device', { csrf_token: await client.csrf(), user_code: 'BCDF-GHJK' })).status;
 }
 
 /** The address a device authorization was recorded with (shown as "network" on the consent page). */
-async function recordedAddress(server: TestServer, from: { localAddress?: string; forwardedFor?: string }): Promise<string | null | undefined> {
+async function recordedAddress(server: TestServer, from: From): Promise<string | null | undefined> {
   const { clientId } = await server.createClient();
-  const headers: Record<string, string> = from.forwardedFor ? { 'x-forwarded-for': from.forwardedFor } : {};
-  const client = new PageClient(server.url, { ...(from.localAddress ? { localAddress: from.localAddress } : {}), headers });
+  const client = pageClient(server, from);
   const res = await client.post('/device_authorization', { client_id: clientId, scope: 'valuate:read' });
   expect(res.status).toBe(200);
   const { device_code } = JSON.parse(res.body) as { device_code: string };
@@ -141,5 +152,28 @@ describe('TRUST_PROXY=127.0.0.1,10.0.0.0/8 (listed proxies only)', () => {
     for (let i = 1; i <= 5; i++) expect(await wrongCode(server, { localAddress: stranger, forwardedFor: `198.51.100.${40 + i}` })).toBe(400);
     expect(await wrongCode(server, { localAddress: stranger, forwardedFor: '198.51.100.46' })).toBe(429);
     expect(await recordedAddress(server, { localAddress: stranger, forwardedFor: '198.51.100.47' })).toBe('127.0.0.40');
+  });
+});
+
+describe('TRUST_PROXY=127.0.0.1 on a dual-stack socket (HOST=::)', () => {
+  let server: TestServer;
+  let baseUrl: string;
+  beforeAll(async () => {
+    server = await startTestServer({ config: { host: '::', trustProxy: ['127.0.0.1'] } });
+    baseUrl = `http://127.0.0.1:${server.port}`;
+  });
+  afterAll(() => server.stop());
+
+  it('trusts the listed IPv4 proxy when the socket reports it IPv4-mapped (::ffff:127.0.0.1)', async () => {
+    expect(await recordedAddress(server, { baseUrl, forwardedFor: '198.51.100.60' })).toBe('198.51.100.60');
+    for (let i = 0; i < 5; i++) expect(await wrongCode(server, { baseUrl, forwardedFor: '198.51.100.61' })).toBe(400);
+    expect(await wrongCode(server, { baseUrl, forwardedFor: '198.51.100.61' })).toBe(429);
+    expect(await wrongCode(server, { baseUrl, forwardedFor: '198.51.100.62' })).toBe(400);
+  });
+
+  it('still ignores X-Forwarded-For from an IPv4-mapped peer that is not listed', async () => {
+    expect(await recordedAddress(server, { baseUrl, localAddress: '127.0.0.60', forwardedFor: '198.51.100.63' })).toBe('::ffff:127.0.0.60');
+    for (let i = 1; i <= 5; i++) expect(await wrongCode(server, { baseUrl, localAddress: '127.0.0.61', forwardedFor: `198.51.100.${63 + i}` })).toBe(400);
+    expect(await wrongCode(server, { baseUrl, localAddress: '127.0.0.61', forwardedFor: '198.51.100.70' })).toBe(429);
   });
 });
