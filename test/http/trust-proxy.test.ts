@@ -123,6 +123,18 @@ describe('TRUST_PROXY=1 (one proxy in front, whatever its address)', () => {
     expect(await recordedAddress(server, { forwardedFor: '192.0.2.9, 198.51.100.11' })).toBe('198.51.100.11');
   });
 
+  it('gives two forwarded clients separate sign-in budgets too', async () => {
+    const user = await server.createUser();
+    const wrongPassword = async (forwardedFor: string) => {
+      const client = pageClient(server, { forwardedFor });
+      const csrf = await client.csrf('/signin');
+      return (await client.post('/signin', { csrf_token: csrf, username: user.username, password: 'wrong password' })).status;
+    };
+    for (let i = 0; i < 5; i++) expect(await wrongPassword('198.51.100.90')).toBe(401);
+    expect(await wrongPassword('198.51.100.90')).toBe(429);
+    expect(await wrongPassword('198.51.100.91')).toBe(401);
+  });
+
   it('groups forwarded IPv6 clients by /64, as it does socket addresses', async () => {
     for (let i = 1; i <= 5; i++) expect(await wrongCode(server, { forwardedFor: `2001:db8:1:2::${i}` })).toBe(400);
     expect(await wrongCode(server, { forwardedFor: '2001:db8:1:2:ffff::6' })).toBe(429);
