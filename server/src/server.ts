@@ -62,6 +62,13 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     // Device-code polls take a cheaper route to the token endpoint; everything else goes to the app.
     http.on('request', withTokenFastPath(core, logger, createApp(core, logger)));
     detachers.push(attachPush(http, core, logger).stop);
+    if (typeof config.trustProxy === 'number' && (config.host === '0.0.0.0' || config.host === '::')) {
+      // A hop count trusts whoever connects: fine behind a proxy that alone can reach the port.
+      logger.warn(
+        { trustProxy: config.trustProxy, host: config.host },
+        'TRUST_PROXY is a hop count and the server listens on every interface: a client that connects directly can choose its own X-Forwarded-For address; list the proxy addresses in TRUST_PROXY or bind HOST to the proxy side',
+      );
+    }
   } catch (err) {
     if (http.listening) http.close();
     store.close();

@@ -189,3 +189,26 @@ describe('TRUST_PROXY=127.0.0.1 on a dual-stack socket (HOST=::)', () => {
     expect(await wrongCode(server, { baseUrl, localAddress: '127.0.0.61', forwardedFor: '198.51.100.70' })).toBe(429);
   });
 });
+
+describe('TRUST_PROXY as a hop count on every interface', () => {
+  it('warns at start that a client connecting directly could choose its own address', async () => {
+    const server = await startTestServer({ config: { host: '0.0.0.0', trustProxy: 1 } });
+    try {
+      const warning = server.logLines().find((l) => l.level === 40 && String(l.msg).startsWith('TRUST_PROXY is a hop count'));
+      expect(warning).toMatchObject({ trustProxy: 1, host: '0.0.0.0' });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('does not warn for a list of proxies, or for a hop count on one interface', async () => {
+    for (const config of [{ host: '0.0.0.0', trustProxy: ['127.0.0.1'] }, { host: '127.0.0.1', trustProxy: 1 }]) {
+      const server = await startTestServer({ config });
+      try {
+        expect(server.logText()).not.toContain('TRUST_PROXY is a hop count');
+      } finally {
+        await server.stop();
+      }
+    }
+  });
+});
