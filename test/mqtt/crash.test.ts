@@ -3,11 +3,9 @@
  * server was dead, and an issued token answer all survive, because each is committed
  * before the device hears of it. The server runs as `kalm serve` in a child process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../server/src/config.js';
 import { GRANT_TYPES } from '../../server/src/core/clients.js';
@@ -16,38 +14,23 @@ import { createSqliteStore } from '../../server/src/store/sqlite.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/server.js';
 import { connectRecorder, newDeviceKey, newRid, on, openAnswer, signProof, type Received } from './device.js';
+import { startKalm as startKalmProcess, type KalmProcess } from './kalm-process.js';
 import { PREFIX, topic } from './setup.js';
 
-const KALM = fileURLToPath(new URL('../../server/bin/kalm.js', import.meta.url));
 let broker: Mosquitto;
 let dataDir: string;
 let port: number;
 let core: Core;
 let store: ReturnType<typeof createSqliteStore>;
-let child: ChildProcess | undefined;
+let child: KalmProcess | undefined;
 
-/** `kalm serve` on the shared data dir; resolves when its bridge has subscribed. */
-function startKalm(): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [KALM, 'serve'], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, MQTT_URL: broker.url, DEMO: '0', LOG_LEVEL: 'info', PUBLIC_URL: `http://127.0.0.1:${port}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child = proc;
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('mqtt bridge connected and subscribed')) resolve(proc);
-    });
-    proc.once('exit', (code) => reject(new Error(`kalm serve exited with ${code}: ${out}`)));
-  });
+/** `kalm serve` on the shared data dir and port; resolves when its bridge has subscribed. */
+async function startKalm(): Promise<KalmProcess> {
+  child = await startKalmProcess({ dataDir, port, mqttUrl: broker.url });
+  return child;
 }
 
-async function kill9(proc: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  process.kill(proc.pid!, 'SIGKILL');
-  await exited;
-}
+const kill9 = (kalm: KalmProcess) => kalm.kill9();
 
 beforeAll(async () => {
   broker = await startMosquitto();
@@ -58,7 +41,7 @@ beforeAll(async () => {
   core = await createCore({ config: defaultConfig({ port, dataDir, demo: false, publicUrl: `http://127.0.0.1:${port}` }), store });
 });
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) await kill9(child);
+  await child?.kill9();
   store.close();
   await broker.dispose();
   rmSync(dataDir, { recursive: true, force: true });
@@ -106,7 +89,7 @@ describe('the MQTT bridge across kill -9 of the server', () => {
     await device.subscribe(`${PREFIX}/device/+/token/#`);
     const flows = await Promise.all(Array.from({ length: FLOWS }, async () => ({ rid: newRid(), key: await newDeviceKey() })));
 
-    if (child && child.exitCode === null && child.signalCode === null) await kill9(child);
+    await child?.kill9();
     let server = await startKalm();
     await Promise.all(flows.map((f) => device.publish(topic(f.rid, 'authorize'), JSON.stringify({ client_id: client.id, jwk: f.key.publicJwk }))));
     for (const f of flows) {
@@ -140,9 +123,9 @@ describe('the MQTT bridge across kill -9 of the server', () => {
       await askAll(round);
       for (let sample = 1; sample <= SAMPLES; sample++) {
         await device.nth((m) => m.topic.endsWith(`/token/${round}`) && result(m) === 'accepted', sample * (kill + 1));
-        process.kill(server.pid!, 'SIGSTOP');
+        process.kill(server.proc.pid!, 'SIGSTOP');
         await assertNoSpentCodeWithoutAnswer();
-        if (sample < SAMPLES) process.kill(server.pid!, 'SIGCONT');
+        if (sample < SAMPLES) process.kill(server.proc.pid!, 'SIGCONT');
       }
       await kill9(server);
       server = await startKalm();

@@ -54,7 +54,7 @@ describe('the bridge across a broker restart', () => {
 
 describe('the bridge across a server restart', () => {
   it('serves a token request published while the server was down, from the rid binding it stored', async () => {
-    // A broker of its own: two servers on one broker and prefix would both answer every request.
+    // A broker of its own: another server in the share group would take some of the requests.
     const broker = await startMosquitto();
     const first = await startTestServer({ config: { mqttUrl: broker.url } });
     const dataDir = first.dataDir;
@@ -66,9 +66,10 @@ describe('the bridge across a server restart', () => {
       const { key, rid, userCode } = await authorize(device, clientId);
       await first.close();
 
-      // The bridge's session (same client id: same host and data dir) keeps this QoS 1 request for it.
+      // The bridge stopped alone, so it kept its place in the share group, and its session
+      // (same client id: same host, data dir and port) keeps this QoS 1 request for it.
       await device.publish(topic(rid, 'token'), await signProof(key, rid, first.clock.now()));
-      const second = await startTestServer({ dataDir, config: { mqttUrl: broker.url } });
+      const second = await startTestServer({ dataDir, config: { mqttUrl: broker.url, port: first.port } });
       try {
         expect(JSON.parse((await device.next(on(topic(rid, 'token/rejected')))).payload).error).toBe('authorization_pending');
         await second.core.deviceFlow.approve(userCode, user.id, ['valuate:read']);

@@ -38,6 +38,9 @@ export interface MqttBridge extends EventEmitter {
 
 // Requests being served at once, all rids together; beyond it new ones are dropped (and logged).
 const MAX_PENDING = 5000;
+// A connected bridge writes a heartbeat this often; one not seen for PRESENCE_STALE_MS is gone.
+const PRESENCE_EVERY_MS = 5000;
+const PRESENCE_STALE_MS = 15_000;
 
 interface Incoming {
   rid: string;
@@ -69,7 +72,14 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
   let attempt = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
 
-  const client: MqttClient = connect(url, connectionOptions(config));
+  const connectOptions = connectionOptions(config);
+  const clientId = connectOptions.clientId!;
+  const client: MqttClient = connect(url, connectOptions);
+  let lastBeat = -Infinity;
+  function heartbeat(now: number): void {
+    lastBeat = now;
+    repo.markBridgeSeen(clientId, now).catch((err) => log.error({ err }, 'mqtt bridge heartbeat failed'));
+  }
 
   function publish(topic: string, payload: string, properties?: IPublishPacket['properties']): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -187,8 +197,10 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     client.subscribe(
       topics.subscriptions,
-      // No Local (MQTT 5 §3.8.3.1): the bridge never receives what it published itself.
-      { qos: 1, nl: true },
+      // Shared (topics.ts), so No Local is not set: it is a protocol error on a shared
+      // subscription (MQTT 5 §3.8.3.1), and none is needed, as no request filter matches an
+      // answer or a status the bridge publishes.
+      { qos: 1 },
       (err) => {
         if (err) {
           log.error({ err: err.message }, 'mqtt subscribe failed; reconnecting');
@@ -197,6 +209,7 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
         }
         connected = true;
         log.info({ sessionPresent: connack.sessionPresent }, 'mqtt bridge connected and subscribed');
+        heartbeat(core.clock.now());
         emitter.emit('ready');
         notifier.sweep().catch((e) => log.error({ err: e }, 'mqtt status sweep failed'));
       },
@@ -231,12 +244,36 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
   // `notified_status` keeps the two from telling twice.
   const sweeper = setInterval(() => {
     const now = core.clock.now();
+    if (connected && now - lastBeat >= PRESENCE_EVERY_MS) heartbeat(now);
     limiter.prune(now);
     writeBehind.flush().catch((err) => log.error({ err }, 'mqtt bookkeeping write failed'));
     notifier.sweep().catch((err) => log.error({ err }, 'mqtt status sweep failed'));
     repo.purgeProofs(now - PROOF_MAX_SKEW_SECONDS * 1000).catch((err) => log.error({ err }, 'mqtt proof purge failed'));
   }, options.sweepMs ?? 1000);
   sweeper.unref();
+
+  /**
+   * mosquitto keeps routing a share of the requests to a member whose session lives on,
+   * connected or not, and queues them until it returns. So a stopping bridge with live peers
+   * unsubscribes first, and they take every request at once; a bridge alone keeps its place,
+   * so the requests published while it restarts wait for it. (It forgets itself before it
+   * counts: of two bridges stopping together, at least one keeps its place.)
+   */
+  async function leaveShareGroupIfOthersServe(): Promise<void> {
+    try {
+      await repo.forgetBridge(clientId);
+      if (!connected) return;
+      const others = await repo.countOtherBridges(clientId, core.clock.now() - PRESENCE_STALE_MS);
+      if (others === 0) {
+        log.info('mqtt bridge stops alone: it keeps its place in the share group, and the broker queues requests for it');
+        return;
+      }
+      await client.unsubscribeAsync(topics.subscriptions);
+      log.info({ others }, 'mqtt bridge left the share group: the other bridges take its requests');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'mqtt bridge could not leave the share group');
+    }
+  }
 
   return Object.assign(emitter, {
     get connected() {
@@ -251,6 +288,7 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
       clearInterval(sweeper);
       clearTimeout(reconnectTimer);
       unsubscribe();
+      await leaveShareGroupIfOthersServe();
       await Promise.allSettled([...chains.values()]);
       await writeBehind.flush().catch((err) => log.error({ err }, 'mqtt bookkeeping write failed'));
       await client.endAsync(!connected);

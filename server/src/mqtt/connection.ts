@@ -4,6 +4,16 @@ import { hostname } from 'node:os';
 import type { IClientOptions } from 'mqtt';
 import type { Config } from '../config.js';
 import { MAX_PACKET_BYTES } from './payloads.js';
+import { PROOF_MAX_SKEW_SECONDS } from './proofs.js';
+
+/**
+ * How long the broker keeps the bridge's session after the connection drops without a
+ * DISCONNECT (a crash): its subscriptions stay, and requests the broker routes to it are
+ * queued until it is back. As long as a token proof stays fresh: a request queued longer
+ * would be refused as stale anyway. After that the broker drops the session, and with it
+ * this bridge's place in the share group, so the other bridges get every request.
+ */
+export const SESSION_EXPIRY_SECONDS = PROOF_MAX_SKEW_SECONDS;
 
 /** Reconnect backoff: doubles from `minMs` to `maxMs`, with ±20 % jitter so a fleet of servers does not reconnect in step. */
 export interface Backoff {
@@ -19,12 +29,13 @@ export function backoffDelay(attempt: number, backoff: Backoff): number {
 }
 
 /**
- * A client id stable across restarts of the same server (same host, same data dir), so the
+ * A client id stable across restarts of the same server (same host, data dir and port), so the
  * broker keeps the bridge's session (its subscriptions and the QoS 1 requests that arrived
- * while it was away), and different for two servers sharing a broker.
+ * while it was away), and different for two servers sharing a broker, even two on one host
+ * and one data dir (same id would make the broker drop one connection for the other).
  */
 export function defaultClientId(config: Config): string {
-  const digest = createHash('sha256').update(`${hostname()}\0${config.dataDir}`).digest('base64url');
+  const digest = createHash('sha256').update(`${hostname()}\0${config.dataDir}\0${config.port}`).digest('base64url');
   return `kalm-bridge-${digest.slice(0, 16)}`;
 }
 
@@ -49,7 +60,7 @@ export function connectionOptions(config: Config): IClientOptions {
     connectTimeout: 10_000,
     reconnectPeriod: 0,
     resubscribe: false,
-    properties: { sessionExpiryInterval: 3600, maximumPacketSize: MAX_PACKET_BYTES },
+    properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS, maximumPacketSize: MAX_PACKET_BYTES },
   };
   if (config.mqttUsername !== undefined) options.username = config.mqttUsername;
   if (config.mqttPassword !== undefined) options.password = config.mqttPassword;

@@ -55,17 +55,18 @@ export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }:
       const clientId = readString(body, 'client_id', 128);
       const scope = readString(body, 'scope', 1024, true);
       const device = await readDevicePublicKey(body.jwk);
-      const existing = await repo.get(rid);
-      if (existing) {
-        // A repeated authorize (QoS 1 redelivery, or a device that reconnected without an
-        // answer) gets the same answer again; a different key or client cannot take the rid over.
+      // A repeated authorize (QoS 1 redelivery, or a device that reconnected without an
+      // answer) gets the same answer again; a different key or client cannot take the rid over.
+      const repeated = (existing: MqttRequestView): Answer => {
         if (existing.jwkThumbprint !== device.thumbprint || existing.clientId !== clientId) {
           throw new OAuthError('invalid_request', 'this rid is already in use: draw a new random rid');
         }
         const answer = authorizeAnswer(existing);
         repeatStatus(rid);
         return answer;
-      }
+      };
+      const existing = await repo.get(rid);
+      if (existing) return repeated(existing);
       // MQTT has no way to carry a client secret privately: only public clients (RFC 6749 §2.1).
       const client = await core.clients.authenticate({ clientId, method: 'none' });
       const held = await core.deviceFlow.authorizeHeld(client, scope, { userAgent: 'MQTT device' });
@@ -77,7 +78,13 @@ export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }:
         jwkThumbprint: device.thumbprint,
         createdAt: core.clock.now(),
       });
-      if (!inserted) throw new OAuthError('invalid_request', 'this rid is already in use: draw a new random rid');
+      if (!inserted) {
+        // Bound meanwhile by the same request served elsewhere (another bridge of the share
+        // group): that binding stands, and the code made here is never shown and expires unused.
+        const winner = await repo.get(rid);
+        if (winner) return repeated(winner);
+        throw new OAuthError('invalid_request', 'this rid is already in use: draw a new random rid');
+      }
       // core publishes `expired` when the code runs out undecided; the bridge's sweep covers
       // codes authorized before a restart, and notified_status keeps the two from telling twice.
       core.expiry.watch(held.deviceCodeId, core.clock.now() + held.response.expires_in * 1000);

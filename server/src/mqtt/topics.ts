@@ -5,7 +5,15 @@
  *   {prefix}/device/{rid}/token      → …/token/accepted     | …/token/rejected
  *   {prefix}/device/{rid}/refresh    → …/refresh/accepted   | …/refresh/rejected
  *   {prefix}/device/{rid}/status     (pushed by the bridge)
+ *
+ * The bridge subscribes to the request topics as a member of the shared subscription group
+ * `kalm` (MQTT 5 §4.8.2, `$share/kalm/{filter}`): with several servers on one broker, prefix
+ * and database, the broker hands each request to exactly one of them. Devices see none of
+ * this; they publish and subscribe to the plain topics above.
  */
+
+/** The shared subscription group of every bridge (MQTT 5 §4.8.2). */
+export const SHARE_GROUP = 'kalm';
 
 /** What a device may ask on its own topics. */
 export type RequestAction = 'authorize' | 'token' | 'refresh';
@@ -30,7 +38,7 @@ export interface ParsedRequestTopic {
 }
 
 export interface Topics {
-  /** The filters the bridge subscribes to. */
+  /** The filters the bridge subscribes to: shared, `$share/kalm/{prefix}/device/+/{action}`. */
   subscriptions: string[];
   parse(topic: string): ParsedRequestTopic | undefined;
   answer(rid: string, action: RequestAction, result: 'accepted' | 'rejected'): string;
@@ -46,7 +54,7 @@ export interface Topics {
 export function createTopics(prefix: string): Topics {
   const base = `${prefix}/device/`;
   return {
-    subscriptions: REQUEST_ACTIONS.map((action) => `${base}+/${action}`),
+    subscriptions: REQUEST_ACTIONS.map((action) => `$share/${SHARE_GROUP}/${base}+/${action}`),
     parse(topic) {
       if (!topic.startsWith(base)) return undefined;
       const [rid, action, ...rest] = topic.slice(base.length).split('/');

@@ -66,6 +66,12 @@ export interface MqttRepository {
   hasProof(rid: string, jti: string): Promise<boolean>;
   /** Forget proof ids that could no longer pass the freshness check. */
   purgeProofs(before: number): Promise<number>;
+  /** Bridge `clientId` is connected to the broker at `now` (its heartbeat). */
+  markBridgeSeen(clientId: string, now: number): Promise<void>;
+  /** Bridges other than `clientId` seen at or after `since`. */
+  countOtherBridges(clientId: string, since: number): Promise<number>;
+  /** Bridge `clientId` has stopped. */
+  forgetBridge(clientId: string): Promise<void>;
 }
 
 interface Row {
@@ -117,6 +123,9 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
   const proof = db.prepare('INSERT INTO mqtt_proof_ids (rid, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
   const purge = db.prepare('DELETE FROM mqtt_proof_ids WHERE expires_at < ?');
   const hasProof = db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM mqtt_proof_ids WHERE rid = ? AND jti = ?');
+  const bridgeSeen = db.prepare('INSERT INTO mqtt_bridges (client_id, seen_at) VALUES (?, ?) ON CONFLICT (client_id) DO UPDATE SET seen_at = excluded.seen_at');
+  const otherBridges = db.prepare<[string, number], number>('SELECT count(*) FROM mqtt_bridges WHERE client_id <> ? AND seen_at >= ?').pluck();
+  const forgetBridge = db.prepare('DELETE FROM mqtt_bridges WHERE client_id = ?');
   const notifiedMany = db.transaction((entries: ReadonlyArray<{ rid: string; status: MqttNotifiedStatus }>) => {
     for (const e of entries) notified.run(e.status, e.rid);
   });
@@ -164,6 +173,15 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
     },
     async purgeProofs(before) {
       return purge.run(before).changes;
+    },
+    async markBridgeSeen(clientId, now) {
+      bridgeSeen.run(clientId, now);
+    },
+    async countOtherBridges(clientId, since) {
+      return otherBridges.get(clientId, since) ?? 0;
+    },
+    async forgetBridge(clientId) {
+      forgetBridge.run(clientId);
     },
   };
 }
