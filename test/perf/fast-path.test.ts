@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/src/http/app.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
 
-// The device-code poll takes a cheaper route than the Express app (server/src/http/token-fast-path.ts).
+// Device-code polls and device authorization requests take a cheaper route than the Express app
+// (server/src/http/fast-path.ts).
 // These tests send the same requests to the real server and to the bare Express app on the same
 // core, and expect the same answers: status, body and the headers a client or browser relies on.
 
@@ -39,8 +40,8 @@ interface Answer {
   headers: Record<string, string | null>;
 }
 
-async function post(base: string, body: string, headers: Record<string, string>): Promise<Answer> {
-  const res = await fetch(`${base}/token`, { method: 'POST', headers, body });
+async function post(base: string, body: string, headers: Record<string, string>, path = '/token'): Promise<Answer> {
+  const res = await fetch(`${base}${path}`, { method: 'POST', headers, body });
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -61,8 +62,8 @@ async function newDeviceCode(clientId = publicClient): Promise<string> {
 }
 
 /** Send one request to both routes and expect identical answers. */
-async function expectSameAnswer(body: string, headers: Record<string, string>) {
-  const [fast, app] = [await post(server.url, body, headers), await post(appUrl, body, headers)];
+async function expectSameAnswer(body: string, headers: Record<string, string>, path = '/token') {
+  const [fast, app] = [await post(server.url, body, headers, path), await post(appUrl, body, headers, path)];
   expect(fast).toEqual(app);
   return fast;
 }
@@ -116,5 +117,46 @@ describe('the device-code poll route', () => {
     expect((refreshed.body as { token_type: string }).token_type).toBe('Bearer');
     const again = await post(server.url, form({ grant_type: GRANT_TYPES.deviceCode, client_id: publicClient, device_code }), FORM);
     expect(again.body).toMatchObject({ error: 'invalid_grant' });
+  });
+});
+
+describe('the device authorization route', () => {
+  const authorize = (base: string, body: string, headers: Record<string, string> = FORM) => post(base, body, headers, '/device_authorization');
+
+  it('answers a device authorization request with the members and headers the app gives', async () => {
+    const body = form({ client_id: publicClient, scope: 'valuate:read' });
+    const [fast, app] = [await authorize(server.url, body), await authorize(appUrl, body)];
+    // The codes are new each time; everything else must match.
+    const stable = ({ status, headers, body: json }: Answer) => {
+      const { device_code, user_code, verification_uri_complete, ...rest } = json as Record<string, string>;
+      return { status, headers, rest, shapes: [typeof device_code, typeof user_code, verification_uri_complete?.endsWith(user_code!)] };
+    };
+    expect(stable(fast)).toEqual(stable(app));
+    expect(stable(fast).shapes).toEqual(['string', 'string', true]);
+    expect(fast.status).toBe(200);
+    expect(fast.headers['cache-control']).toBe('no-store');
+    expect(fast.headers['access-control-allow-origin']).toBe('*');
+    expect((fast.body as { push_uri: string }).push_uri).toMatch(/^ws:\/\/.*\/push$/);
+    // The code the fast route issued works with the rest of the flow.
+    const poll = await post(server.url, form({ grant_type: GRANT_TYPES.deviceCode, client_id: publicClient, device_code: (fast.body as { device_code: string }).device_code }), FORM);
+    expect(poll.body).toMatchObject({ error: 'authorization_pending' });
+  });
+
+  it('answers bad device authorization requests with the same RFC 6749 §5.2 errors as the app', async () => {
+    const cases: Array<[string, Record<string, string>]> = [
+      [form({ scope: 'valuate:read' }), FORM],
+      [form({ client_id: 'nobody', scope: 'valuate:read' }), FORM],
+      [form({ client_id: publicClient, scope: 'no-such-scope' }), FORM],
+      [form({ client_id: noDeviceGrant, scope: 'valuate:read' }), FORM],
+      [`client_id=${publicClient}&client_id=${publicClient}`, FORM],
+      [form({ scope: 'valuate:read' }), basic(confidential.clientId, 'wrong secret')],
+      [form({ client_id: publicClient, client_secret: 'x' }), FORM],
+      [JSON.stringify({ client_id: publicClient }), { 'content-type': 'application/json' }],
+      [`client_id=${publicClient}&pad=${'x'.repeat(20_000)}`, FORM],
+      [form({ client_id: publicClient }), { 'content-type': 'application/x-www-form-urlencoded; charset=koi8-r' }],
+    ];
+    const statuses: number[] = [];
+    for (const [body, headers] of cases) statuses.push((await expectSameAnswer(body, headers, '/device_authorization')).status);
+    expect(statuses).toEqual([401, 401, 400, 400, 400, 401, 401, 400, 413, 415]);
   });
 });

@@ -56,8 +56,8 @@ function requestLog(logger: Logger): RequestHandler {
 
 /**
  * The Express application. Middleware order: logging, CORS, body parsing, routers, 404, errors.
- * `POST /token` device-code polls are answered before this app by token-fast-path.ts: a header
- * or check added here for `/token` belongs there too.
+ * `POST /token` device-code polls and `POST /device_authorization` are answered before this app
+ * by fast-path.ts: a header or check added here for those paths belongs there too.
  */
 export function createApp(core: Core, logger: Logger): Express {
   const app = express();

@@ -4,41 +4,68 @@ import { GRANT_TYPES } from '../core/clients.js';
 import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
-import { formParser, readClientCredentials, readForm, required } from './form.js';
+import { clientAddress, trustFunction } from './client-address.js';
+import { deviceAuthorizationAnswer } from './device-authorization.js';
+import { formParser, readClientCredentials, readForm, required, type FormParams } from './form.js';
 import { fromParserError, oauthErrorBody, oauthErrorHeaders } from './oauth-errors.js';
 
 /**
- * A cheaper route for the one request an authorization server with many waiting devices
- * gets most: `POST /token` with the RFC 8628 §3.4 device_code grant, nearly always answered
- * authorization_pending. Express's per-request work (request/response set-up, walking every
- * middleware and router, and an error walking the rest of the stack) cost about three times
- * what the poll itself does; see the README's Performance section for the figures.
- *
- * Every other request, and `/token` with any other grant, goes to the Express app unchanged
- * (with the body already parsed by the same parser, which Express then skips). What a poll
- * gets here is what the app would answer: the same parser and limits, the same form and
- * client-authentication checks (`readForm`, `readClientCredentials`), the same core call as
- * `grantHandlers[device_code]`, the same RFC 6749 §5.2 error bodies and headers (`oauthErrorBody`,
- * `oauthErrorHeaders`), and the headers the
- * app's middleware sets on `/token` (nosniff, CORS `*`, no-store).
- *
- * Keep in step with app.ts: a header or check added there for `/token` belongs here too.
+ * The answer of a fast route, or undefined to hand the request to the Express app (whose body
+ * parser then finds the body already parsed and skips it).
  */
-export function withTokenFastPath(core: Core, logger: Logger, app: Express): RequestListener {
+type FastRoute = (req: IncomingMessage, params: FormParams) => Promise<Record<string, unknown>> | undefined;
+
+/**
+ * A cheaper route for the two requests an authorization server with many devices gets most:
+ * `POST /token` with the RFC 8628 §3.4 device_code grant (every waiting device, every few
+ * seconds, nearly always answered authorization_pending) and `POST /device_authorization`
+ * (§3.1, every device that starts pairing). Express's per-request work (request/response
+ * set-up, walking the middleware and routers, an ETag hash of every answer) cost about as much
+ * as the work itself; see the README's Performance section for the figures.
+ *
+ * Every other request, and `/token` with any other grant, goes to the Express app unchanged.
+ * What a request gets here is what the app would answer: the same parser and limits, the same
+ * form and client-authentication checks (`readForm`, `readClientCredentials`), the same core
+ * calls (`deviceAuthorizationAnswer`, and the poll of `grantHandlers[device_code]`), the same
+ * client address (TRUST_PROXY), the same RFC 6749 §5.2 error bodies and headers, and the
+ * headers the app's middleware sets on these paths (nosniff, CORS `*`, no-store).
+ * test/perf/fast-path.test.ts sends the same requests both ways and compares the answers.
+ *
+ * Keep in step with app.ts: a header or check added there for these paths belongs here too.
+ */
+export function withFastPaths(core: Core, logger: Logger, app: Express): RequestListener {
   const parseForm = formParser(core.config.maxBodyBytes);
+  const trust = trustFunction(core.config.trustProxy);
+  const routes = new Map<string, FastRoute>([
+    [
+      '/token',
+      (req, params) => {
+        if (required(params, 'grant_type') !== GRANT_TYPES.deviceCode) return undefined;
+        // The order of tokenRouter: authenticate the client, check the grant, then poll.
+        return (async () => {
+          const client = await core.clients.authenticate(readClientCredentials(req, params));
+          core.clients.assertGrant(client, GRANT_TYPES.deviceCode);
+          return { ...(await core.deviceFlow.poll(client, required(params, 'device_code'))) };
+        })();
+      },
+    ],
+    ['/device_authorization', (req, params) => deviceAuthorizationAnswer(core, req, params, clientAddress(req, trust))],
+  ]);
 
   return (req, res) => {
-    if (req.method !== 'POST' || req.url !== '/token') {
+    const route = req.method === 'POST' ? routes.get(req.url!) : undefined;
+    if (!route) {
       app(req, res);
       return;
     }
+    const path = req.url!;
     const start = process.hrtime.bigint();
     const done = (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => {
       send(res, status, body, headers);
       if (logger.isLevelEnabled('debug')) {
         // The same line app.ts's request log writes.
         const ms = Number(process.hrtime.bigint() - start) / 1e6;
-        logger.debug({ method: 'POST', path: '/token', status, ms: Math.round(ms * 10) / 10 }, 'request');
+        logger.debug({ method: 'POST', path, status, ms: Math.round(ms * 10) / 10 }, 'request');
       }
     };
     const fail = (err: unknown) => {
@@ -47,7 +74,7 @@ export function withTokenFastPath(core: Core, logger: Logger, app: Express): Req
         done(oauth.status, oauthErrorBody(oauth), oauthErrorHeaders(oauth));
         return;
       }
-      logger.error({ err, method: 'POST', path: '/token' }, 'unhandled error');
+      logger.error({ err, method: 'POST', path }, 'unhandled error');
       done(500, { error: 'server_error', error_description: 'internal error' });
     };
 
@@ -56,25 +83,15 @@ export function withTokenFastPath(core: Core, logger: Logger, app: Express): Req
         fail(parseError);
         return;
       }
-      let params;
+      let answer;
       try {
-        params = readForm(req as IncomingMessage & { body?: unknown });
-        if (required(params, 'grant_type') !== GRANT_TYPES.deviceCode) {
-          // Any other grant: the app's token router, which finds the body already parsed.
-          app(req, res);
-          return;
-        }
+        answer = route(req, readForm(req as IncomingMessage & { body?: unknown }));
       } catch (err) {
         fail(err);
         return;
       }
-      const form = params;
-      (async () => {
-        // The order of tokenRouter: authenticate the client, check the grant, then poll.
-        const client = await core.clients.authenticate(readClientCredentials(req, form));
-        core.clients.assertGrant(client, GRANT_TYPES.deviceCode);
-        return core.deviceFlow.poll(client, required(form, 'device_code'));
-      })().then((tokens) => done(200, { ...tokens }), fail);
+      if (answer) answer.then((body) => done(200, body), fail);
+      else app(req, res);
     });
   };
 }

@@ -8,7 +8,7 @@ export function sendOAuthError(res: Response, err: OAuthError): void {
   res.status(err.status).json(oauthErrorBody(err));
 }
 
-/** The headers of an OAuth error answer (shared with token-fast-path.ts). */
+/** The headers of an OAuth error answer (shared with fast-path.ts). */
 export function oauthErrorHeaders(err: OAuthError): Record<string, string> {
   // RFC 6749 §5.1: no cache may keep a token endpoint answer, and an error is one too (it may be
   // raised before the route's own no-store runs, by the body parser).
@@ -19,7 +19,7 @@ export function oauthErrorHeaders(err: OAuthError): Record<string, string> {
   return headers;
 }
 
-/** The JSON body of an OAuth error answer (shared with token-fast-path.ts). */
+/** The JSON body of an OAuth error answer (shared with fast-path.ts). */
 export function oauthErrorBody(err: OAuthError): Record<string, string | number> {
   return { ...err.toJSON(), error_description: errorDescription(err.description) };
 }
