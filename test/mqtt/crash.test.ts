@@ -6,14 +6,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { calculateJwkThumbprint } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../server/src/config.js';
 import { GRANT_TYPES } from '../../server/src/core/clients.js';
 import { createCore, type Core } from '../../server/src/core/index.js';
+import { hashSecret } from '../../server/src/core/secrets.js';
 import { createSqliteStore } from '../../server/src/store/sqlite.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/server.js';
-import { connectRecorder, newDeviceKey, newRid, on, openAnswer, signProof, type Received } from './device.js';
+import { connectRecorder, encryptRefresh, newDeviceKey, newRid, on, openAnswer, signProof, type Received } from './device.js';
 import { startKalm as startKalmProcess, type KalmProcess } from './kalm-process.js';
 import { PREFIX, topic } from './setup.js';
 
@@ -146,6 +148,80 @@ describe('the MQTT bridge across kill -9 of the server', () => {
     }
     const tokens = await openAnswer(flows[0]!.key, answers.get(flows[0]!.rid)!.payload);
     expect(await core.tokens.verifyAccessToken(String(tokens.access_token))).toMatchObject({ sub: user.id });
+    await device.end();
+  });
+
+  it('never leaves a spent refresh token without its stored answer, and gives each device one rotated pair across kill -9 mid-refresh', { timeout: 90_000 }, async () => {
+    const DEVICES = 150;
+    const KILLS = 3;
+    const SAMPLES = 4;
+    const { client } = await core.clients.create({ name: 'Gauge', type: 'public', grantTypes: [GRANT_TYPES.deviceCode, GRANT_TYPES.refreshToken], scopes: ['valuate:read'] });
+    const user = await core.users.create({ username: 'gauge-owner', password: 'correct horse battery' });
+    // Paired devices, each with a refresh token (paired through core: the refresh is what is tested).
+    const devices = await Promise.all(
+      Array.from({ length: DEVICES }, async () => {
+        const key = await newDeviceKey();
+        return { rid: newRid(), key, thumbprint: await calculateJwkThumbprint(key.publicJwk) };
+      }),
+    );
+    const refreshTokens = new Map<string, string>();
+    for (const d of devices) {
+      const auth = await core.deviceFlow.authorize(client, 'valuate:read');
+      await core.deviceFlow.approve(auth.user_code, user.id, ['valuate:read']);
+      refreshTokens.set(d.rid, String((await core.deviceFlow.poll(client, auth.device_code)).refresh_token));
+    }
+    const jwks = await core.keys.jwks();
+    const device = await connectRecorder(broker.url, 5);
+    await device.subscribe(`${PREFIX}/device/+/refresh/#`);
+
+    await child?.kill9();
+    let server = await startKalm();
+    const result = (m: Received) => (m.properties?.userProperties as Record<string, string> | undefined)?.result;
+    const askAll = (round: string) =>
+      Promise.all(
+        devices.map(async (d) => {
+          const body = { client_id: client.id, refresh_token: refreshTokens.get(d.rid), rid: d.rid, iat: Math.floor(Date.now() / 1000), jti: newRid(), jwk: d.key.publicJwk };
+          await device.publish(topic(d.rid, 'refresh'), await encryptRefresh(jwks, body), { properties: { responseTopic: topic(d.rid, `refresh/${round}`) } });
+        }),
+      );
+    let spentSeen = 0;
+    async function assertNoSpentTokenWithoutAnswer(): Promise<void> {
+      for (const d of devices) {
+        const hash = hashSecret(refreshTokens.get(d.rid)!);
+        if ((await store.refreshTokens.getByHash(hash))?.usedAt == null) continue;
+        spentSeen++;
+        expect(await store.mqtt.refreshAnswer(hash, client.id, d.thumbprint, Date.now()), `${d.rid} rotated without a kept answer`).toBeDefined();
+      }
+    }
+    for (let kill = 0; kill < KILLS; kill++) {
+      const round = `crash${kill}`;
+      await askAll(round);
+      for (let sample = 1; sample <= SAMPLES; sample++) {
+        await device.nth((m) => m.topic.endsWith(`/refresh/${round}`) && result(m) === 'accepted', sample * (kill + 1));
+        process.kill(server.proc.pid!, 'SIGSTOP');
+        await assertNoSpentTokenWithoutAnswer();
+        if (sample < SAMPLES) process.kill(server.proc.pid!, 'SIGCONT');
+      }
+      await kill9(server);
+      server = await startKalm();
+    }
+    expect(spentSeen).toBeGreaterThan(0);
+    await askAll('final');
+    const finals = new Map<string, string>();
+    for (const d of devices) {
+      const final = await device.next(on(topic(d.rid, 'refresh/final')));
+      finals.set(d.rid, final.payload);
+      expect(result(final), `${d.rid}: ${final.payload}`).toBe('accepted');
+      const accepted = device.messages.filter((m) => m.topic.startsWith(topic(d.rid, 'refresh/')) && result(m) === 'accepted');
+      expect(new Set(accepted.map((m) => m.payload))).toEqual(new Set([final.payload]));
+      const refused = device.messages.filter((m) => m.topic.startsWith(topic(d.rid, 'refresh/')) && result(m) === 'rejected');
+      for (const m of refused) expect(JSON.parse(m.payload).error, m.payload).not.toBe('invalid_grant');
+    }
+    // No family was revoked: every rotated pair works.
+    for (const d of devices) {
+      const pair = await openAnswer(d.key, finals.get(d.rid)!);
+      expect((await core.tokens.introspect(String(pair.refresh_token), 'refresh_token')).active, d.rid).toBe(true);
+    }
     await device.end();
   });
 });

@@ -107,6 +107,40 @@ describe('the device flow over MQTT 3.1.1', () => {
     expect(third.access_token).toEqual(expect.any(String));
     await device.end();
   });
+
+  it('answers a refresh asked again with the same token and key with the same pair, and a different key as reuse', async () => {
+    const { server, clientId, user, broker } = world;
+    const device = await connectRecorder(broker.url, 4);
+    const key = await newDeviceKey();
+    const rid = newRid();
+    await device.subscribe(topic(rid, '#'));
+    await device.publish(topic(rid, 'authorize'), JSON.stringify({ client_id: clientId, jwk: key.publicJwk }));
+    const { user_code } = JSON.parse((await device.next(on(topic(rid, 'authorize/accepted')))).payload);
+    await server.core.deviceFlow.approve(user_code, user.id, ['valuate:read']);
+    await device.publish(topic(rid, 'token'), await signProof(key, rid, server.clock.now()));
+    const paired = await openAnswer(key, (await device.next(on(topic(rid, 'token/accepted')))).payload);
+    const refresh = async (k: typeof key, refreshToken: unknown) => {
+      const body = { client_id: clientId, refresh_token: refreshToken, rid, iat: Math.floor(server.clock.now() / 1000), jti: newRid(), jwk: k.publicJwk };
+      await device.publish(topic(rid, 'refresh'), await encryptRefresh(await jwks(), body));
+      return device.next((m) => m.topic === topic(rid, 'refresh/accepted') || m.topic === topic(rid, 'refresh/rejected'));
+    };
+
+    const answer = await refresh(key, paired.refresh_token);
+    expect(answer.topic).toBe(topic(rid, 'refresh/accepted'));
+    // The answer was lost (say the server died right after the rotation): the device asks again
+    // with the same token and key and a new proof, and gets the very same pair.
+    const again = await refresh(key, paired.refresh_token);
+    expect(again).toMatchObject({ topic: topic(rid, 'refresh/accepted'), payload: answer.payload });
+    const rotated = await openAnswer(key, answer.payload);
+    expect((await server.core.tokens.introspect(String(rotated.refresh_token), 'refresh_token')).active).toBe(true);
+
+    // The spent token with any other key is what RFC 9700 §4.14.2 calls reuse: the family ends.
+    const thief = await newDeviceKey();
+    expect(JSON.parse((await refresh(thief, paired.refresh_token)).payload).error).toBe('invalid_grant');
+    expect((await server.core.tokens.introspect(String(rotated.refresh_token), 'refresh_token')).active).toBe(false);
+    expect(JSON.parse((await refresh(key, paired.refresh_token)).payload).error).toBe('invalid_grant');
+    await device.end();
+  });
 });
 
 describe('the device flow over MQTT 5', () => {

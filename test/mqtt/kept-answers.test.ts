@@ -1,7 +1,8 @@
 /**
- * The store step that closes the crash gap of MQTT redemptions: spending a device code and
- * keeping the device's encrypted answer are one transaction, so either both are on disk or
- * neither. Run against a real SQLite file through the store and core the server uses.
+ * The store steps that close the crash gaps of the MQTT bridge: spending a device code (or
+ * rotating a refresh token) and keeping the device's encrypted answer are one transaction,
+ * so either both are on disk or neither. Run against a real SQLite file through the store
+ * and core the server uses.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../server/src/config.js';
 import { GRANT_TYPES } from '../../server/src/core/clients.js';
 import type { Redemption } from '../../server/src/core/device-flow.js';
+import { hashSecret } from '../../server/src/core/secrets.js';
+import type { Rotation } from '../../server/src/core/tokens.js';
 import { createCore, type Core } from '../../server/src/core/index.js';
 import type { ClientRecord } from '../../server/src/store/types.js';
 import { createSqliteStore } from '../../server/src/store/sqlite.js';
@@ -76,5 +79,45 @@ describe('redeeming a held device code together with its stored answer', () => {
     expect(await store.mqtt.redeemWithAnswer({ ...seen!, rid, grant: { ...seen!.grant, id: 'another-grant' }, tokenAnswer: 'another' })).toBe(false);
     expect((await store.mqtt.get(rid))?.tokenAnswer).toBe('the-answer');
     expect(await store.grants.get('another-grant')).toBeUndefined();
+  });
+});
+
+describe('rotating a refresh token together with its stored answer', () => {
+  async function pairedRefreshToken(): Promise<string> {
+    const { rid, deviceCodeId } = await approvedRequest();
+    let token: string | undefined;
+    await core.deviceFlow.pollById(client, deviceCodeId, (r) => {
+      token = r.response.refresh_token;
+      return store.mqtt.redeemWithAnswer({ ...r, rid, tokenAnswer: 'the-answer' });
+    });
+    return token!;
+  }
+
+  it('writes nothing of the rotation when the answer cannot be stored', async () => {
+    const token = await pairedRefreshToken();
+    let seen: Rotation | undefined;
+    const attempt = core.tokens.refresh(client, token, undefined, (r) => {
+      seen = r;
+      // STRICT table, NOT NULL answer: the second write of the transaction fails.
+      return store.mqtt.rotateWithAnswer({ ...r, jwkThumbprint: 'k1', answer: null as unknown as string });
+    });
+    await expect(attempt).rejects.toThrow(/NOT NULL/);
+    expect((await store.refreshTokens.getByHash(hashSecret(token)))?.usedAt).toBeNull();
+    expect(await store.refreshTokens.getByHash(seen!.next.tokenHash)).toBeUndefined();
+  });
+
+  it('keeps the answer for the same token and key while the token inside it is live, and for nothing else', async () => {
+    const token = await pairedRefreshToken();
+    const oldHash = hashSecret(token);
+    const first = await core.tokens.refresh(client, token, undefined, (r) => store.mqtt.rotateWithAnswer({ ...r, jwkThumbprint: 'k1', answer: 'pair-1' }));
+    const now = Date.now();
+    expect(await store.mqtt.refreshAnswer(oldHash, client.id, 'k1', now)).toBe('pair-1');
+    expect(await store.mqtt.refreshAnswer(oldHash, client.id, 'k2', now)).toBeUndefined();
+    expect(await store.mqtt.refreshAnswer(oldHash, 'another-client', 'k1', now)).toBeUndefined();
+
+    // Once the token inside the answer is itself spent, the answer is no use to anyone.
+    await core.tokens.refresh(client, first.refresh_token!, undefined, (r) => store.mqtt.rotateWithAnswer({ ...r, jwkThumbprint: 'k1', answer: 'pair-2' }));
+    expect(await store.mqtt.refreshAnswer(oldHash, client.id, 'k1', now)).toBeUndefined();
+    expect(await store.mqtt.refreshAnswer(hashSecret(first.refresh_token!), client.id, 'k1', now)).toBe('pair-2');
   });
 });

@@ -31,6 +31,21 @@ export interface MintedAccessToken {
   expiresIn: number;
 }
 
+/** A rotation ready to commit: the new tokens are made, nothing is written yet. */
+export interface Rotation {
+  oldHash: Buffer;
+  next: RefreshTokenRecord;
+  now: number;
+  response: TokenResponse;
+}
+
+/**
+ * Commits a rotation atomically (spends the old refresh token, stores the next one, and
+ * whatever the transport keeps with them). False when the old token was spent or its grant
+ * revoked meanwhile. The response is handed out only after it resolves true.
+ */
+export type RotationCommit = (rotation: Rotation) => Promise<boolean>;
+
 export interface IntrospectionResponse {
   active: boolean;
   [claim: string]: unknown;
@@ -43,8 +58,12 @@ export interface TokenService {
   newRefreshToken(grant: GrantRecord): { token: string; record: RefreshTokenRecord };
   /** The access and refresh tokens of a grant that has just been created. */
   issueForGrant(client: ClientRecord, grant: GrantRecord, scopes: string[]): Promise<{ response: TokenResponse; refresh?: RefreshTokenRecord }>;
-  /** RFC 6749 §6 with rotation: the old refresh token is spent; presenting it again revokes its family. */
-  refresh(client: ClientRecord, refreshToken: string, scope: string | undefined): Promise<TokenResponse>;
+  /**
+   * RFC 6749 §6 with rotation: the old refresh token is spent; presenting it again revokes its family.
+   * `commit`, when given, performs the rotation in place of `store.refreshTokens.rotate`: a
+   * transport that keeps the answer for the device stores it in the same transaction.
+   */
+  refresh(client: ClientRecord, refreshToken: string, scope: string | undefined, commit?: RotationCommit): Promise<TokenResponse>;
   /** RFC 7009: revoke a refresh token (its whole grant) or an access token. Unknown tokens are fine. */
   revoke(client: ClientRecord, token: string, tokenTypeHint: string | undefined): Promise<void>;
   /** RFC 7662 introspection. */
@@ -163,7 +182,7 @@ export function createTokenService(deps: {
       return { response, refresh: refresh.record };
     },
 
-    async refresh(client, refreshToken, scope) {
+    async refresh(client, refreshToken, scope, commit = (r: Rotation) => store.refreshTokens.rotate(r.oldHash, r.next, r.now)) {
       const found = await findRefreshToken(refreshToken);
       const invalid = new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked');
       if (!found || found.record.clientId !== client.id || found.grant.revokedAt !== null) throw invalid;
@@ -184,18 +203,19 @@ export function createTokenService(deps: {
       const scopes = requested.length > 0 ? requested : grant.scopes;
       const access = await mintAccessToken({ client, sub: grant.userId ?? client.id, scopes, grantId: grant.id });
       const next = newRefreshToken(grant);
-      if (!(await store.refreshTokens.rotate(record.tokenHash, next.record, now))) {
-        // Spent by a concurrent request between our read and our write: the same reuse.
-        await revokeGrant(grant.id);
-        throw invalid;
-      }
-      return {
+      const response: TokenResponse = {
         access_token: access.token,
         token_type: 'Bearer',
         expires_in: access.expiresIn,
         scope: formatScope(scopes),
         refresh_token: next.token,
       };
+      if (!(await commit({ oldHash: record.tokenHash, next: next.record, now, response }))) {
+        // Spent by a concurrent request between our read and our write: the same reuse.
+        await revokeGrant(grant.id);
+        throw invalid;
+      }
+      return response;
     },
 
     async revoke(client, token, tokenTypeHint) {

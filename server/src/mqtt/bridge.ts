@@ -41,6 +41,8 @@ const MAX_PENDING = 5000;
 // A connected bridge writes a heartbeat this often; one not seen for PRESENCE_STALE_MS is gone.
 const PRESENCE_EVERY_MS = 5000;
 const PRESENCE_STALE_MS = 15_000;
+// Kept refresh answers are purged once a minute (at the default sweep): a scan, not a lookup.
+const REFRESH_PURGE_EVERY_SWEEPS = 60;
 
 interface Incoming {
   rid: string;
@@ -242,6 +244,7 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
   // core.expiry publishes `expired` for the codes the bridge watches; this sweep also finds
   // decisions and expiries not yet told (broker away, server restarted), and the stored
   // `notified_status` keeps the two from telling twice.
+  let sweeps = 0;
   const sweeper = setInterval(() => {
     const now = core.clock.now();
     if (connected && now - lastBeat >= PRESENCE_EVERY_MS) heartbeat(now);
@@ -249,6 +252,9 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     writeBehind.flush().catch((err) => log.error({ err }, 'mqtt bookkeeping write failed'));
     notifier.sweep().catch((err) => log.error({ err }, 'mqtt status sweep failed'));
     repo.purgeProofs(now - PROOF_MAX_SKEW_SECONDS * 1000).catch((err) => log.error({ err }, 'mqtt proof purge failed'));
+    if (++sweeps % REFRESH_PURGE_EVERY_SWEEPS === 0) {
+      repo.purgeRefreshAnswers(now).catch((err) => log.error({ err }, 'mqtt refresh answer purge failed'));
+    }
   }, options.sweepMs ?? 1000);
   sweeper.unref();
 

@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import { GRANT_TYPES } from '../core/clients.js';
 import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
+import { hashSecret } from '../core/secrets.js';
 import { formatUserCode } from '../core/user-codes.js';
 import type { MqttRepository, MqttRequestView } from '../store/mqtt.js';
 import { encryptAnswer } from './answers.js';
@@ -126,17 +127,30 @@ export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }:
       // Refresh proofs are remembered durably at once: a replay after a crash would spend the token.
       const remember = (r: string, jti: string, expiresAt: number) => repo.rememberProof(r, jti, expiresAt);
       const request = await decryptRefreshRequest({ compact: payload.toString('utf8'), rid, key, remember, now: core.clock.now() });
-      let answerJwk: JWK | undefined;
+      let answerKey: { jwk: JWK; thumbprint: string } | undefined;
       if (request.jwk !== undefined) {
-        answerJwk = (await readDevicePublicKey(request.jwk)).jwk;
+        answerKey = await readDevicePublicKey(request.jwk);
       } else {
-        answerJwk = (await repo.get(rid))?.jwk;
-        if (!answerJwk) throw new OAuthError('invalid_request', 'include "jwk" (the key to encrypt the answer to) in the refresh request');
+        const view = await repo.get(rid);
+        answerKey = view && { jwk: view.jwk, thumbprint: view.jwkThumbprint };
+        if (!answerKey) throw new OAuthError('invalid_request', 'include "jwk" (the key to encrypt the answer to) in the refresh request');
       }
       const client = await core.clients.authenticate({ clientId: request.client_id, method: 'none' });
       core.clients.assertGrant(client, GRANT_TYPES.refreshToken);
-      const response = await core.tokens.refresh(client, request.refresh_token, request.scope);
-      return { result: 'accepted', body: await encryptAnswer(response, answerJwk) };
+      // Asked again for an answer that was lost (a crash after the rotation committed, a lost
+      // connection): the same refresh token, to the same key, while the token inside the kept
+      // answer is still the live one. The same answer again, not a reuse revocation. Anyone
+      // else holding the old token gets ciphertext only that key opens.
+      const tokenHash = hashSecret(request.refresh_token);
+      const kept = await repo.refreshAnswer(tokenHash, client.id, answerKey.thumbprint, core.clock.now());
+      if (kept) return { result: 'accepted', body: kept };
+      let jwe: string | undefined;
+      // Encrypted before the commit and kept in the rotation's transaction (nothing accepted is ever lost).
+      await core.tokens.refresh(client, request.refresh_token, request.scope, async ({ oldHash, next, now, response }) => {
+        jwe = await encryptAnswer(response, answerKey.jwk);
+        return repo.rotateWithAnswer({ oldHash, next, now, jwkThumbprint: answerKey.thumbprint, answer: jwe });
+      });
+      return { result: 'accepted', body: jwe! };
     },
   };
 }

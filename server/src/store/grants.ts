@@ -112,18 +112,28 @@ export function createGrantRepository(db: Database.Database): GrantRepository {
   };
 }
 
-export function createRefreshTokenRepository(db: Database.Database): RefreshTokenRepository {
-  const byHash = db.prepare<[Buffer], RefreshTokenRow>('SELECT * FROM refresh_tokens WHERE token_hash = ?');
+/**
+ * Rotate a refresh token: mark `oldHash` used and insert `next`, all or nothing, only if the
+ * old one was unused and its grant not revoked (false, nothing written, otherwise). Called
+ * inside another repository's transaction it nests as a savepoint, so that repository can
+ * commit its own rows with the rotation (the MQTT bridge's stored refresh answer).
+ */
+export function rotateRefreshTokenTransaction(db: Database.Database) {
   const markUsed = db.prepare(`UPDATE refresh_tokens SET used_at = @now
     WHERE token_hash = @hash AND used_at IS NULL
       AND EXISTS (SELECT 1 FROM grants WHERE grants.id = refresh_tokens.grant_id AND grants.revoked_at IS NULL)`);
   const touchGrant = db.prepare('UPDATE grants SET last_used_at = ? WHERE id = ?');
-  const rotateTx = db.transaction((oldHash: Buffer, next: RefreshTokenRecord, now: number) => {
+  return db.transaction((oldHash: Buffer, next: RefreshTokenRecord, now: number): boolean => {
     if (markUsed.run({ hash: oldHash, now }).changes !== 1) return false;
     insertRefreshToken(db, next);
     touchGrant.run(now, next.grantId);
     return true;
   });
+}
+
+export function createRefreshTokenRepository(db: Database.Database): RefreshTokenRepository {
+  const byHash = db.prepare<[Buffer], RefreshTokenRow>('SELECT * FROM refresh_tokens WHERE token_hash = ?');
+  const rotateTx = rotateRefreshTokenTransaction(db);
   return {
     async getByHash(hash) {
       const row = byHash.get(hash);

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { JWK } from 'jose';
 import { redeemDeviceCodeTransaction } from './device-codes.js';
+import { rotateRefreshTokenTransaction } from './grants.js';
 import type { DeviceCodeStatus, GrantRecord, RefreshTokenRecord } from './types.js';
 
 /** The status a device is told on `{rid}/status`. */
@@ -41,6 +42,17 @@ export interface MqttRedemption {
   tokenAnswer: string;
 }
 
+/** A rotation of a refresh token served over MQTT, with its answer already encrypted. */
+export interface MqttRotation {
+  oldHash: Buffer;
+  next: RefreshTokenRecord;
+  now: number;
+  /** RFC 7638 thumbprint of the key `answer` is encrypted to. */
+  jwkThumbprint: string;
+  /** The rotated pair as a compact JWE. */
+  answer: string;
+}
+
 /** Storage of the MQTT bridge. Every method is atomic. */
 export interface MqttRepository {
   /** Bind `rid` to a device code; false when the rid is already taken. */
@@ -58,6 +70,20 @@ export interface MqttRepository {
    * answered again. False, with nothing written, when the code was no longer approved.
    */
   redeemWithAnswer(redemption: MqttRedemption): Promise<boolean>;
+  /**
+   * Rotate the refresh token (as `refreshTokens.rotate` does) and keep the encrypted answer,
+   * in one transaction. False, with nothing written, when the old token was spent or its
+   * grant revoked.
+   */
+  rotateWithAnswer(rotation: MqttRotation): Promise<boolean>;
+  /**
+   * The answer kept for a refresh with the token hashed `oldHash`, if it was encrypted to
+   * `jwkThumbprint`, the token belongs to `clientId`, and the refresh token inside the answer
+   * is still the live one of its family (unused, grant not revoked, not expired at `now`).
+   */
+  refreshAnswer(oldHash: Buffer, clientId: string, jwkThumbprint: string, now: number): Promise<string | undefined>;
+  /** Forget refresh answers whose token inside has expired or been used. */
+  purgeRefreshAnswers(now: number): Promise<number>;
   /** Remember a proof's `jti` for `rid` until `expiresAt`; false when it was seen before (a replay). */
   rememberProof(rid: string, jti: string, expiresAt: number): Promise<boolean>;
   /** Remember many proof ids in one transaction; ids already known are skipped. */
@@ -123,6 +149,24 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
   const proof = db.prepare('INSERT INTO mqtt_proof_ids (rid, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
   const purge = db.prepare('DELETE FROM mqtt_proof_ids WHERE expires_at < ?');
   const hasProof = db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM mqtt_proof_ids WHERE rid = ? AND jti = ?');
+  const rotate = rotateRefreshTokenTransaction(db);
+  const dropAnswerOf = db.prepare('DELETE FROM mqtt_refresh_answers WHERE successor_hash = ?');
+  const keepRefreshAnswer = db.prepare(`INSERT INTO mqtt_refresh_answers (token_hash, successor_hash, jwk_thumbprint, answer, expires_at)
+    VALUES (@oldHash, @successorHash, @jwkThumbprint, @answer, @expiresAt)`);
+  const refreshAnswer = db.prepare<[Buffer, string, string, number], string>(`SELECT a.answer FROM mqtt_refresh_answers a
+    JOIN refresh_tokens r ON r.token_hash = a.successor_hash
+    JOIN grants g ON g.id = r.grant_id
+    WHERE a.token_hash = ? AND r.client_id = ? AND a.jwk_thumbprint = ?
+      AND r.used_at IS NULL AND g.revoked_at IS NULL AND r.expires_at > ?`).pluck();
+  const purgeRefreshAnswers = db.prepare(`DELETE FROM mqtt_refresh_answers WHERE expires_at <= ?
+    OR NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.token_hash = successor_hash AND r.used_at IS NULL)`);
+  const rotateWithAnswer = db.transaction((r: MqttRotation): boolean => {
+    if (!rotate(r.oldHash, r.next, r.now)) return false;
+    // The answer that handed out the token now spent has done its job.
+    dropAnswerOf.run(r.oldHash);
+    keepRefreshAnswer.run({ oldHash: r.oldHash, successorHash: r.next.tokenHash, jwkThumbprint: r.jwkThumbprint, answer: r.answer, expiresAt: r.next.expiresAt });
+    return true;
+  });
   const bridgeSeen = db.prepare('INSERT INTO mqtt_bridges (client_id, seen_at) VALUES (?, ?) ON CONFLICT (client_id) DO UPDATE SET seen_at = excluded.seen_at');
   const otherBridges = db.prepare<[string, number], number>('SELECT count(*) FROM mqtt_bridges WHERE client_id <> ? AND seen_at >= ?').pluck();
   const forgetBridge = db.prepare('DELETE FROM mqtt_bridges WHERE client_id = ?');
@@ -173,6 +217,15 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
     },
     async purgeProofs(before) {
       return purge.run(before).changes;
+    },
+    async rotateWithAnswer(rotation) {
+      return rotateWithAnswer(rotation);
+    },
+    async refreshAnswer(oldHash, clientId, jwkThumbprint, now) {
+      return refreshAnswer.get(oldHash, clientId, jwkThumbprint, now);
+    },
+    async purgeRefreshAnswers(now) {
+      return purgeRefreshAnswers.run(now).changes;
     },
     async markBridgeSeen(clientId, now) {
       bridgeSeen.run(clientId, now);
