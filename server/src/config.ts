@@ -48,7 +48,7 @@ export interface Config {
   mqttPassword: string | undefined;
   /** PEM file of the CA that signed the broker's certificate, for `mqtts://` with a private CA. Env `MQTT_CA_FILE`. Default the system CAs. */
   mqttCaFile: string | undefined;
-  /** Client id of the bridge. Env `MQTT_CLIENT_ID`. Default `kalm-bridge-` + a hash of host name and data dir (stable across restarts). */
+  /** Client id of the bridge. Env `MQTT_CLIENT_ID`. Default `kalm-bridge-` + a hash of host name, data dir and port (stable across restarts). */
   mqttClientId: string | undefined;
   /** pino log level. Env `LOG_LEVEL`. Default `info`. */
   logLevel: string;
