@@ -110,8 +110,9 @@ export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }:
           return repo.redeemWithAnswer({ rid, deviceCodeId, grant, refresh, tokenAnswer: jwe });
         });
       } catch (err) {
-        // Spent meanwhile by another request of this rid (a QoS 1 redelivery served by another
-        // bridge of the share group): answer with the winner's stored answer, the one token set.
+        // Spent meanwhile by another request of this rid (a repeat the device sent while another
+        // bridge of the share group served the first): answer with the winner's stored answer,
+        // the one token set.
         if (err instanceof OAuthError && err.error === 'invalid_grant') {
           const stored = (await repo.get(rid))?.tokenAnswer;
           if (stored) return { result: 'accepted', body: stored };
