@@ -38,11 +38,25 @@ describe('/apps in Chromium', () => {
     expect(new URL(page.url()).pathname).toBe('/apps');
     await expect(page.locator('main').textContent()).resolves.toContain('Only developer accounts can register applications');
     await expect(page.locator('form.app-form').count()).resolves.toBe(0);
+    // The header offers Applications only to those who may register one.
+    await page.goto(`${server.url}/devices`);
+    await expect(page.getByRole('navigation').getByRole('link').allTextContents()).resolves.toEqual(['Connect a device', 'My devices']);
     await page.getByRole('button', { name: 'Sign out' }).click();
   });
 
   let clientId: string;
   let secret: string;
+
+  it('links a developer to Applications from every page header', async () => {
+    await signIn('devon');
+    const nav = page.getByRole('navigation');
+    await expect(nav.getByRole('link', { name: 'Applications' }).getAttribute('aria-current')).resolves.toBe('page');
+    await page.goto(`${server.url}/device`);
+    await expect(nav.getByRole('link').allTextContents()).resolves.toEqual(['Connect a device', 'My devices', 'Applications']);
+    await nav.getByRole('link', { name: 'Applications' }).click();
+    expect(new URL(page.url()).pathname).toBe('/apps');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+  });
 
   it('registers a server application and shows its secret exactly once', async () => {
     await signIn('devon');

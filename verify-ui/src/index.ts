@@ -1,7 +1,7 @@
 /** The verification pages: templates, layout, consent renderer, messages and the stylesheet. */
 export { html, escapeHtml, unsafeRaw, SafeHtml } from './html.js';
 export { chooseLocale, translator, LOCALES, type Locale, type MessageKey, type Translator } from './i18n.js';
-export { renderLayout, csrfField, notice, type LayoutInput } from './layout.js';
+export { renderLayout, csrfField, notice, type LayoutInput, type NavPage } from './layout.js';
 export { renderConsent, type ConsentInput, type ConsentScope } from './consent.js';
 export {
   renderCodeEntry,

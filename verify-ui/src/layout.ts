@@ -2,6 +2,9 @@ import { stylesheet } from './assets.js';
 import { html, type SafeHtml } from './html.js';
 import type { Translator } from './i18n.js';
 
+/** The pages the header links to. */
+export type NavPage = 'device' | 'devices' | 'apps';
+
 /** Everything the frame of a page needs. */
 export interface LayoutInput {
   t: Translator;
@@ -12,7 +15,9 @@ export interface LayoutInput {
   user?: { username: string } | undefined;
   csrfToken?: string | undefined;
   /** Which header link is the current page. */
-  current?: 'device' | 'devices' | undefined;
+  current?: NavPage | undefined;
+  /** Link to /apps too (the signed-in person may register applications). */
+  apps?: boolean;
   /** Put the title in an `<h1>` above the body (default true). */
   heading?: boolean;
 }
@@ -23,7 +28,7 @@ export interface LayoutInput {
  * skip link. Mobile-first; the layout reflows at 200% zoom because every size is
  * in rem and the column is fluid.
  */
-export function renderLayout({ t, title, body, user, csrfToken, current, heading = true }: LayoutInput): SafeHtml {
+export function renderLayout({ t, title, body, user, csrfToken, current, apps = false, heading = true }: LayoutInput): SafeHtml {
   const nav = (href: string, label: string, here: boolean) =>
     html`<a class="nav-link" href="${href}"${here ? html` aria-current="page"` : ''}>${label}</a>`;
   return html`<!doctype html>
@@ -45,6 +50,7 @@ export function renderLayout({ t, title, body, user, csrfToken, current, heading
       ? html`<nav class="nav" aria-label="${t.t('brand')}">
       ${nav('/device', t.t('connectDevice'), current === 'device')}
       ${nav('/devices', t.t('myDevices'), current === 'devices')}
+      ${apps ? nav('/apps', t.t('apps.title'), current === 'apps') : ''}
     </nav>`
       : ''}
   </div>

@@ -94,7 +94,7 @@ export function appsRouter(core: Core): Router {
         values: options.values,
       },
     });
-    renderPage(req, res, content, options.status ?? 200);
+    renderPage(req, res, content, options.status ?? 200, 'apps');
   }
 
   router.get(

@@ -21,6 +21,7 @@ import {
   renderRateLimited,
   translator,
   type Locale,
+  type NavPage,
   type PageContent,
   type Translator,
 } from '../../../../verify-ui/src/index.js';
@@ -28,6 +29,8 @@ import {
 interface PageState {
   core: Core;
   session: ActiveSession;
+  /** The signed-in person may register applications: the header then links to /apps. */
+  mayRegisterApps: boolean;
 }
 
 // Per-request state without augmenting Express's global Request type.
@@ -120,7 +123,10 @@ export function sessionMiddleware(core: Core): RequestHandler {
         session = await core.sessions.start({ limiterKey: newLimiterKey(core) });
         setSessionCookie(core, res, session.id);
       }
-      states.set(req, { core, session });
+      // Read on every page, not kept in the session, so a role change shows at once.
+      const userId = session.record.userId;
+      const user = userId === null ? undefined : await core.users.get(userId);
+      states.set(req, { core, session, mayRegisterApps: user !== undefined && core.applications.mayRegister(user) });
       next();
     } catch (err) {
       next(err);
@@ -244,10 +250,11 @@ export function pageTranslator(req: Request): Translator {
 }
 
 /** Frame `content` with the layout (header, account, sign-out) and send it. */
-export function renderPage(req: Request, res: Response, content: PageContent, status = 200, current?: 'device' | 'devices'): void {
+export function renderPage(req: Request, res: Response, content: PageContent, status = 200, current?: NavPage): void {
   const t = pageTranslator(req);
   const user = currentUser(req);
-  const page = renderLayout({ t, title: content.title, body: content.body, heading: content.heading ?? true, user, csrfToken: csrfToken(req), current });
+  const apps = state(req).mayRegisterApps;
+  const page = renderLayout({ t, title: content.title, body: content.body, heading: content.heading ?? true, user, csrfToken: csrfToken(req), current, apps });
   res.status(status).type('html').setHeader('Content-Language', t.locale);
   res.send(page.value);
 }
