@@ -14,9 +14,9 @@ export interface KalmProcess {
   lines: Array<Record<string, unknown>>;
   /** Resolves once `count` log lines match (already written or yet to come). */
   waitForLog(predicate: (line: Record<string, unknown>) => boolean, count?: number): Promise<void>;
-  /** SIGKILL, and wait for the exit. */
+  /** SIGKILL, and wait for the exit (and the last log line). */
   kill9(): Promise<void>;
-  /** SIGTERM (a graceful stop), and wait for the exit. */
+  /** SIGTERM (a graceful stop), and wait for the exit (and the last log line). */
   stop(): Promise<void>;
   readonly running: boolean;
 }
@@ -63,7 +63,8 @@ export function startKalm(input: { dataDir: string; port: number; mqttUrl: strin
   proc.stderr!.on('data', (chunk: Buffer) => {
     text += chunk.toString();
   });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  // 'close', not 'exit': every log line the process wrote has been read by then.
+  const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, count = 1) =>
     new Promise<void>((resolve) => {
       waiters.push({ predicate, count, resolve });
