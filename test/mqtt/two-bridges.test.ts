@@ -136,6 +136,39 @@ describe('two servers on one database, broker and prefix', () => {
     await device.end();
   });
 
+  it('answer an authorize or token request a device repeats at once with the same code and the same token set, whichever serves it', { timeout: 60_000 }, async () => {
+    const a = await serve(0);
+    const b = await serve(1);
+    const device = await connectRecorder(broker.url, 4);
+    await device.subscribe(`${PREFIX}/device/+/authorize/+`);
+    await device.subscribe(`${PREFIX}/device/+/token/+`);
+    const flows = await newFlows(40);
+    // Each request twice in a row: round-robin hands the two to different servers, which
+    // serve them at the same moment.
+    const twice = (f: Flow, action: string, payload: () => Promise<string> | string) =>
+      Promise.all([0, 1].map(async () => device.publish(topic(f.rid, action), await payload())));
+    await Promise.all(flows.map((f) => twice(f, 'authorize', () => JSON.stringify({ client_id: clientId, jwk: f.key.publicJwk }))));
+    for (const f of flows) {
+      await device.nth((m) => m.topic.startsWith(topic(f.rid, 'authorize/')), 2);
+      const answers = device.messages.filter((m) => m.topic.startsWith(topic(f.rid, 'authorize/')));
+      expect(answers.map((m) => m.topic), answers[0]!.payload).toEqual([topic(f.rid, 'authorize/accepted'), topic(f.rid, 'authorize/accepted')]);
+      const codes = answers.map((m) => JSON.parse(m.payload).user_code);
+      expect(codes[0]).toBe(codes[1]);
+      await core.deviceFlow.approve(codes[0], userId, ['valuate:read']);
+    }
+    await Promise.all(flows.map((f) => twice(f, 'token', () => signProof(f.key, f.rid, Date.now()))));
+    for (const f of flows) {
+      await device.nth((m) => m.topic.startsWith(topic(f.rid, 'token/')), 2);
+      const answers = device.messages.filter((m) => m.topic.startsWith(topic(f.rid, 'token/')));
+      expect(answers.map((m) => m.topic), answers[0]!.payload).toEqual([topic(f.rid, 'token/accepted'), topic(f.rid, 'token/accepted')]);
+      expect(answers[0]!.payload).toBe(answers[1]!.payload);
+    }
+    await Promise.all([a.stop(), b.stop()]);
+    expect(served(a, 'token')).toBeGreaterThan(0);
+    expect(served(b, 'token')).toBeGreaterThan(0);
+    await device.end();
+  });
+
   it('keep the requests the broker routed to a killed server until it is back, and answer each once', { timeout: 60_000 }, async () => {
     const a = await serve(0);
     const b = await serve(1);
