@@ -120,4 +120,20 @@ describe('rotating a refresh token together with its stored answer', () => {
     expect(await store.mqtt.refreshAnswer(oldHash, client.id, 'k1', now)).toBeUndefined();
     expect(await store.mqtt.refreshAnswer(hashSecret(first.refresh_token!), client.id, 'k1', now)).toBe('pair-2');
   });
+
+  it('keeps no answer past a revocation or a rotation elsewhere, and the purge forgets it', async () => {
+    const revokedToken = await pairedRefreshToken();
+    const revoked = await core.tokens.refresh(client, revokedToken, undefined, (r) => store.mqtt.rotateWithAnswer({ ...r, jwkThumbprint: 'k1', answer: 'pair' }));
+    await core.tokens.revoke(client, revoked.refresh_token!, 'refresh_token');
+    expect(await store.mqtt.refreshAnswer(hashSecret(revokedToken), client.id, 'k1', Date.now())).toBeUndefined();
+
+    // The successor spent over HTTP (no MQTT rotation to drop the kept answer): the lookup
+    // refuses it at once, and the sweep's purge deletes it.
+    const token = await pairedRefreshToken();
+    const viaMqtt = await core.tokens.refresh(client, token, undefined, (r) => store.mqtt.rotateWithAnswer({ ...r, jwkThumbprint: 'k1', answer: 'pair' }));
+    await core.tokens.refresh(client, viaMqtt.refresh_token!, undefined);
+    expect(await store.mqtt.refreshAnswer(hashSecret(token), client.id, 'k1', Date.now())).toBeUndefined();
+    expect(await store.mqtt.purgeRefreshAnswers(Date.now())).toBe(2); // these two; the live one of the test before stays
+    expect(await store.mqtt.purgeRefreshAnswers(Date.now())).toBe(0);
+  });
 });
