@@ -32,6 +32,8 @@ export interface RunningServer {
 // Rows of ended device codes are kept this long after expiry, then purged.
 const PURGE_AFTER_MS = 60 * 60 * 1000;
 const PURGE_EVERY_MS = 10 * 60 * 1000;
+// How often to look for decisions committed by other server processes on the same database.
+const CROSS_PROCESS_EVERY_MS = 200;
 
 /**
  * Open the store, build the core and listen. `config.port` 0 picks a free port (`port` of the
@@ -83,6 +85,12 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     core.store.authorization.purgeExpiredCodes(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
   }, PURGE_EVERY_MS);
   purge.unref();
+  // Other server processes on this database: their decisions reach the devices waiting here
+  // within this long (one PRAGMA read a tick when no other process writes).
+  const crossProcess = setInterval(() => {
+    core.crossProcess.check().catch((err) => logger.error({ err }, 'reading other processes\' decisions failed'));
+  }, CROSS_PROCESS_EVERY_MS);
+  crossProcess.unref();
   const running: RunningServer = {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     port,
@@ -92,6 +100,7 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     ...(mqtt ? { mqtt } : {}),
     async close() {
       clearInterval(purge);
+      clearInterval(crossProcess);
       for (const detach of detachers.reverse()) await detach();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));

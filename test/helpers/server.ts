@@ -31,6 +31,8 @@ export interface TestServerOptions {
   /** Keep the data dir on stop (to restart on it). */
   dataDir?: string;
   logLevel?: string;
+  /** Where the fake clock starts (default 2026-01-01): a test sharing the database with a real-clock process starts it at the real time. */
+  clockStart?: number;
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
@@ -53,7 +55,7 @@ const ALL_SCOPES = ['valuate:read', 'valuate:write', 'webhooks:manage', 'organiz
  */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'kalm-test-'));
-  const clock = fakeClock();
+  const clock = fakeClock(options.clockStart);
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {

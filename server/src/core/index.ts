@@ -6,6 +6,7 @@ import { createClientCredentialsFlow, type ClientCredentialsFlow } from './clien
 import { createRegistrationService, type RegistrationService } from './registration.js';
 import { createDeviceFlow, type DeviceFlow } from './device-flow.js';
 import { createDeviceEvents, type DeviceEvents } from './events.js';
+import { createCrossProcessEvents, type CrossProcessEvents } from './cross-process.js';
 import { createExpiryWatch, type ExpiryWatch } from './expiry.js';
 import { createKeyManager, type KeyManager } from './keys.js';
 import { loadScopeCatalog, type ScopeCatalog } from './scopes.js';
@@ -50,6 +51,8 @@ export interface Core {
   pairedDevices: PairedDevices;
   /** Publishes `expired` for the device codes a transport is holding a waiting device for. */
   expiry: ExpiryWatch;
+  /** Decisions of other server processes on the same database, published on `events`. */
+  crossProcess: CrossProcessEvents;
 }
 
 export interface CoreOptions {
@@ -80,11 +83,12 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const applications = createApplicationService({ store, clients, tokens, catalog, random });
   const registration = createRegistrationService({ store, applications, catalog, clock, random });
   const expiry = createExpiryWatch({ deviceCodes: store.deviceCodes, events, clock });
+  const crossProcess = await createCrossProcessEvents({ feed: store.decisionFeed, events });
   const authenticator = options.authenticator ?? localAuthenticator(users);
   const sessions = createSessionService({ sessions: store.sessions, clock, random });
   const attempts = createAttemptLimiter({ attempts: store.attempts, clock });
   const pairedDevices = createPairedDevices({ grants: store.grants, clients, tokens });
-  return { config, store, clock, random, catalog, events, keys, clients, users, tokens, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, authenticator, sessions, attempts, pairedDevices };
+  return { config, store, clock, random, catalog, events, keys, clients, users, tokens, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices };
 }
 
 export { OAuthError } from './errors.js';

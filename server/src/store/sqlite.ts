@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate } from './migrate.js';
 import { createClientRepository, createUserRepository } from './accounts.js';
+import { createDecisionFeedRepository } from './decision-feed.js';
 import { createDeviceCodeRepository } from './device-codes.js';
 import { createAccessTokenRepository, createGrantRepository, createRefreshTokenRepository } from './grants.js';
 import { createAuthorizationRepository } from './authorization.js';
@@ -57,6 +58,7 @@ export function createSqliteStore(dataDir: string): Store & { db: Database.Datab
     attempts: repo(createAttemptRepository(db)),
     authorization: repo(createAuthorizationRepository(db)),
     registration: repo(createRegistrationRepository(db)),
+    decisionFeed: repo(createDecisionFeedRepository(db)),
     mqtt: repo(createMqttRepository(db)),
     close: () => {
       durability.close();

@@ -287,6 +287,18 @@ export interface RegistrationRepository {
   useInitialAccessToken(tokenHash: Buffer, now: number): Promise<InitialAccessTokenRecord | undefined>;
 }
 
+/** Decisions and revocations committed to the database, read by the other server processes on it. */
+export interface DecisionFeedRepository {
+  /** Whether another connection committed anything since the last call. */
+  changedElsewhere(): Promise<boolean>;
+  /** Device codes decided at or after `since` (ms), oldest first. */
+  decidedSince(since: number): Promise<Array<{ deviceCodeId: number; status: 'approved' | 'denied'; at: number }>>;
+  /** Grants revoked at or after `since` (ms), oldest first. */
+  revokedSince(since: number): Promise<Array<{ grantId: string; at: number }>>;
+  /** The time of the latest decision or revocation in the database (0 when none). */
+  latest(): Promise<number>;
+}
+
 export interface Store {
   clients: ClientRepository;
   users: UserRepository;
@@ -299,5 +311,6 @@ export interface Store {
   attempts: AttemptRepository;
   authorization: AuthorizationRepository;
   registration: RegistrationRepository;
+  decisionFeed: DecisionFeedRepository;
   close(): void;
 }
