@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createPollPacer } from '../../server/src/core/poll-pacing.js';
 
 // RFC 8628 §3.5 pacing, kept in memory so that a pending poll writes nothing.
-const code = (interval = 5, lastPolledAt: number | null = null) => ({ lastPolledAt, interval, expiresAt: 600_000 });
+const code = (interval = 5) => ({ interval, expiresAt: 600_000 });
 
 describe('poll pacing', () => {
   it('lets the first poll through and answers one sooner than the interval as early, adding 5 s', () => {
@@ -14,9 +14,10 @@ describe('poll pacing', () => {
     expect(pacer.poll(1, 29_900, code(), 5)).toEqual({ early: false, interval: 15 });
   });
 
-  it('starts from the stored last poll and interval of a code it has not seen', () => {
+  it('takes a code it has not seen as never polled, at its stored interval', () => {
     const pacer = createPollPacer();
-    expect(pacer.poll(2, 10_000, code(10, 5_000), 5)).toEqual({ early: true, interval: 15 });
+    expect(pacer.poll(2, 10_000, code(10), 5)).toEqual({ early: false, interval: 10 });
+    expect(pacer.poll(2, 19_999, code(10), 5)).toEqual({ early: true, interval: 15 });
   });
 
   it('keeps each code apart and forgets a code on request', () => {
@@ -31,8 +32,8 @@ describe('poll pacing', () => {
 
   it('sweeps out codes that expired without being forgotten', () => {
     const pacer = createPollPacer();
-    pacer.poll(0, 0, { lastPolledAt: null, interval: 5, expiresAt: 1_000 }, 5);
-    for (let id = 1; id <= 10_000; id++) pacer.poll(id, 2_000, { lastPolledAt: null, interval: 5, expiresAt: 600_000 }, 5);
+    pacer.poll(0, 0, { interval: 5, expiresAt: 1_000 }, 5);
+    for (let id = 1; id <= 10_000; id++) pacer.poll(id, 2_000, { interval: 5, expiresAt: 600_000 }, 5);
     expect(pacer.size).toBe(10_000);
   });
 });

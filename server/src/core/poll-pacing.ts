@@ -13,14 +13,9 @@ export interface PollPacer {
   /**
    * Record one poll of a pending code at `now` and say whether it came sooner than the
    * interval in force, which then grows by `slowDownStep` seconds (§3.5). `stored` is the
-   * code's row, used the first time this process sees the code.
+   * code's row: the first time this process sees the code, its poll counts as a first poll.
    */
-  poll(
-    id: number,
-    now: number,
-    stored: { lastPolledAt: number | null; interval: number; expiresAt: number },
-    slowDownStep: number,
-  ): { early: boolean; interval: number };
+  poll(id: number, now: number, stored: { interval: number; expiresAt: number }, slowDownStep: number): { early: boolean; interval: number };
   /** Drop a code that can no longer be pending (decided, redeemed, expired). */
   forget(id: number): void;
   /** How many codes are tracked (for tests and metrics). */
@@ -50,7 +45,7 @@ export function createPollPacer(): PollPacer {
       let pace = paces.get(id);
       if (!pace) {
         if (++addedSinceSweep >= SWEEP_EVERY) sweep(now);
-        pace = { lastPolledAt: stored.lastPolledAt, interval: stored.interval, expiresAt: stored.expiresAt };
+        pace = { lastPolledAt: null, interval: stored.interval, expiresAt: stored.expiresAt };
         paces.set(id, pace);
       }
       const early = pace.lastPolledAt !== null && now - pace.lastPolledAt < pace.interval * 1000;

@@ -15,7 +15,6 @@ interface DeviceCodeRow {
   created_at: number;
   expires_at: number;
   interval: number;
-  last_polled_at: number | null;
   decided_at: number | null;
   request_ip: string | null;
   request_user_agent: string | null;
@@ -35,7 +34,6 @@ function toDeviceCode(row: DeviceCodeRow): DeviceCodeRecord {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     interval: row.interval,
-    lastPolledAt: row.last_polled_at,
     decidedAt: row.decided_at,
     requestIp: row.request_ip,
     requestUserAgent: row.request_user_agent,

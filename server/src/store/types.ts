@@ -52,14 +52,13 @@ export interface DeviceCodeRecord {
   expiresAt: number;
   /** Current polling interval in seconds; grows by 5 on every slow_down. */
   interval: number;
-  lastPolledAt: number | null;
   decidedAt: number | null;
   requestIp: string | null;
   requestUserAgent: string | null;
   grantId: string | null;
 }
 
-export type NewDeviceCode = Omit<DeviceCodeRecord, 'id' | 'status' | 'userId' | 'grantedScopes' | 'lastPolledAt' | 'decidedAt' | 'grantId'>;
+export type NewDeviceCode = Omit<DeviceCodeRecord, 'id' | 'status' | 'userId' | 'grantedScopes' | 'decidedAt' | 'grantId'>;
 
 /** A grant: what one person (or client) allowed one client; the family every refresh token descends from. */
 export interface GrantRecord {
