@@ -90,6 +90,7 @@ class Channel {
     readonly client: MqttClientLike,
     readonly base: string,
     readonly answerTimeoutMs: number,
+    readonly timers: Pick<Timers, 'setTimeout' | 'clearTimeout'> = systemTimers,
   ) {
     this.#listener = (topic, payload) => {
       if (!topic.startsWith(this.base)) return;
@@ -125,19 +126,19 @@ class Channel {
       const queue = this.#waiting.get(action) ?? [];
       this.#waiting.set(action, queue);
       const done = (a: Answer) => {
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         resolve(a);
       };
       const fail = (err: unknown) => {
         const i = queue.indexOf(done);
         if (i >= 0) queue.splice(i, 1);
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         reject(err);
       };
       const onAbort = () => fail(new AbortedError(signal?.reason));
-      const timer = setTimeout(() => fail(new OAuthResponseError('temporarily_unavailable', `no answer on ${this.base}${action}/… within ${this.answerTimeoutMs} ms`, 0)), this.answerTimeoutMs);
+      const timer = this.timers.setTimeout(() => fail(new OAuthResponseError('temporarily_unavailable', `no answer on ${this.base}${action}/… within ${this.answerTimeoutMs} ms`, 0)), this.answerTimeoutMs);
       signal?.addEventListener('abort', onAbort);
       queue.push(done);
       this.client.publish(`${this.base}${action}`, payload, { qos: 1, retain: false }, (err) => err && fail(err));
@@ -243,6 +244,7 @@ export async function startMqttDeviceAuthorization(options: MqttStartOptions): P
   const key = await newDeviceKey();
   const rid = options.rid ?? randomRid();
   if (!/^[A-Za-z0-9_-]{22,128}$/.test(rid)) throw new TypeError('rid must be 22 to 128 base64url characters');
+  // Answer timeouts on the runtime's timers: `timers` paces the polls.
   const channel = new Channel(options.client, `${prefix}/device/${rid}/`, options.answerTimeoutMs ?? 10_000);
   try {
     await channel.open();
@@ -351,44 +353,76 @@ export interface MqttRefreshOptions {
   /** Saves the rotated pairing before it is returned. */
   store?: TokenStore;
   prefix?: string;
-  timers?: Pick<Timers, 'now'>;
+  /** Clock and timers (the answer timeout); default the system ones. */
+  timers?: Timers;
+  /** How long to wait for an answer before asking again, ms. Default 10,000. */
   answerTimeoutMs?: number;
+  /** How many times to ask when no answer comes. Default 3. */
+  attempts?: number;
 }
 
 /**
+ * The key (and rid) a refresh token was sent with, until an answer to it arrives. The server
+ * keeps the rotated pair for that token and key: asking again with them gets the same pair,
+ * while the spent token with any other key counts as reuse and ends the pairing (RFC 9700
+ * §4.14.2). So a refresh whose answer was lost is asked again with the same key, in this call
+ * or the next one for the same token.
+ */
+const unanswered = new Map<string, Promise<{ key: DeviceKey; rid: string }>>();
+
+/**
  * Refresh (RFC 6749 §6) over MQTT: the refresh token travels JWE-encrypted to the server's
- * key, the rotated pair comes back encrypted to a fresh device key. Throws
- * {@link PairingLostError} (and clears `store`) when the server refuses the refresh token.
+ * key, the rotated pair comes back encrypted to a device key. When no answer comes it asks
+ * again with the same key (see `attempts`), and a later call for the same refresh token does
+ * too, so a lost answer never ends the pairing. Throws {@link PairingLostError} (and clears
+ * `store`) when the server refuses the refresh token, and `temporarily_unavailable` when no
+ * answer came at all.
  */
 export async function refreshOverMqtt(options: MqttRefreshOptions): Promise<Pairing> {
   const { pairing } = options;
-  if (!pairing.refreshToken) throw new PairingLostError('invalid_grant', 'no refresh token', 0);
-  const now = (options.timers ?? systemTimers).now();
+  const refreshToken = pairing.refreshToken;
+  if (!refreshToken) throw new PairingLostError('invalid_grant', 'no refresh token', 0);
+  const timers = options.timers ?? systemTimers;
   const serverJwk = 'keys' in options.serverKey ? options.serverKey.keys.find((k) => k.use === 'enc') : options.serverKey;
   if (!serverJwk) throw new OAuthResponseError('invalid_request', 'no encryption key (use "enc") in the given JWKS', 0);
-  const key = await newDeviceKey();
-  const rid = randomRid();
+  let sent = unanswered.get(refreshToken);
+  if (!sent) unanswered.set(refreshToken, (sent = newDeviceKey().then((key) => ({ key, rid: randomRid() }))));
+  const { key, rid } = await sent;
   const prefix = options.prefix ?? (pairing.tokenEndpoint.startsWith(MQTT_TOKEN_ENDPOINT_PREFIX) ? pairing.tokenEndpoint.slice(MQTT_TOKEN_ENDPOINT_PREFIX.length) : 'kalm/v1');
-  const request = await new CompactEncrypt(
-    new TextEncoder().encode(
-      JSON.stringify({ client_id: pairing.clientId, refresh_token: pairing.refreshToken, rid, iat: Math.floor(now / 1000), jti: randomJti(), jwk: key.publicJwk }),
-    ),
-  )
-    .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM', ...(serverJwk.kid ? { kid: serverJwk.kid } : {}) })
-    .encrypt(await importJWK(serverJwk, 'ECDH-ES+A256KW'));
-  const channel = new Channel(options.client, `${prefix}/device/${rid}/`, options.answerTimeoutMs ?? 10_000);
+  const serverKey = await importJWK(serverJwk, 'ECDH-ES+A256KW');
+  // A new proof (iat, jti) each time it is asked; the token, rid and key stay.
+  const request = async (now: number) =>
+    new CompactEncrypt(
+      new TextEncoder().encode(
+        JSON.stringify({ client_id: pairing.clientId, refresh_token: refreshToken, rid, iat: Math.floor(now / 1000), jti: randomJti(), jwk: key.publicJwk }),
+      ),
+    )
+      .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM', ...(serverJwk.kid ? { kid: serverJwk.kid } : {}) })
+      .encrypt(serverKey);
+  const channel = new Channel(options.client, `${prefix}/device/${rid}/`, options.answerTimeoutMs ?? 10_000, timers);
   try {
     await channel.open();
-    const answer = await channel.request('refresh', request);
-    if (!answer.accepted) {
-      const err = rejection(answer, safeJson(answer.payload).error === 'invalid_grant' ? PairingLostError : OAuthResponseError);
-      if (err instanceof PairingLostError) await options.store?.clear();
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      const now = timers.now();
+      let answer: Answer;
+      try {
+        answer = await channel.request('refresh', await request(now));
+      } catch (err) {
+        // No answer: ask again, the same way; after the last attempt the key stays for the next call.
+        if (attempt < (options.attempts ?? 3) && err instanceof OAuthResponseError && err.error === 'temporarily_unavailable') continue;
+        throw err;
+      }
+      unanswered.delete(refreshToken);
+      if (!answer.accepted) {
+        const err = rejection(answer, safeJson(answer.payload).error === 'invalid_grant' ? PairingLostError : OAuthResponseError);
+        if (err instanceof PairingLostError) await options.store?.clear();
+        throw err;
+      }
+      const next = pairingOf(await openAnswer(key.decryptionKey, answer.payload), now, pairing);
+      // The old refresh token is spent: keep the new one before anything else.
+      await options.store?.save(next);
+      return next;
     }
-    const next = pairingOf(await openAnswer(key.decryptionKey, answer.payload), now, pairing);
-    // The old refresh token is spent: keep the new one before anything else.
-    await options.store?.save(next);
-    return next;
   } finally {
     channel.close();
   }

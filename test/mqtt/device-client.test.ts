@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessDeniedError, MemoryTokenStore } from '../../device-client/src/index.js';
-import { refreshOverMqtt, startMqttDeviceAuthorization } from '../../device-client/src/mqtt.js';
+import { refreshOverMqtt, startMqttDeviceAuthorization, type MqttClientLike } from '../../device-client/src/mqtt.js';
 import { manualTimers } from '../device-client/manual-timers.js';
 import { startMqttWorld, type MqttWorld } from './setup.js';
 
@@ -16,6 +16,42 @@ afterAll(async () => {
   await client.endAsync(true);
   await world.stop();
 });
+
+type Listener = (topic: string, payload: Uint8Array) => void;
+
+/** `real`, except that the first message on a topic ending in `suffix` is lost on the way in. */
+function losingFirst(real: MqttClient, suffix: string): { client: MqttClientLike; lost: Promise<void> } {
+  let markLost!: () => void;
+  const lost = new Promise<void>((resolve) => (markLost = resolve));
+  let spent = false;
+  const wrapped = new Map<Listener, Listener>();
+  const client: MqttClientLike = {
+    subscribe: (topic, options, callback) => real.subscribe(topic, options, callback),
+    unsubscribe: (topic, callback) => real.unsubscribe(topic, callback),
+    publish: (topic, payload, options, callback) => real.publish(topic, payload, options, callback),
+    on(_event, listener) {
+      const filter: Listener = (topic, payload) => {
+        if (!spent && topic.endsWith(suffix)) {
+          spent = true;
+          markLost();
+          return;
+        }
+        listener(topic, payload);
+      };
+      wrapped.set(listener, filter);
+      return real.on('message', filter);
+    },
+    off: (_event, listener) => real.off('message', wrapped.get(listener)!),
+  };
+  return { client, lost };
+}
+
+async function pairOverMqtt(store: MemoryTokenStore) {
+  const { server, clientId, user } = world;
+  const auth = await startMqttDeviceAuthorization({ client, clientId, scope: 'valuate:read', timers: manualTimers(server.clock), store });
+  await server.core.deviceFlow.approve(auth.userCode, user.id, ['valuate:read']);
+  return auth.wait();
+}
 
 describe('the device-client MQTT transport', () => {
   it('runs the flow with the HTTP client\'s shape: codes to show, wait() obeying the interval, then a pairing; and refreshes over MQTT', async () => {
@@ -47,6 +83,44 @@ describe('the device-client MQTT transport', () => {
     const next = await refreshOverMqtt({ client, pairing, serverKey: jwks, store, timers });
     expect(next.refreshToken).not.toBe(pairing.refreshToken);
     expect(await store.load()).toEqual(next);
+    expect(await server.core.tokens.verifyAccessToken(next.accessToken)).toMatchObject({ sub: user.id });
+  });
+
+  it('asks a refresh again with the same key when its answer is lost, and gets the same pair: the pairing lives on', async () => {
+    const { server, user } = world;
+    const store = new MemoryTokenStore();
+    const pairing = await pairOverMqtt(store);
+    const jwks = (await (await fetch(`${server.url}/jwks.json`)).json()) as { keys: JWK[] };
+    const lossy = losingFirst(client, '/refresh/accepted');
+    const timers = manualTimers(server.clock);
+    const refreshed = refreshOverMqtt({ client: lossy.client, pairing, serverKey: jwks, store, timers });
+    // The server rotated the token and answered; the answer never reached the device.
+    await lossy.lost;
+    const timeout = await timers.next();
+    expect(timeout.ms).toBe(10_000);
+    timeout.fire();
+    const next = await refreshed;
+    expect(next.refreshToken).not.toBe(pairing.refreshToken);
+    expect(await store.load()).toEqual(next);
+    // Not taken for reuse: the grant lives, and the rotated token refreshes again.
+    expect(await server.core.tokens.verifyAccessToken(next.accessToken)).toMatchObject({ sub: user.id });
+    const after = await refreshOverMqtt({ client, pairing: next, serverKey: jwks, store, timers });
+    expect(await server.core.tokens.verifyAccessToken(after.accessToken)).toMatchObject({ sub: user.id });
+  });
+
+  it('asks again with the same key in a later call too, when an earlier call gave up without an answer', async () => {
+    const { server, user } = world;
+    const store = new MemoryTokenStore();
+    const pairing = await pairOverMqtt(store);
+    const jwks = (await (await fetch(`${server.url}/jwks.json`)).json()) as { keys: JWK[] };
+    const lossy = losingFirst(client, '/refresh/accepted');
+    const timers = manualTimers(server.clock);
+    const gaveUp = refreshOverMqtt({ client: lossy.client, pairing, serverKey: jwks, store, timers, attempts: 1 }).catch((e: unknown) => e);
+    await lossy.lost;
+    (await timers.next()).fire();
+    expect(await gaveUp).toMatchObject({ error: 'temporarily_unavailable' });
+    // The app tries again later with the pairing it still holds.
+    const next = await refreshOverMqtt({ client, pairing, serverKey: jwks, store, timers });
     expect(await server.core.tokens.verifyAccessToken(next.accessToken)).toMatchObject({ sub: user.id });
   });
 
