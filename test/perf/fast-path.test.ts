@@ -103,7 +103,7 @@ describe('the device-code poll route', () => {
     expect(statuses).toEqual([400, 400, 401, 401, 400, 400, 401, 400, 400, 413, 413, 415]);
   });
 
-  it('hands out tokens for an approved code, and hands other grants to the app', async () => {
+  it('hands out tokens for an approved code, and serves the refresh that follows', async () => {
     const user = await server.createUser();
     const res = await server.post('/device_authorization', { client_id: publicClient, scope: 'valuate:read' });
     const { device_code, user_code } = (await res.json()) as { device_code: string; user_code: string };
@@ -117,6 +117,31 @@ describe('the device-code poll route', () => {
     expect((refreshed.body as { token_type: string }).token_type).toBe('Bearer');
     const again = await post(server.url, form({ grant_type: GRANT_TYPES.deviceCode, client_id: publicClient, device_code }), FORM);
     expect(again.body).toMatchObject({ error: 'invalid_grant' });
+  });
+});
+
+describe('the other grants of the token route', () => {
+  it('answers them with the same RFC 6749 §5.2 errors as the app', async () => {
+    const cases: Array<[string, Record<string, string>]> = [
+      [form({ grant_type: 'password', client_id: publicClient, username: 'a', password: 'b' }), FORM],
+      [form({ grant_type: 'refresh_token', client_id: publicClient, refresh_token: 'not-a-token' }), FORM],
+      [form({ grant_type: 'refresh_token', client_id: publicClient }), FORM],
+      [form({ grant_type: 'client_credentials', client_id: publicClient }), FORM],
+      [form({ grant_type: 'client_credentials' }), basic(confidential.clientId, 'wrong secret')],
+      [form({ grant_type: 'authorization_code', client_id: publicClient, code: 'nope', code_verifier: 'x'.repeat(43) }), FORM],
+      [form({ client_id: publicClient }), FORM],
+    ];
+    const answers = [];
+    for (const [body, headers] of cases) answers.push(await expectSameAnswer(body, headers));
+    expect(answers.map((a) => [a.status, (a.body as { error: string }).error])).toEqual([
+      [400, 'unsupported_grant_type'],
+      [400, 'invalid_grant'],
+      [400, 'invalid_request'],
+      [400, 'unauthorized_client'],
+      [401, 'invalid_client'],
+      [400, 'unauthorized_client'],
+      [400, 'invalid_request'],
+    ]);
   });
 });
 

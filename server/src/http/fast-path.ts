@@ -1,34 +1,30 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Express, Request, Response } from 'express';
-import { GRANT_TYPES } from '../core/clients.js';
 import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
 import { clientAddress, trustFunction } from './client-address.js';
 import { deviceAuthorizationAnswer } from './device-authorization.js';
-import { formParser, readClientCredentials, readForm, required, type FormParams } from './form.js';
+import { formParser, readForm, type FormParams } from './form.js';
 import { fromParserError, oauthErrorBody, oauthErrorHeaders } from './oauth-errors.js';
+import { tokenAnswer } from './token.js';
+
+/** The answer of a fast route: the JSON body of a 200, or a rejection with an OAuthError. */
+type FastRoute = (req: IncomingMessage, params: FormParams) => Promise<Record<string, unknown>>;
 
 /**
- * The answer of a fast route, or undefined to hand the request to the Express app (whose body
- * parser then finds the body already parsed and skips it).
- */
-type FastRoute = (req: IncomingMessage, params: FormParams) => Promise<Record<string, unknown>> | undefined;
-
-/**
- * A cheaper route for the two requests an authorization server with many devices gets most:
- * `POST /token` with the RFC 8628 §3.4 device_code grant (every waiting device, every few
- * seconds, nearly always answered authorization_pending) and `POST /device_authorization`
- * (§3.1, every device that starts pairing). Express's per-request work (request/response
- * set-up, walking the middleware and routers, an ETag hash of every answer) cost about as much
- * as the work itself; see the README's Performance section for the figures.
+ * A cheaper route for the requests an authorization server with many devices gets most:
+ * `POST /token` (above all the RFC 8628 §3.4 device_code grant: every waiting device, every
+ * few seconds, nearly always answered authorization_pending; then refreshes) and
+ * `POST /device_authorization` (§3.1, every device that starts pairing). Express's per-request
+ * work (request/response set-up, walking the middleware and routers, an ETag hash of every
+ * answer) cost about as much as the work itself; see the README's Performance section.
  *
- * Every other request, and `/token` with any other grant, goes to the Express app unchanged.
- * What a request gets here is what the app would answer: the same parser and limits, the same
- * form and client-authentication checks (`readForm`, `readClientCredentials`), the same core
- * calls (`deviceAuthorizationAnswer`, and the poll of `grantHandlers[device_code]`), the same
- * client address (TRUST_PROXY), the same RFC 6749 §5.2 error bodies and headers, and the
- * headers the app's middleware sets on these paths (nosniff, CORS `*`, no-store).
+ * Every other request goes to the Express app unchanged. What a request gets here is what the
+ * app would answer: the same parser and limits, the same form checks (`readForm`), the same
+ * answer functions (`tokenAnswer`, `deviceAuthorizationAnswer`), the same client address
+ * (TRUST_PROXY), the same RFC 6749 §5.2 error bodies and headers, and the headers the app's
+ * middleware sets on these paths (nosniff, CORS `*`, no-store).
  * test/perf/fast-path.test.ts sends the same requests both ways and compares the answers.
  *
  * Keep in step with app.ts: a header or check added there for these paths belongs here too.
@@ -37,18 +33,7 @@ export function withFastPaths(core: Core, logger: Logger, app: Express): Request
   const parseForm = formParser(core.config.maxBodyBytes);
   const trust = trustFunction(core.config.trustProxy);
   const routes = new Map<string, FastRoute>([
-    [
-      '/token',
-      (req, params) => {
-        if (required(params, 'grant_type') !== GRANT_TYPES.deviceCode) return undefined;
-        // The order of tokenRouter: authenticate the client, check the grant, then poll.
-        return (async () => {
-          const client = await core.clients.authenticate(readClientCredentials(req, params));
-          core.clients.assertGrant(client, GRANT_TYPES.deviceCode);
-          return { ...(await core.deviceFlow.poll(client, required(params, 'device_code'))) };
-        })();
-      },
-    ],
+    ['/token', (req, params) => tokenAnswer(core, req, params).then((tokens) => ({ ...tokens }))],
     ['/device_authorization', (req, params) => deviceAuthorizationAnswer(core, req, params, clientAddress(req, trust))],
   ]);
 
@@ -90,8 +75,7 @@ export function withFastPaths(core: Core, logger: Logger, app: Express): Request
         fail(err);
         return;
       }
-      if (answer) answer.then((body) => done(200, body), fail);
-      else app(req, res);
+      answer.then((body) => done(200, body), fail);
     });
   };
 }
