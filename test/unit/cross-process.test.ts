@@ -63,9 +63,9 @@ describe('decisions of another process on the same database', () => {
 
     expect(await b.crossProcess.check()).toBe(3);
     expect(heardByB).toEqual([
-      { type: 'approved', deviceCodeId: approvedId },
-      { type: 'denied', deviceCodeId: deniedId },
-      { type: 'revoked', grantId },
+      { type: 'approved', deviceCodeId: approvedId, remote: true },
+      { type: 'denied', deviceCodeId: deniedId, remote: true },
+      { type: 'revoked', grantId, remote: true },
     ]);
     // Another write elsewhere makes b read again; what it told is not told twice.
     await a.deviceFlow.authorize(client, 'valuate:read');

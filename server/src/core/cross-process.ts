@@ -36,7 +36,8 @@ export async function createCrossProcessEvents(deps: { feed: DecisionFeedReposit
     if (told.has(key)) return 0;
     told.set(key, at);
     // Decisions of this process come back too, once another process writes: the listeners take
-    // an event twice without harm (a push socket is already closed, the MQTT bridge keeps what it told).
+    // an event twice without harm (a push socket is already closed; the MQTT bridge leaves remote
+    // events to its sweep).
     events.publish(event);
     return 1;
   }
@@ -47,10 +48,10 @@ export async function createCrossProcessEvents(deps: { feed: DecisionFeedReposit
       const since = cursor - OVERLAP_MS;
       let published = 0;
       for (const { deviceCodeId, status, at } of await feed.decidedSince(since)) {
-        published += tell(`c ${deviceCodeId}`, { type: status, deviceCodeId }, at);
+        published += tell(`c ${deviceCodeId}`, { type: status, deviceCodeId, remote: true }, at);
       }
       for (const { grantId, at } of await feed.revokedSince(since)) {
-        published += tell(`g ${grantId}`, { type: 'revoked', grantId }, at);
+        published += tell(`g ${grantId}`, { type: 'revoked', grantId, remote: true }, at);
       }
       for (const [key, at] of told) if (at < cursor - OVERLAP_MS) told.delete(key);
       return published;

@@ -3,9 +3,16 @@
  * WebSocket hub, the MQTT bridge) listen; core never knows who. Small on
  * purpose, so a cross-instance bus (Redis, NATS, Postgres LISTEN) can implement it.
  */
-export type DeviceEvent =
+export type DeviceEvent = (
   | { type: 'approved' | 'denied' | 'expired'; deviceCodeId: number }
-  | { type: 'revoked'; grantId: string };
+  | { type: 'revoked'; grantId: string }
+) & {
+  /**
+   * Taken by another server process on the same database, and read back from it
+   * (core/cross-process.ts); absent when taken here.
+   */
+  remote?: true;
+};
 
 export type DeviceEventListener = (event: DeviceEvent) => void;
 

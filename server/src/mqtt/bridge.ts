@@ -239,6 +239,10 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
   });
 
   const unsubscribe = core.events.subscribe((event) => {
+    // A decision taken by another process is that process's bridge's to tell (or, when it has
+    // none, this sweep's, from the stored notified status): telling it here too would send the
+    // device every status twice.
+    if (event.remote) return;
     if (event.type === 'approved' || event.type === 'denied' || event.type === 'expired') notifier.onDeviceCode(event.deviceCodeId);
   });
   // core.expiry publishes `expired` for the codes the bridge watches; this sweep also finds
