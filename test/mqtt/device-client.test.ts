@@ -46,11 +46,16 @@ function losingFirst(real: MqttClient, suffix: string): { client: MqttClientLike
   return { client, lost };
 }
 
-async function pairOverMqtt(store: MemoryTokenStore) {
+/** A device paired over MQTT, the server's keys, and a client on which the first refresh answer is lost. */
+async function pairedWithLossyRefresh() {
   const { server, clientId, user } = world;
+  const store = new MemoryTokenStore();
   const auth = await startMqttDeviceAuthorization({ client, clientId, scope: 'valuate:read', timers: manualTimers(server.clock), store });
   await server.core.deviceFlow.approve(auth.userCode, user.id, ['valuate:read']);
-  return auth.wait();
+  const pairing = await auth.wait();
+  const jwks = (await (await fetch(`${server.url}/jwks.json`)).json()) as { keys: JWK[] };
+  // The refresh's own timers: its answer timeout is the first timer they see.
+  return { server, user, store, pairing, jwks, lossy: losingFirst(client, '/refresh/accepted'), timers: manualTimers(server.clock) };
 }
 
 describe('the device-client MQTT transport', () => {
@@ -87,12 +92,7 @@ describe('the device-client MQTT transport', () => {
   });
 
   it('asks a refresh again with the same key when its answer is lost, and gets the same pair: the pairing lives on', async () => {
-    const { server, user } = world;
-    const store = new MemoryTokenStore();
-    const pairing = await pairOverMqtt(store);
-    const jwks = (await (await fetch(`${server.url}/jwks.json`)).json()) as { keys: JWK[] };
-    const lossy = losingFirst(client, '/refresh/accepted');
-    const timers = manualTimers(server.clock);
+    const { server, user, store, pairing, jwks, lossy, timers } = await pairedWithLossyRefresh();
     const refreshed = refreshOverMqtt({ client: lossy.client, pairing, serverKey: jwks, store, timers });
     // The server rotated the token and answered; the answer never reached the device.
     await lossy.lost;
@@ -109,12 +109,7 @@ describe('the device-client MQTT transport', () => {
   });
 
   it('asks again with the same key in a later call too, when an earlier call gave up without an answer', async () => {
-    const { server, user } = world;
-    const store = new MemoryTokenStore();
-    const pairing = await pairOverMqtt(store);
-    const jwks = (await (await fetch(`${server.url}/jwks.json`)).json()) as { keys: JWK[] };
-    const lossy = losingFirst(client, '/refresh/accepted');
-    const timers = manualTimers(server.clock);
+    const { server, user, store, pairing, jwks, lossy, timers } = await pairedWithLossyRefresh();
     const gaveUp = refreshOverMqtt({ client: lossy.client, pairing, serverKey: jwks, store, timers, attempts: 1 }).catch((e: unknown) => e);
     await lossy.lost;
     (await timers.next()).fire();

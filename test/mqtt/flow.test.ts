@@ -13,6 +13,21 @@ async function jwks(): Promise<{ keys: JWK[] }> {
   return (await (await fetch(`${world.server.url}/jwks.json`)).json()) as { keys: JWK[] };
 }
 
+/** A 3.1.1 device through the whole flow on its own rid and key, approved for `scopes`, holding its token answer. */
+async function pairedOverMqtt(scopes: string[]) {
+  const { server, clientId, user, broker } = world;
+  const device = await connectRecorder(broker.url, 4);
+  const key = await newDeviceKey();
+  const rid = newRid();
+  await device.subscribe(topic(rid, '#'));
+  await device.publish(topic(rid, 'authorize'), JSON.stringify({ client_id: clientId, jwk: key.publicJwk }));
+  const { user_code } = JSON.parse((await device.next(on(topic(rid, 'authorize/accepted')))).payload);
+  await server.core.deviceFlow.approve(user_code, user.id, scopes);
+  await device.publish(topic(rid, 'token'), await signProof(key, rid, server.clock.now()));
+  const tokens = await openAnswer(key, (await device.next(on(topic(rid, 'token/accepted')))).payload);
+  return { device, key, rid, tokens };
+}
+
 async function verifyAccessToken(token: string) {
   return jwtVerify(token, createLocalJWKSet(await jwks()), {
     issuer: world.server.url,
@@ -65,16 +80,8 @@ describe('the device flow over MQTT 3.1.1', () => {
   });
 
   it('refreshes with the refresh token encrypted to the server key, and answers the rotated pair encrypted to the device', async () => {
-    const { server, clientId, user, broker } = world;
-    const device = await connectRecorder(broker.url, 4);
-    const key = await newDeviceKey();
-    const rid = newRid();
-    await device.subscribe(topic(rid, '#'));
-    await device.publish(topic(rid, 'authorize'), JSON.stringify({ client_id: clientId, jwk: key.publicJwk }));
-    const { user_code } = JSON.parse((await device.next(on(topic(rid, 'authorize/accepted')))).payload);
-    await server.core.deviceFlow.approve(user_code, user.id, ['valuate:read', 'valuate:write']);
-    await device.publish(topic(rid, 'token'), await signProof(key, rid, server.clock.now()));
-    const first = await openAnswer(key, (await device.next(on(topic(rid, 'token/accepted')))).payload);
+    const { server, clientId } = world;
+    const { device, key, rid, tokens: first } = await pairedOverMqtt(['valuate:read', 'valuate:write']);
 
     const iat = Math.floor(server.clock.now() / 1000);
     const request = await encryptRefresh(await jwks(), { client_id: clientId, refresh_token: first.refresh_token, rid, iat, jti: newRid() });
@@ -109,16 +116,8 @@ describe('the device flow over MQTT 3.1.1', () => {
   });
 
   it('answers a refresh asked again with the same token and key with the same pair, and a different key as reuse', async () => {
-    const { server, clientId, user, broker } = world;
-    const device = await connectRecorder(broker.url, 4);
-    const key = await newDeviceKey();
-    const rid = newRid();
-    await device.subscribe(topic(rid, '#'));
-    await device.publish(topic(rid, 'authorize'), JSON.stringify({ client_id: clientId, jwk: key.publicJwk }));
-    const { user_code } = JSON.parse((await device.next(on(topic(rid, 'authorize/accepted')))).payload);
-    await server.core.deviceFlow.approve(user_code, user.id, ['valuate:read']);
-    await device.publish(topic(rid, 'token'), await signProof(key, rid, server.clock.now()));
-    const paired = await openAnswer(key, (await device.next(on(topic(rid, 'token/accepted')))).payload);
+    const { server, clientId } = world;
+    const { device, key, rid, tokens: paired } = await pairedOverMqtt(['valuate:read']);
     const refresh = async (k: typeof key, refreshToken: unknown) => {
       const body = { client_id: clientId, refresh_token: refreshToken, rid, iat: Math.floor(server.clock.now() / 1000), jti: newRid(), jwk: k.publicJwk };
       await device.publish(topic(rid, 'refresh'), await encryptRefresh(await jwks(), body));
