@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { parseArgs } from 'node:util';
-import { bootstrapDemo, DEMO_CLIENT_ID, DEMO_USERNAME } from './bootstrap.js';
+import { bootstrapDemo, DEMO_APP_CLIENT_ID, DEMO_CLIENT_ID, DEMO_USERNAME } from './bootstrap.js';
 import { configFromEnv, type Config } from './config.js';
 import { GRANT_ALIASES } from './core/clients.js';
 import { OAuthError } from './core/errors.js';
@@ -71,7 +71,8 @@ const serve: Command = async (_args, config) => {
   const lanHint = phoneHint({ ...server.core.config, port: server.port });
   if (lanHint) console.log(lanHint);
   if (demo) {
-    console.log(`Demo client "${DEMO_CLIENT_ID}" and user "${DEMO_USERNAME}" created. The password is shown only this once:`);
+    console.log(`Demo clients "${DEMO_CLIENT_ID}" (device flow) and "${DEMO_APP_CLIENT_ID}" (authorization code + PKCE, redirect http://127.0.0.1/callback on any port)`);
+    console.log(`and user "${DEMO_USERNAME}" created. The password is shown only this once:`);
     console.log(`  username ${DEMO_USERNAME}   password ${demo.password}`);
     console.log(`  try: curl -s -d client_id=${DEMO_CLIENT_ID} ${base}/device_authorization`);
   }

@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 describe('kalm serve', () => {
-  it('creates the tv-demo client and the demo user on a fresh data dir, printing the password once', async () => {
+  it('creates the tv-demo and cli-demo clients and the demo user on a fresh data dir, printing the password once', async () => {
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
     const first = await serve({ PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: publicUrl }, true);
@@ -67,6 +67,21 @@ describe('kalm serve', () => {
     });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { verification_uri: string }).verification_uri).toBe(`${publicUrl}/device`);
+    // The authorization code demo client takes a loopback redirect on any port: /authorize sends the
+    // browser to sign in rather than showing an error page.
+    const authorize = new URL(`${publicUrl}/authorize`);
+    authorize.search = new URLSearchParams({
+      response_type: 'code',
+      client_id: 'cli-demo',
+      redirect_uri: 'http://127.0.0.1:53682/callback',
+      scope: 'valuate:read',
+      state: 'xyz',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    }).toString();
+    const page = await fetch(authorize, { redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(new URL(page.headers.get('location')!, publicUrl).pathname).toBe('/signin');
     expect(await stop(first.child)).toBe(0);
 
     const second = await serve({ PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: publicUrl, LOG_LEVEL: 'debug' }, false);
