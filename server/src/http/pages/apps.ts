@@ -10,7 +10,7 @@ import {
   renderAppSecret,
   renderAppsForbidden,
   type AppFormInput,
-} from '../../../../verify-ui/src/index.js';
+} from '@kalm/verify-ui';
 import {
   csrfToken,
   currentUser,

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { stylesheet } from '../../../../verify-ui/src/index.js';
+import { stylesheet } from '@kalm/verify-ui';
 
 /**
  * The pages' stylesheet at a content-hashed path: cacheable for a year

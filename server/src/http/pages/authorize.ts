@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import type { AuthorizationParams, AuthorizationRequest } from '../../core/authorization-code.js';
 import { OAuthError } from '../../core/errors.js';
 import type { Core } from '../../core/index.js';
-import { renderAuthorizeError, renderConsent } from '../../../../verify-ui/src/index.js';
+import { renderAuthorizeError, renderConsent } from '@kalm/verify-ui';
 import {
   csrfToken,
   currentUser,

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Core } from '../../core/index.js';
-import { renderDevices, renderRevokeConfirm } from '../../../../verify-ui/src/index.js';
+import { renderDevices, renderRevokeConfirm } from '@kalm/verify-ui';
 import {
   csrfToken,
   currentUser,

@@ -24,7 +24,7 @@ import {
   type NavPage,
   type PageContent,
   type Translator,
-} from '../../../../verify-ui/src/index.js';
+} from '@kalm/verify-ui';
 
 interface PageState {
   core: Core;

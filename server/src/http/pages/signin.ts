@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Core } from '../../core/index.js';
-import { renderSignIn } from '../../../../verify-ui/src/index.js';
+import { renderSignIn } from '@kalm/verify-ui';
 import {
   checkCsrf,
   clientIp,

@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
 import type { Core } from '../../core/index.js';
-import { tvAssets, type TvAsset, type TvAssets } from '../../../../verify-ui/tv/assets.js';
+import { tvAssets, type TvAsset, type TvAssets } from '@kalm/verify-ui/tv';
 import { pushEndpointUrl } from '../../push/limits.js';
 
 /** The client the TV demo pairs as; `npm start` creates it on a fresh database. */

@@ -9,7 +9,7 @@ import {
   renderError,
   renderOutcome,
   type DeviceOutcome,
-} from '../../../../verify-ui/src/index.js';
+} from '@kalm/verify-ui';
 import {
   clientIp,
   csrfToken,
