@@ -7,6 +7,13 @@ import { freePort } from './server.js';
 // Debian installs the broker in /usr/sbin, which a non-login PATH may lack.
 const MOSQUITTO = process.env.MOSQUITTO_BIN ?? (existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto');
 
+// Every broker this process started and has not stopped. A test that times out never reaches
+// its own `finally`; when its file's worker process exits, these go with it instead of living on.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const proc of running) proc.kill('SIGKILL');
+});
+
 /** A private mosquitto on 127.0.0.1, for one test file. */
 export interface Mosquitto {
   port: number;
@@ -60,6 +67,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   async function start(): Promise<void> {
     const proc = spawn(MOSQUITTO, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
+    running.add(proc);
+    proc.once('exit', () => running.delete(proc));
     await new Promise<void>((resolve, reject) => {
       let log = '';
       const onData = (chunk: Buffer) => {
