@@ -34,6 +34,41 @@ async function startKalm(): Promise<KalmProcess> {
 
 const kill9 = (kalm: KalmProcess) => kalm.kill9();
 
+/** The MQTT 5 `result` user property of an answer: accepted or rejected. */
+const result = (m: Received) => (m.properties?.userProperties as Record<string, string> | undefined)?.result;
+
+/**
+ * `kills` rounds against `server`: every device asks at once (`askAll(round)`), and each time a
+ * few more `action` answers of the round have been accepted the server is frozen (SIGSTOP), with
+ * the other requests somewhere between proof check, commit and answer, and `check` inspects the
+ * database; at the last of `samples` it is killed where it stands and started again. Resolves
+ * with the server running after the last round.
+ */
+async function freezeAndKillRounds(input: {
+  server: KalmProcess;
+  device: Awaited<ReturnType<typeof connectRecorder>>;
+  action: 'token' | 'refresh';
+  kills: number;
+  samples: number;
+  askAll(round: string): Promise<unknown>;
+  check(): Promise<void>;
+}): Promise<KalmProcess> {
+  let { server } = input;
+  for (let kill = 0; kill < input.kills; kill++) {
+    const round = `crash${kill}`;
+    await input.askAll(round);
+    for (let sample = 1; sample <= input.samples; sample++) {
+      await input.device.nth((m) => m.topic.endsWith(`/${input.action}/${round}`) && result(m) === 'accepted', sample * (kill + 1));
+      process.kill(server.proc.pid!, 'SIGSTOP');
+      await input.check();
+      if (sample < input.samples) process.kill(server.proc.pid!, 'SIGCONT');
+    }
+    await kill9(server);
+    server = await startKalm();
+  }
+  return server;
+}
+
 beforeAll(async () => {
   broker = await startMosquitto();
   dataDir = mkdtempSync(path.join(tmpdir(), 'kalm-crash-'));
@@ -99,7 +134,6 @@ describe('the MQTT bridge across kill -9 of the server', () => {
       await core.deviceFlow.approve(user_code, user.id, ['valuate:read']);
     }
 
-    const result = (m: Received) => (m.properties?.userProperties as Record<string, string> | undefined)?.result;
     const askAll = (round: string) =>
       Promise.all(
         flows.map(async (f) =>
@@ -117,21 +151,7 @@ describe('the MQTT bridge across kill -9 of the server', () => {
         expect(view.tokenAnswer, `${f.rid} was redeemed but has no stored answer`).not.toBeNull();
       }
     }
-    for (let kill = 0; kill < KILLS; kill++) {
-      // Every device asks at once; the server is frozen and inspected each time a few more
-      // answers have arrived, with the other requests somewhere between proof check,
-      // redemption, encryption and commit; at the last sample it is killed where it stands.
-      const round = `crash${kill}`;
-      await askAll(round);
-      for (let sample = 1; sample <= SAMPLES; sample++) {
-        await device.nth((m) => m.topic.endsWith(`/token/${round}`) && result(m) === 'accepted', sample * (kill + 1));
-        process.kill(server.proc.pid!, 'SIGSTOP');
-        await assertNoSpentCodeWithoutAnswer();
-        if (sample < SAMPLES) process.kill(server.proc.pid!, 'SIGCONT');
-      }
-      await kill9(server);
-      server = await startKalm();
-    }
+    server = await freezeAndKillRounds({ server, device, action: 'token', kills: KILLS, samples: SAMPLES, askAll, check: assertNoSpentCodeWithoutAnswer });
     expect(spentSeen).toBeGreaterThan(0);
     await askAll('final');
     const answers = new Map<string, Received>();
@@ -176,7 +196,6 @@ describe('the MQTT bridge across kill -9 of the server', () => {
 
     await child?.kill9();
     let server = await startKalm();
-    const result = (m: Received) => (m.properties?.userProperties as Record<string, string> | undefined)?.result;
     const askAll = (round: string) =>
       Promise.all(
         devices.map(async (d) => {
@@ -193,18 +212,7 @@ describe('the MQTT bridge across kill -9 of the server', () => {
         expect(await store.mqtt.refreshAnswer(hash, client.id, d.thumbprint, Date.now()), `${d.rid} rotated without a kept answer`).toBeDefined();
       }
     }
-    for (let kill = 0; kill < KILLS; kill++) {
-      const round = `crash${kill}`;
-      await askAll(round);
-      for (let sample = 1; sample <= SAMPLES; sample++) {
-        await device.nth((m) => m.topic.endsWith(`/refresh/${round}`) && result(m) === 'accepted', sample * (kill + 1));
-        process.kill(server.proc.pid!, 'SIGSTOP');
-        await assertNoSpentTokenWithoutAnswer();
-        if (sample < SAMPLES) process.kill(server.proc.pid!, 'SIGCONT');
-      }
-      await kill9(server);
-      server = await startKalm();
-    }
+    server = await freezeAndKillRounds({ server, device, action: 'refresh', kills: KILLS, samples: SAMPLES, askAll, check: assertNoSpentTokenWithoutAnswer });
     expect(spentSeen).toBeGreaterThan(0);
     await askAll('final');
     const finals = new Map<string, string>();
