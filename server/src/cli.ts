@@ -7,7 +7,7 @@ import { OAuthError } from './core/errors.js';
 import { createCore, type Core } from './core/index.js';
 import { parseScope } from './core/scopes.js';
 import { createSqliteStore } from './store/sqlite.js';
-import type { SigningAlg } from './store/types.js';
+import type { SigningAlg } from './store/port/index.js';
 
 const USAGE = `kalm — the Kalm authorization server
 

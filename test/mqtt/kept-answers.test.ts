@@ -14,7 +14,7 @@ import type { Redemption } from '../../server/src/core/device-flow.js';
 import { hashSecret } from '../../server/src/core/secrets.js';
 import type { Rotation } from '../../server/src/core/tokens.js';
 import { createCore, type Core } from '../../server/src/core/index.js';
-import type { ClientRecord } from '../../server/src/store/types.js';
+import type { ClientRecord } from '../../server/src/store/port/index.js';
 import { createSqliteStore } from '../../server/src/store/sqlite.js';
 import { newDeviceKey, newRid } from './device.js';
 

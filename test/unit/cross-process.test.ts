@@ -11,7 +11,7 @@ import { GRANT_TYPES } from '../../server/src/core/clients.js';
 import type { DeviceEvent } from '../../server/src/core/events.js';
 import { createCore, type Core } from '../../server/src/core/index.js';
 import { createSqliteStore } from '../../server/src/store/sqlite.js';
-import type { ClientRecord } from '../../server/src/store/types.js';
+import type { ClientRecord } from '../../server/src/store/port/index.js';
 import { fakeClock } from '../helpers/clock.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'kalm-cross-'));

@@ -5,7 +5,7 @@ import { createCore, type Core } from '../../server/src/core/index.js';
 import { systemRandom, type RandomSource } from '../../server/src/core/secrets.js';
 import { createSqliteStore } from '../../server/src/store/sqlite.js';
 import { fakeClock } from '../helpers/clock.js';
-import type { ClientRecord } from '../../server/src/store/types.js';
+import type { ClientRecord } from '../../server/src/store/port/index.js';
 
 // User codes are drawn 16 bytes at a time; a queued block is handed to the next such draw.
 const queued: number[][] = [];

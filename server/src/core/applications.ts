@@ -4,7 +4,7 @@ import { assertValidRedirectUri } from './redirect-uris.js';
 import { hashPassword, newSecret, type RandomSource } from './secrets.js';
 import type { ScopeCatalog } from './scopes.js';
 import type { TokenService } from './tokens.js';
-import type { ApplicationKind, ClientProfileRecord, ClientRecord, Store, UserRecord } from '../store/types.js';
+import type { ApplicationKind, ClientProfileRecord, ClientRecord, Store, UserRecord } from '../store/port/index.js';
 
 export const APPLICATION_KINDS: readonly ApplicationKind[] = ['spa', 'mobile', 'cli', 'tv', 'server'];
 

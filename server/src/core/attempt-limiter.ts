@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import type { AttemptRepository } from '../store/types.js';
+import type { AttemptRepository } from '../store/port/index.js';
 
 /**
  * How many failures are free and how the wait grows after them. With the

@@ -7,7 +7,7 @@ import { isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js'
 import { hashSecret, newSecret, safeEqual, type RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 import type { Config } from '../config.js';
-import type { ClientRecord, GrantRecord, Store } from '../store/types.js';
+import type { ClientRecord, GrantRecord, Store } from '../store/port/index.js';
 
 /** RFC 9700 §4.2.1 recommends short-lived codes; one minute is plenty for a redirect and a POST. */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;

@@ -5,7 +5,7 @@ import { formatScope, resolveRequestedScope, type ScopeCatalog } from './scopes.
 import { newSecret, type RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 import type { Config } from '../config.js';
-import type { ClientRecord, GrantRecord, Store } from '../store/types.js';
+import type { ClientRecord, GrantRecord, Store } from '../store/port/index.js';
 
 export interface ClientCredentialsFlow {
   /**

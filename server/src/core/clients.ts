@@ -3,7 +3,7 @@ import { OAuthError } from './errors.js';
 import { hashPassword, newSecret, verifyPassword, type RandomSource } from './secrets.js';
 import type { Clock } from './clock.js';
 import type { ScopeCatalog } from './scopes.js';
-import type { ClientRecord, ClientRepository, ClientType, SigningAlg } from '../store/types.js';
+import type { ClientRecord, ClientRepository, ClientType, SigningAlg } from '../store/port/index.js';
 
 export const GRANT_TYPES = {
   deviceCode: 'urn:ietf:params:oauth:grant-type:device_code',

@@ -1,5 +1,5 @@
 import type { DeviceEvent, DeviceEvents } from './events.js';
-import type { DecisionFeedRepository } from '../store/types.js';
+import type { DecisionFeedRepository } from '../store/port/index.js';
 
 /**
  * Decisions taken by other server processes on the same database, published on this

@@ -8,7 +8,7 @@ import { hashSecret, newSecret, type RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 import { formatUserCode, generateUserCode, normalizeUserCode } from './user-codes.js';
 import type { Config } from '../config.js';
-import type { ClientRecord, DeviceCodeRecord, GrantRecord, RefreshTokenRecord, Store } from '../store/types.js';
+import type { ClientRecord, DeviceCodeRecord, GrantRecord, RefreshTokenRecord, Store } from '../store/port/index.js';
 
 /** RFC 8628 §3.2 device authorization response. */
 export interface DeviceAuthorizationResponse {

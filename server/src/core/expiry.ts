@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import type { DeviceEvents } from './events.js';
-import type { DeviceCodeRepository } from '../store/types.js';
+import type { DeviceCodeRepository } from '../store/port/index.js';
 
 /**
  * The publisher of `expired`: a device code that ends undecided has no request to

@@ -18,7 +18,7 @@ import { createSessionService, type SessionService } from './sessions.js';
 import { createAttemptLimiter, type AttemptLimiter } from './attempt-limiter.js';
 import { createPairedDevices, type PairedDevices } from './paired-devices.js';
 import type { Config } from '../config.js';
-import type { Store } from '../store/types.js';
+import type { Store } from '../store/port/index.js';
 
 /** Every flow of the authorization server, over a store, a clock and a random source. No transport inside. */
 export interface Core {

@@ -1,6 +1,6 @@
 import { exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint, type CryptoKey, type JWK } from 'jose';
 import type { Clock } from './clock.js';
-import type { KeyRecord, KeyRepository, SigningAlg } from '../store/types.js';
+import type { KeyRecord, KeyRepository, SigningAlg } from '../store/port/index.js';
 
 /** The algorithms a key is kept for: both JWT signing algorithms and one for JWE (MQTT bridge). */
 const KEY_ALGS = ['ES256', 'RS256', 'ECDH-ES+A256KW'] as const;

@@ -1,7 +1,7 @@
 import { GRANT_TYPES, type ClientService } from './clients.js';
 import type { TokenService } from './tokens.js';
 import type { Clock } from './clock.js';
-import type { GrantRepository } from '../store/types.js';
+import type { GrantRepository } from '../store/port/index.js';
 
 /** One device paired to a person's account through the device flow, as "My devices" lists it. */
 export interface PairedDevice {

@@ -4,7 +4,7 @@ import { validateApplication, type ApplicationService } from './applications.js'
 import { OAuthError } from './errors.js';
 import { formatScope, parseScope, type ScopeCatalog } from './scopes.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
-import type { ApplicationKind, Store } from '../store/types.js';
+import type { ApplicationKind, Store } from '../store/port/index.js';
 
 export interface RegistrationService {
   /** RFC 7591 §3: an initial access token; only its hash is stored. */

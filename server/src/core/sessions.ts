@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import type { AuthenticatedUser } from './auth.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
-import type { SessionRecord, SessionRepository } from '../store/types.js';
+import type { SessionRecord, SessionRepository } from '../store/port/index.js';
 
 /** How long sessions live. A session ends at whichever limit comes first. */
 export interface SessionPolicy {

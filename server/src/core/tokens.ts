@@ -6,7 +6,7 @@ import { hashSecret, newSecret, type RandomSource } from './secrets.js';
 import type { DeviceEvents } from './events.js';
 import type { KeyManager } from './keys.js';
 import type { Config } from '../config.js';
-import type { ClientRecord, GrantRecord, RefreshTokenRecord, Store } from '../store/types.js';
+import type { ClientRecord, GrantRecord, RefreshTokenRecord, Store } from '../store/port/index.js';
 
 /** RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {

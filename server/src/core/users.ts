@@ -1,6 +1,6 @@
 import { hashPassword, newSecret, verifyPassword, type RandomSource } from './secrets.js';
 import type { Clock } from './clock.js';
-import type { UserRecord, UserRepository, UserRole } from '../store/types.js';
+import type { UserRecord, UserRepository, UserRole } from '../store/port/index.js';
 
 export interface UserService {
   create(input: { username: string; password: string; role?: UserRole }): Promise<UserRecord>;

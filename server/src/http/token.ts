@@ -3,7 +3,7 @@ import { GRANT_TYPES } from '../core/clients.js';
 import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
 import type { TokenResponse } from '../core/tokens.js';
-import type { ClientRecord } from '../store/types.js';
+import type { ClientRecord } from '../store/port/index.js';
 import { readClientCredentials, readForm, required, type FormParams, type FormRequest } from './form.js';
 import { noStore, sendOAuthError } from './oauth-errors.js';
 

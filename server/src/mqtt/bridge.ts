@@ -3,7 +3,7 @@ import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
-import type { MqttRepository } from '../store/mqtt.js';
+import type { MqttRepository } from '../store/port/index.js';
 import { backoffDelay, connectionOptions, DEFAULT_BACKOFF, redactedUrl, type Backoff } from './connection.js';
 import { createHandlers, type Answer } from './handlers.js';
 import { createFloodLimiter, DEFAULT_FLOOD_LIMITS, type FloodLimits } from './limiter.js';

@@ -4,7 +4,7 @@ import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
 import { hashSecret } from '../core/secrets.js';
 import { formatUserCode } from '../core/user-codes.js';
-import type { MqttRepository, MqttRequestView } from '../store/mqtt.js';
+import type { MqttRepository, MqttRequestView } from '../store/port/index.js';
 import { encryptAnswer } from './answers.js';
 import { parseJsonObject, readDevicePublicKey, readString } from './payloads.js';
 import { decryptRefreshRequest, verifyTokenProof, type RememberProof } from './proofs.js';

@@ -1,6 +1,6 @@
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
-import type { MqttNotifiedStatus, MqttRepository, MqttRequestView } from '../store/mqtt.js';
+import type { MqttNotifiedStatus, MqttRepository, MqttRequestView } from '../store/port/index.js';
 import type { Topics } from './topics.js';
 import type { WriteBehind } from './write-behind.js';
 

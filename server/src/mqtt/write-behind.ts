@@ -1,4 +1,4 @@
-import type { MqttNotifiedStatus, MqttRepository } from '../store/mqtt.js';
+import type { MqttNotifiedStatus, MqttRepository } from '../store/port/index.js';
 
 /**
  * Bookkeeping the bridge may write a moment late, in one transaction per flush, because

@@ -6,7 +6,7 @@ import type {
   GrantRepository,
   RefreshTokenRecord,
   RefreshTokenRepository,
-} from './types.js';
+} from './port/index.js';
 
 interface GrantRow {
   id: string;

@@ -11,8 +11,8 @@ import { createKeyRepository } from './keys.js';
 import { createRegistrationRepository } from './registration.js';
 import { createAttemptRepository, createSessionRepository } from './sessions.js';
 import { createDurability, durable } from './durability.js';
-import { createMqttRepository, type MqttRepository } from './mqtt.js';
-import type { Store } from './types.js';
+import { createMqttRepository } from './mqtt.js';
+import type { MqttRepository, Store } from './port/index.js';
 
 export const DATABASE_FILE = 'kalm.sqlite';
 

@@ -3,7 +3,7 @@ import { APPLICATION_KINDS, type ApplicationInput } from '../../core/application
 import { GRANT_ALIASES, GRANT_TYPES } from '../../core/clients.js';
 import { OAuthError } from '../../core/errors.js';
 import type { Core } from '../../core/index.js';
-import type { ApplicationKind, UserRecord } from '../../store/types.js';
+import type { ApplicationKind, UserRecord } from '../../store/port/index.js';
 import {
   renderAppDeleteConfirm,
   renderApps,

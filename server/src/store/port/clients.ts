@@ -1,0 +1,35 @@
+/** Registered OAuth clients: the record and the `clients` repository. */
+import type { SigningAlg } from './keys.js';
+
+export type ClientType = 'public' | 'confidential';
+
+export interface ClientRecord {
+  id: string;
+  name: string;
+  type: ClientType;
+  /** scrypt hash of the client secret; null for public clients. */
+  secretHash: string | null;
+  grantTypes: string[];
+  scopes: string[];
+  redirectUris: string[];
+  /** Per-client override of the device code lifetime, seconds. */
+  deviceCodeTtl: number | null;
+  /** Per-client override of the polling interval, seconds. */
+  devicePollInterval: number | null;
+  /** Per-client access token algorithm; null means the server default. */
+  accessTokenAlg: SigningAlg | null;
+  ownerUserId: string | null;
+  createdAt: number;
+}
+
+export interface ClientRepository {
+  create(client: ClientRecord): Promise<void>;
+  get(id: string): Promise<ClientRecord | undefined>;
+  list(): Promise<ClientRecord[]>;
+  /** The clients a person registered (on /apps or with their initial access token). */
+  listByOwner(ownerUserId: string): Promise<ClientRecord[]>;
+  /** Replace a confidential client's secret hash. False when there is no such confidential client. */
+  updateSecretHash(id: string, secretHash: string): Promise<boolean>;
+  /** Delete a client; its grants, refresh tokens, codes and consents go with it. False when unknown. */
+  delete(id: string): Promise<boolean>;
+}

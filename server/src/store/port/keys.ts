@@ -1,0 +1,21 @@
+/** Signing and encryption keys: the records of the `keys` repository and the algorithms they are for. */
+import type { JWK } from 'jose';
+
+export type SigningAlg = 'ES256' | 'RS256';
+
+export interface KeyRecord {
+  kid: string;
+  alg: SigningAlg | 'ECDH-ES+A256KW';
+  use: 'sig' | 'enc';
+  privateJwk: JWK;
+  publicJwk: JWK;
+  createdAt: number;
+  /** When it stopped being used for new tokens; it stays published until its tokens expire. */
+  retiredAt: number | null;
+}
+
+export interface KeyRepository {
+  list(): Promise<KeyRecord[]>;
+  /** Insert `keys` and retire every other active key of the same algorithms, in one transaction. */
+  rotate(keys: KeyRecord[], now: number): Promise<void>;
+}

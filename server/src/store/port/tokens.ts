@@ -1,0 +1,26 @@
+/** Refresh tokens (stored only hashed) and revoked access tokens: the `refreshTokens` and `accessTokens` repositories. */
+
+export interface RefreshTokenRecord {
+  tokenHash: Buffer;
+  grantId: string;
+  clientId: string;
+  createdAt: number;
+  expiresAt: number;
+  /** Set when the token was rotated; presenting it again is reuse. */
+  usedAt: number | null;
+}
+
+export interface RefreshTokenRepository {
+  getByHash(tokenHash: Buffer): Promise<RefreshTokenRecord | undefined>;
+  /**
+   * Rotate: mark `oldHash` used and insert `next`, atomically, only if the old one
+   * was unused and its grant not revoked. False otherwise (reuse or revoked).
+   */
+  rotate(oldHash: Buffer, next: RefreshTokenRecord, now: number): Promise<boolean>;
+}
+
+export interface AccessTokenRepository {
+  /** Remember that the access token `jti` is revoked until it would have expired anyway. */
+  revoke(jti: string, expiresAt: number): Promise<void>;
+  isRevoked(jti: string): Promise<boolean>;
+}
