@@ -18,7 +18,7 @@ import WebSocket from 'ws';
 import { defaultConfig } from '../server/src/config.js';
 import { GRANT_TYPES } from '../server/src/core/clients.js';
 import { createCore } from '../server/src/core/index.js';
-import { createSqliteStore } from '../server/src/store/sqlite.js';
+import { createSqliteStore } from '../server/src/store/sqlite/index.js';
 import { startChildServer } from '../test/reliability/support/child-server.js';
 import { runCrashScenario } from '../test/reliability/support/crash-run.js';
 import { chooseSeed, seededRandom } from '../test/reliability/support/random.js';

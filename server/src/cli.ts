@@ -6,7 +6,7 @@ import { GRANT_ALIASES } from './core/clients.js';
 import { OAuthError } from './core/errors.js';
 import { createCore, type Core } from './core/index.js';
 import { parseScope } from './core/scopes.js';
-import { createSqliteStore } from './store/sqlite.js';
+import { createSqliteStore } from './store/sqlite/index.js';
 import type { SigningAlg } from './store/port/index.js';
 
 const USAGE = `kalm — the Kalm authorization server

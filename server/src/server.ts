@@ -7,7 +7,7 @@ import { withFastPaths } from './http/fast-path.js';
 import { createLogger, type Logger } from './logger.js';
 import { startMqttBridge, type MqttBridge } from './mqtt/bridge.js';
 import { attachPush } from './push/index.js';
-import { createSqliteStore } from './store/sqlite.js';
+import { createSqliteStore } from './store/sqlite/index.js';
 
 export interface StartOptions {
   clock?: CoreOptions['clock'];

@@ -12,7 +12,7 @@ import { defaultConfig } from '../../server/src/config.js';
 import { GRANT_TYPES } from '../../server/src/core/clients.js';
 import { createCore, type Core } from '../../server/src/core/index.js';
 import { hashSecret } from '../../server/src/core/secrets.js';
-import { createSqliteStore } from '../../server/src/store/sqlite.js';
+import { createSqliteStore } from '../../server/src/store/sqlite/index.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/server.js';
 import { connectRecorder, encryptRefresh, newDeviceKey, newRid, on, openAnswer, signProof, type Received } from './device.js';

@@ -15,7 +15,7 @@ import { hashSecret } from '../../server/src/core/secrets.js';
 import type { Rotation } from '../../server/src/core/tokens.js';
 import { createCore, type Core } from '../../server/src/core/index.js';
 import type { ClientRecord } from '../../server/src/store/port/index.js';
-import { createSqliteStore } from '../../server/src/store/sqlite.js';
+import { createSqliteStore } from '../../server/src/store/sqlite/index.js';
 import { newDeviceKey, newRid } from './device.js';
 
 let dataDir: string;

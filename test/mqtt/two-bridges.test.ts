@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../server/src/config.js';
 import { GRANT_TYPES } from '../../server/src/core/clients.js';
 import { createCore, type Core } from '../../server/src/core/index.js';
-import { createSqliteStore } from '../../server/src/store/sqlite.js';
+import { createSqliteStore } from '../../server/src/store/sqlite/index.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/server.js';
 import { connectRecorder, newDeviceKey, newRid, on, openAnswer, signProof, type DeviceKey, type Received, type RecordingClient } from './device.js';

@@ -10,7 +10,7 @@ import { defaultConfig } from '../../server/src/config.js';
 import { GRANT_TYPES } from '../../server/src/core/clients.js';
 import type { DeviceEvent } from '../../server/src/core/events.js';
 import { createCore, type Core } from '../../server/src/core/index.js';
-import { createSqliteStore } from '../../server/src/store/sqlite.js';
+import { createSqliteStore } from '../../server/src/store/sqlite/index.js';
 import type { ClientRecord } from '../../server/src/store/port/index.js';
 import { fakeClock } from '../helpers/clock.js';
 

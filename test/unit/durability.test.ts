@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClientRepository } from '../../server/src/store/accounts.js';
-import { createDurability, durable, type Durability } from '../../server/src/store/durability.js';
-import { databaseFile, openDatabase } from '../../server/src/store/sqlite.js';
+import { createClientRepository } from '../../server/src/store/sqlite/clients.js';
+import { createDurability, durable, type Durability } from '../../server/src/store/sqlite/durability.js';
+import { databaseFile, openDatabase } from '../../server/src/store/sqlite/database.js';
 
 const dirs: string[] = [];
 afterEach(() => {

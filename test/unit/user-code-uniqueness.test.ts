@@ -3,7 +3,7 @@ import { defaultConfig } from '../../server/src/config.js';
 import { GRANT_TYPES } from '../../server/src/core/clients.js';
 import { createCore, type Core } from '../../server/src/core/index.js';
 import { systemRandom, type RandomSource } from '../../server/src/core/secrets.js';
-import { createSqliteStore } from '../../server/src/store/sqlite.js';
+import { createSqliteStore } from '../../server/src/store/sqlite/index.js';
 import { fakeClock } from '../helpers/clock.js';
 import type { ClientRecord } from '../../server/src/store/port/index.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { defaultConfig } from '../../../server/src/config.js';
 import { GRANT_TYPES } from '../../../server/src/core/clients.js';
 import { createCore, type Core } from '../../../server/src/core/index.js';
-import { createSqliteStore } from '../../../server/src/store/sqlite.js';
+import { createSqliteStore } from '../../../server/src/store/sqlite/index.js';
 import { PageClient } from '../../http/verify-client.js';
 import { startChildServer, type ChildServer } from './child-server.js';
 import { seededRandom, type SeededRandom } from './random.js';

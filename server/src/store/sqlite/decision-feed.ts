@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { DecisionFeedRepository } from './port/index.js';
+import type { DecisionFeedRepository } from '../port/index.js';
 
 /**
  * What other connections to this database decided: device codes approved or denied, grants

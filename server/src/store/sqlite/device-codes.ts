@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { words } from './codec.js';
 import { insertGrant, insertRefreshToken } from './grants.js';
-import type { DeviceCodeRecord, DeviceCodeRepository, GrantRecord, NewDeviceCode, RefreshTokenRecord } from './port/index.js';
+import type { DeviceCodeRecord, DeviceCodeRepository, GrantRecord, NewDeviceCode, RefreshTokenRecord } from '../port/index.js';
 
 interface DeviceCodeRow {
   id: number;

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { words } from './codec.js';
-import type { ClientRecord, ClientRepository, UserRecord, UserRepository } from './port/index.js';
+import type { ClientRecord, ClientRepository, UserRecord, UserRepository } from '../port/index.js';
 
 interface ClientRow {
   id: string;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { KeyRecord, KeyRepository } from './port/index.js';
+import type { KeyRecord, KeyRepository } from '../port/index.js';
 
 interface KeyRow {
   kid: string;

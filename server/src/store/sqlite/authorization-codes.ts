@@ -7,7 +7,7 @@ import type {
   ConsentRecord,
   GrantRecord,
   RefreshTokenRecord,
-} from './port/index.js';
+} from '../port/index.js';
 
 interface CodeRow {
   code_hash: Buffer;

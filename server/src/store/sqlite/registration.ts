@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { ClientProfileRecord, InitialAccessTokenRecord, RegistrationRepository } from './port/index.js';
+import type { ClientProfileRecord, InitialAccessTokenRecord, RegistrationRepository } from '../port/index.js';
 
 interface ProfileRow {
   client_id: string;

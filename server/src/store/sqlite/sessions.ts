@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { AttemptCounter, AttemptRepository, SessionRecord, SessionRepository } from './port/index.js';
+import type { AttemptCounter, AttemptRepository, SessionRecord, SessionRepository } from '../port/index.js';
 
 interface SessionRow {
   id_hash: Buffer;

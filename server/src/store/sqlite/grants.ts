@@ -6,7 +6,7 @@ import type {
   GrantRepository,
   RefreshTokenRecord,
   RefreshTokenRepository,
-} from './port/index.js';
+} from '../port/index.js';
 
 interface GrantRow {
   id: string;

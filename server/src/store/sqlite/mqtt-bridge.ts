@@ -9,7 +9,7 @@ import type {
   MqttRepository,
   MqttRequestView,
   MqttRotation,
-} from './port/index.js';
+} from '../port/index.js';
 
 interface Row {
   rid: string;
