@@ -1,6 +1,7 @@
+/** The `clients` repository on SQLite: registered OAuth clients. */
 import type Database from 'better-sqlite3';
 import { words } from './codec.js';
-import type { ClientRecord, ClientRepository, UserRecord, UserRepository } from '../port/index.js';
+import type { ClientRecord, ClientRepository } from '../port/index.js';
 
 interface ClientRow {
   id: string;
@@ -69,41 +70,6 @@ export function createClientRepository(db: Database.Database): ClientRepository 
     async delete(id) {
       // Grants, refresh tokens, device and authorization codes, consents and profiles cascade.
       return remove.run(id).changes === 1;
-    },
-  };
-}
-
-interface UserRow {
-  id: string;
-  username: string;
-  password_hash: string;
-  role: UserRecord['role'];
-  created_at: number;
-}
-
-function toUser(row: UserRow): UserRecord {
-  return { id: row.id, username: row.username, passwordHash: row.password_hash, role: row.role, createdAt: row.created_at };
-}
-
-export function createUserRepository(db: Database.Database): UserRepository {
-  const insert = db.prepare('INSERT INTO users (id, username, password_hash, role, created_at) VALUES (@id, @username, @passwordHash, @role, @createdAt)');
-  const byId = db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?');
-  const byName = db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?');
-  const all = db.prepare<[], UserRow>('SELECT * FROM users ORDER BY created_at, username');
-  return {
-    async create(u) {
-      insert.run(u);
-    },
-    async get(id) {
-      const row = byId.get(id);
-      return row && toUser(row);
-    },
-    async getByUsername(username) {
-      const row = byName.get(username);
-      return row && toUser(row);
-    },
-    async list() {
-      return all.all().map(toUser);
     },
   };
 }

@@ -1,7 +1,8 @@
 /** The SQLite engine of the store port: one connection, every repository on it, group commit. */
 import type Database from 'better-sqlite3';
 import type { StoreEngine } from '../port/index.js';
-import { createClientRepository, createUserRepository } from './clients.js';
+import { createClientRepository } from './clients.js';
+import { createUserRepository } from './users.js';
 import { databaseFile, openDatabase } from './database.js';
 import { createDecisionFeedRepository } from './decision-feed.js';
 import { createDeviceCodeRepository } from './device-codes.js';
@@ -9,7 +10,8 @@ import { createAccessTokenRepository, createGrantRepository, createRefreshTokenR
 import { createAuthorizationRepository } from './authorization-codes.js';
 import { createKeyRepository } from './keys.js';
 import { createRegistrationRepository } from './registration.js';
-import { createAttemptRepository, createSessionRepository } from './sessions.js';
+import { createAttemptRepository } from './attempts.js';
+import { createSessionRepository } from './sessions.js';
 import { createDurability, durable } from './durability.js';
 import { createMqttRepository } from './mqtt-bridge.js';
 
