@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { words } from './codec.js';
-import { insertGrant, insertRefreshToken } from './grants.js';
+import { insertGrant } from './grants.js';
+import { insertRefreshToken } from './tokens.js';
 import type {
   AuthorizationCodeRecord,
   AuthorizationRepository,

@@ -1,12 +1,8 @@
+/** The `grants` repository on SQLite: grants, the families every refresh token descends from. */
 import type Database from 'better-sqlite3';
+import type { GrantRecord, GrantRepository } from '../port/index.js';
 import { words } from './codec.js';
-import type {
-  AccessTokenRepository,
-  GrantRecord,
-  GrantRepository,
-  RefreshTokenRecord,
-  RefreshTokenRepository,
-} from '../port/index.js';
+import { sharedStatement } from './statements.js';
 
 interface GrantRow {
   id: string;
@@ -38,50 +34,12 @@ function toGrant(row: GrantRow): GrantRecord {
   };
 }
 
-interface RefreshTokenRow {
-  token_hash: Buffer;
-  grant_id: string;
-  client_id: string;
-  created_at: number;
-  expires_at: number;
-  used_at: number | null;
-}
-
-function toRefreshToken(row: RefreshTokenRow): RefreshTokenRecord {
-  return {
-    tokenHash: row.token_hash,
-    grantId: row.grant_id,
-    clientId: row.client_id,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    usedAt: row.used_at,
-  };
-}
-
-const statements = new WeakMap<Database.Database, { grant: Database.Statement; refresh: Database.Statement }>();
-
-function inserts(db: Database.Database) {
-  let s = statements.get(db);
-  if (!s) {
-    s = {
-      grant: db.prepare(`INSERT INTO grants (id, client_id, user_id, scopes, origin, device_name, request_ip, request_user_agent, created_at, last_used_at, revoked_at)
-        VALUES (@id, @clientId, @userId, @scopes, @origin, @deviceName, @requestIp, @requestUserAgent, @createdAt, @lastUsedAt, @revokedAt)`),
-      refresh: db.prepare(`INSERT INTO refresh_tokens (token_hash, grant_id, client_id, created_at, expires_at, used_at)
-        VALUES (@tokenHash, @grantId, @clientId, @createdAt, @expiresAt, @usedAt)`),
-    };
-    statements.set(db, s);
-  }
-  return s;
-}
+const INSERT_GRANT = `INSERT INTO grants (id, client_id, user_id, scopes, origin, device_name, request_ip, request_user_agent, created_at, last_used_at, revoked_at)
+  VALUES (@id, @clientId, @userId, @scopes, @origin, @deviceName, @requestIp, @requestUserAgent, @createdAt, @lastUsedAt, @revokedAt)`;
 
 /** Insert a grant; for use inside another repository's transaction. */
 export function insertGrant(db: Database.Database, grant: GrantRecord): void {
-  inserts(db).grant.run({ ...grant, scopes: words.format(grant.scopes) });
-}
-
-/** Insert a refresh token; for use inside another repository's transaction. */
-export function insertRefreshToken(db: Database.Database, token: RefreshTokenRecord): void {
-  inserts(db).refresh.run(token);
+  sharedStatement(db, INSERT_GRANT).run({ ...grant, scopes: words.format(grant.scopes) });
 }
 
 export function createGrantRepository(db: Database.Database): GrantRepository {
@@ -108,52 +66,6 @@ export function createGrantRepository(db: Database.Database): GrantRepository {
     },
     async rename(id, deviceName) {
       rename.run(deviceName, id);
-    },
-  };
-}
-
-/**
- * Rotate a refresh token: mark `oldHash` used and insert `next`, all or nothing, only if the
- * old one was unused and its grant not revoked (false, nothing written, otherwise). Called
- * inside another repository's transaction it nests as a savepoint, so that repository can
- * commit its own rows with the rotation (the MQTT bridge's stored refresh answer).
- */
-export function rotateRefreshTokenTransaction(db: Database.Database) {
-  const markUsed = db.prepare(`UPDATE refresh_tokens SET used_at = @now
-    WHERE token_hash = @hash AND used_at IS NULL
-      AND EXISTS (SELECT 1 FROM grants WHERE grants.id = refresh_tokens.grant_id AND grants.revoked_at IS NULL)`);
-  const touchGrant = db.prepare('UPDATE grants SET last_used_at = ? WHERE id = ?');
-  return db.transaction((oldHash: Buffer, next: RefreshTokenRecord, now: number): boolean => {
-    if (markUsed.run({ hash: oldHash, now }).changes !== 1) return false;
-    insertRefreshToken(db, next);
-    touchGrant.run(now, next.grantId);
-    return true;
-  });
-}
-
-export function createRefreshTokenRepository(db: Database.Database): RefreshTokenRepository {
-  const byHash = db.prepare<[Buffer], RefreshTokenRow>('SELECT * FROM refresh_tokens WHERE token_hash = ?');
-  const rotateTx = rotateRefreshTokenTransaction(db);
-  return {
-    async getByHash(hash) {
-      const row = byHash.get(hash);
-      return row && toRefreshToken(row);
-    },
-    async rotate(oldHash, next, now) {
-      return rotateTx(oldHash, next, now);
-    },
-  };
-}
-
-export function createAccessTokenRepository(db: Database.Database): AccessTokenRepository {
-  const insert = db.prepare('INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)');
-  const find = db.prepare<[string], { jti: string }>('SELECT jti FROM revoked_access_tokens WHERE jti = ?');
-  return {
-    async revoke(jti, expiresAt) {
-      insert.run(jti, expiresAt);
-    },
-    async isRevoked(jti) {
-      return find.get(jti) !== undefined;
     },
   };
 }

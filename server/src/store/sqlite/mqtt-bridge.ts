@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { JWK } from 'jose';
 import { redeemDeviceCodeTransaction } from './device-codes.js';
-import { rotateRefreshTokenTransaction } from './grants.js';
+import { rotateRefreshTokenTransaction } from './tokens.js';
 import type {
   DeviceCodeStatus,
   MqttNotifiedStatus,
