@@ -1,6 +1,6 @@
 /** The `grants` repository on SQLite: grants, the families every refresh token descends from. */
 import type Database from 'better-sqlite3';
-import type { GrantRecord, GrantRepository } from '../port/index.js';
+import type { ClientGrantRepository, GrantRecord, GrantRepository } from '../port/index.js';
 import { words } from './codec.js';
 import { sharedStatement } from './statements.js';
 
@@ -66,6 +66,36 @@ export function createGrantRepository(db: Database.Database): GrantRepository {
     },
     async rename(id, deviceName) {
       rename.run(deviceName, id);
+    },
+  };
+}
+
+/**
+ * The grants of a client that the authorization code and client credentials flows ask
+ * about (part of `store.authorization`), and the grants behind client credentials tokens.
+ */
+export function createClientGrantRepository(db: Database.Database): ClientGrantRepository {
+  const activeForUser = db.prepare<[string, string], { id: string }>(
+    'SELECT id FROM grants WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL LIMIT 1',
+  );
+  const activeForClient = db.prepare<[string], { id: string }>('SELECT id FROM grants WHERE client_id = ? AND revoked_at IS NULL');
+  const purgeMachineGrants = db.prepare(
+    "DELETE FROM grants WHERE client_id = ? AND user_id IS NULL AND origin = 'client_credentials' AND created_at < ?",
+  );
+  const machineGrantTx = db.transaction((grant: GrantRecord, purgeBefore: number) => {
+    purgeMachineGrants.run(grant.clientId, purgeBefore);
+    insertGrant(db, grant);
+  });
+
+  return {
+    async hasActiveGrant(userId, clientId) {
+      return activeForUser.get(userId, clientId) !== undefined;
+    },
+    async activeGrantIds(clientId) {
+      return activeForClient.all(clientId).map((r) => r.id);
+    },
+    async insertClientCredentialsGrant(grant, purgeBefore) {
+      machineGrantTx(grant, purgeBefore);
     },
   };
 }

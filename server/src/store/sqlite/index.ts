@@ -1,20 +1,21 @@
 /** The SQLite engine of the store port: one connection, every repository on it, group commit. */
 import type Database from 'better-sqlite3';
 import type { StoreEngine } from '../port/index.js';
+import { createAttemptRepository } from './attempts.js';
+import { createAuthorizationCodeRepository } from './authorization-codes.js';
 import { createClientRepository } from './clients.js';
-import { createUserRepository } from './users.js';
+import { createConsentRepository } from './consents.js';
 import { databaseFile, openDatabase } from './database.js';
 import { createDecisionFeedRepository } from './decision-feed.js';
 import { createDeviceCodeRepository } from './device-codes.js';
-import { createGrantRepository } from './grants.js';
-import { createAccessTokenRepository, createRefreshTokenRepository } from './tokens.js';
-import { createAuthorizationRepository } from './authorization-codes.js';
-import { createKeyRepository } from './keys.js';
-import { createRegistrationRepository } from './registration.js';
-import { createAttemptRepository } from './attempts.js';
-import { createSessionRepository } from './sessions.js';
 import { createDurability, durable } from './durability.js';
+import { createClientGrantRepository, createGrantRepository } from './grants.js';
+import { createKeyRepository } from './keys.js';
 import { createMqttRepository } from './mqtt-bridge.js';
+import { createRegistrationRepository } from './registration.js';
+import { createSessionRepository } from './sessions.js';
+import { createAccessTokenRepository, createRefreshTokenRepository } from './tokens.js';
+import { createUserRepository } from './users.js';
 
 /**
  * The SQLite implementation of `Store`. Statements are prepared once, here; every
@@ -36,7 +37,8 @@ export function createSqliteStore(dataDir: string): StoreEngine & { db: Database
     keys: repo(createKeyRepository(db)),
     sessions: repo(createSessionRepository(db)),
     attempts: repo(createAttemptRepository(db)),
-    authorization: repo(createAuthorizationRepository(db)),
+    // One repository under one name for core: codes, consent and a client's grants.
+    authorization: repo({ ...createAuthorizationCodeRepository(db), ...createConsentRepository(db), ...createClientGrantRepository(db) }),
     registration: repo(createRegistrationRepository(db)),
     decisionFeed: repo(createDecisionFeedRepository(db)),
     mqtt: repo(createMqttRepository(db)),
