@@ -1,3 +1,4 @@
+/** The `decisionFeed` repository on SQLite: decisions and revocations other connections committed. */
 import type Database from 'better-sqlite3';
 import type { DecisionFeedRepository } from '../port/index.js';
 

@@ -1,3 +1,4 @@
+/** The `deviceCodes` repository on SQLite (RFC 8628): user codes unique among live codes, one decision, one redemption. */
 import type Database from 'better-sqlite3';
 import { words } from './codec.js';
 import { insertGrant } from './grants.js';

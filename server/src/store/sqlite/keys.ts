@@ -1,3 +1,4 @@
+/** The `keys` repository on SQLite: signing and encryption keys, rotated in one transaction. */
 import type Database from 'better-sqlite3';
 import type { KeyRecord, KeyRepository } from '../port/index.js';
 

@@ -1,3 +1,4 @@
+/** Schema migrations for SQLite: the numbered `migrations/NNN_name.sql` files, tracked by `PRAGMA user_version`. */
 import { readdirSync, readFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 

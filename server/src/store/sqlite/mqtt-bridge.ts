@@ -1,3 +1,4 @@
+/** The MQTT bridge's repository on SQLite: rid bindings, the encrypted answers kept with a redemption or rotation, proof ids, bridge heartbeats. */
 import type Database from 'better-sqlite3';
 import type { JWK } from 'jose';
 import { redeemDeviceCodeTransaction } from './device-codes.js';

@@ -1,3 +1,4 @@
+/** The `registration` repository on SQLite: client profiles and RFC 7591 initial access tokens. */
 import type Database from 'better-sqlite3';
 import type { ClientProfileRecord, InitialAccessTokenRecord, RegistrationRepository } from '../port/index.js';
 
