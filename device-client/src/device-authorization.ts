@@ -1,7 +1,7 @@
 import { resolveEndpoints, type ServerOptions } from './discovery.js';
 import { AbortedError, ExpiredTokenError, OAuthResponseError } from './errors.js';
 import { errorOf, member, num, post, send, type ClientCredentials, type FormResponse } from './http.js';
-import type { PushStatus, PushSubscribe } from './push.js';
+import type { PushStatus, PushSubscribe } from './push-channel.js';
 import { systemTimers, type Timers } from './timers.js';
 import { toPairing, type Pairing, type TokenStore } from './tokens.js';
 

@@ -23,6 +23,6 @@ export { startDeviceAuthorization, type DeviceAuthorization, type StartOptions, 
 export { discover, type Endpoints, type ServerOptions } from './discovery.js';
 export { AbortedError, AccessDeniedError, ExpiredTokenError, OAuthResponseError, PairingLostError } from './errors.js';
 export type { ClientCredentials, HttpOptions } from './http.js';
-export type { PushStatus, PushSubscribe } from './push.js';
+export type { PushStatus, PushSubscribe } from './push-channel.js';
 export { systemTimers, type Timers } from './timers.js';
 export { getAccessToken, MemoryTokenStore, type AccessTokenOptions, type Pairing, type TokenStore } from './tokens.js';

@@ -19,6 +19,9 @@
  *
  * @packageDocumentation
  */
+import type { PushStatus, PushSubscribe } from './push-channel.js';
+
+export type { PushStatus, PushSubscribe } from './push-channel.js';
 
 /** The part of the WHATWG `WebSocket` the client uses; `ws` in Node implements it too. */
 export interface WebSocketLike {
@@ -32,25 +35,6 @@ export interface WebSocketLike {
 
 /** A `WebSocket` constructor: the browser's global, or `ws`'s `WebSocket` in Node 20. */
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
-/**
- * Push statuses: `pending`/`paired` after subscribing; `approved`, `denied`,
- * `expired`, `revoked` as decisions happen.
- */
-export type PushStatus = 'pending' | 'paired' | 'approved' | 'denied' | 'expired' | 'revoked';
-
-/**
- * Open a subscription and report statuses until the returned function closes it.
- * `onEnd` runs once when the channel ends on its own (refused, dropped, or closed
- * by the server after a final status), with the close code when there is one
- * (4404: the server does not know the credential).
- */
-export type PushSubscribe = (
-  url: string,
-  credential: { device_code: string } | { access_token: string },
-  onStatus: (status: PushStatus) => void,
-  onEnd: (code?: number) => void,
-) => () => void;
 
 /**
  * {@link PushSubscribe} over WebSocket. The credential goes in the first message,

@@ -1,5 +1,5 @@
 import { PairingLostError } from './errors.js';
-import type { PushStatus, PushSubscribe } from './push.js';
+import type { PushStatus, PushSubscribe } from './push-channel.js';
 import { systemTimers, type Timers } from './timers.js';
 import { getAccessToken, type AccessTokenOptions, type TokenStore } from './tokens.js';
 

@@ -67,7 +67,8 @@ export function s256(codeVerifier: string): string {
   return createHash('sha256').update(codeVerifier, 'ascii').digest('base64url');
 }
 
-export function createAuthorizationCodeFlow(deps: {
+/** What the flow works with (the options of {@link createAuthorizationCodeFlow}). */
+interface AuthorizationCodeDeps {
   store: Store;
   clients: ClientService;
   tokens: TokenService;
@@ -75,176 +76,214 @@ export function createAuthorizationCodeFlow(deps: {
   clock: Clock;
   random: RandomSource;
   config: Config;
-}): AuthorizationCodeFlow {
-  const { store, clock, config } = deps;
+}
 
-  /** RFC 6749 §4.1.2 / §4.1.2.1 response parameters, plus RFC 9207 `iss` on every one. */
-  function responseUrl(redirectUri: string, params: Record<string, string | undefined>): string {
-    const url = new URL(redirectUri);
-    for (const [name, value] of Object.entries({ ...params, iss: config.publicUrl })) {
-      if (value !== undefined) url.searchParams.append(name, value);
+export function createAuthorizationCodeFlow(deps: AuthorizationCodeDeps): AuthorizationCodeFlow {
+  const { store, clients, tokens, catalog, clock, random, config } = deps;
+  const flow: AuthorizationCodeDeps = { store, clients, tokens, catalog, clock, random, config };
+  return {
+    check: (params) => check(flow, params),
+    rememberedConsent: (request, userId) => rememberedConsent(flow, request, userId),
+    approve: (request, userId, grantedScopes) => approve(flow, request, userId, grantedScopes),
+    errorRedirect: (request, error) => errorRedirect(config, request, error),
+    redeem: (client, input) => redeem(flow, client, input),
+  };
+}
+
+/** RFC 6749 §4.1.2 / §4.1.2.1 response parameters, plus RFC 9207 `iss` on every one. */
+function responseUrl(config: Config, redirectUri: string, params: Record<string, string | undefined>): string {
+  const url = new URL(redirectUri);
+  for (const [name, value] of Object.entries({ ...params, iss: config.publicUrl })) {
+    if (value !== undefined) url.searchParams.append(name, value);
+  }
+  return url.href;
+}
+
+function errorRedirect(config: Config, request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>, error: OAuthError): string {
+  return responseUrl(config, request.redirectUri, { error: error.error, error_description: error.description, state: request.state });
+}
+
+/** Who asked and where the answer goes, once both are known good. */
+interface Recipient {
+  client: ClientRecord;
+  redirectUri: string;
+  redirectUriGiven: boolean;
+}
+
+/** An error shown to the person, never redirected. */
+type PageError = Extract<AuthorizationCheck, { redirect: false }>;
+
+async function check(flow: AuthorizationCodeDeps, raw: AuthorizationParams): Promise<AuthorizationCheck> {
+  const recipient = await checkClientAndRedirectUri(flow, raw);
+  if ('error' in recipient) return recipient;
+  return checkRequest(flow, raw, recipient);
+}
+
+/** The client and its redirect URI; until both are known good, errors are shown on the page (RFC 6749 §4.1.2.1). */
+async function checkClientAndRedirectUri(flow: AuthorizationCodeDeps, raw: AuthorizationParams): Promise<Recipient | PageError> {
+  const page = (description: string): PageError => ({ ok: false, redirect: false, error: new OAuthError('invalid_request', description) });
+  const clientId = raw.client_id;
+  if (clientId === undefined || clientId === '') return page('client_id is missing');
+  if (typeof clientId !== 'string') return page('client_id is repeated');
+  const client = clientId.length <= 128 ? await flow.clients.get(clientId) : undefined;
+  if (!client) return page('there is no application with this client_id');
+  const requestedUri = raw.redirect_uri;
+  if (Array.isArray(requestedUri)) return page('redirect_uri is repeated');
+  let redirectUri: string;
+  if (requestedUri === undefined || requestedUri === '') {
+    // RFC 6749 §3.1.2.3: may be left out only when exactly one is registered, and not a loopback
+    // one whose port varies.
+    const only = client.redirectUris.length === 1 ? client.redirectUris[0] : undefined;
+    if (!only) return page('redirect_uri is missing');
+    redirectUri = only;
+  } else {
+    if (!matchesRegisteredRedirectUri(client.redirectUris, requestedUri)) {
+      return page('redirect_uri does not match any redirect URI registered for this application');
     }
-    return url.href;
+    redirectUri = requestedUri;
   }
 
-  function errorRedirect(request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>, error: OAuthError): string {
-    return responseUrl(request.redirectUri, { error: error.error, error_description: error.description, state: request.state });
+  // A redirect URI registered around the checks (an operator's CLI typo) is still never followed.
+  if (!URL.canParse(redirectUri)) return page('the registered redirect URI is not an absolute URL');
+  return { client, redirectUri, redirectUriGiven: requestedUri !== undefined && requestedUri !== '' };
+}
+
+/** The rest of an RFC 6749 §4.1.1 request, with RFC 7636 §4.3 PKCE; errors go back to the client. */
+function checkRequest(flow: AuthorizationCodeDeps, raw: AuthorizationParams, { client, redirectUri, redirectUriGiven }: Recipient): AuthorizationCheck {
+  // From here on errors go back to the client (RFC 6749 §4.1.2.1).
+  const state = typeof raw.state === 'string' && raw.state !== '' ? raw.state : undefined;
+  const back = (error: OAuthError['error'], description: string): AuthorizationCheck => {
+    const error_ = new OAuthError(error, description);
+    return { ok: false, redirect: true, error: error_, redirectUrl: errorRedirect(flow.config, { redirectUri, state }, error_) };
+  };
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    // RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once."
+    if (Array.isArray(value)) return back('invalid_request', `parameter "${name}" is repeated`);
+    if (value !== undefined && value !== '') params[name] = value;
   }
-
-  async function check(raw: AuthorizationParams): Promise<AuthorizationCheck> {
-    const page = (description: string): AuthorizationCheck => ({ ok: false, redirect: false, error: new OAuthError('invalid_request', description) });
-    const clientId = raw.client_id;
-    if (clientId === undefined || clientId === '') return page('client_id is missing');
-    if (typeof clientId !== 'string') return page('client_id is repeated');
-    const client = clientId.length <= 128 ? await deps.clients.get(clientId) : undefined;
-    if (!client) return page('there is no application with this client_id');
-    const requestedUri = raw.redirect_uri;
-    if (Array.isArray(requestedUri)) return page('redirect_uri is repeated');
-    let redirectUri: string;
-    if (requestedUri === undefined || requestedUri === '') {
-      // RFC 6749 §3.1.2.3: may be left out only when exactly one is registered, and not a loopback
-      // one whose port varies.
-      const only = client.redirectUris.length === 1 ? client.redirectUris[0] : undefined;
-      if (!only) return page('redirect_uri is missing');
-      redirectUri = only;
-    } else {
-      if (!matchesRegisteredRedirectUri(client.redirectUris, requestedUri)) {
-        return page('redirect_uri does not match any redirect URI registered for this application');
-      }
-      redirectUri = requestedUri;
-    }
-
-    // A redirect URI registered around the checks (an operator's CLI typo) is still never followed.
-    if (!URL.canParse(redirectUri)) return page('the registered redirect URI is not an absolute URL');
-
-    // From here on errors go back to the client (RFC 6749 §4.1.2.1).
-    const state = typeof raw.state === 'string' && raw.state !== '' ? raw.state : undefined;
-    const back = (error: OAuthError['error'], description: string): AuthorizationCheck => {
-      const error_ = new OAuthError(error, description);
-      return { ok: false, redirect: true, error: error_, redirectUrl: errorRedirect({ redirectUri, state }, error_) };
-    };
-    const params: Record<string, string> = {};
-    for (const [name, value] of Object.entries(raw)) {
-      // RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once."
-      if (Array.isArray(value)) return back('invalid_request', `parameter "${name}" is repeated`);
-      if (value !== undefined && value !== '') params[name] = value;
-    }
-    const responseType = params.response_type;
-    if (responseType === undefined) return back('invalid_request', 'response_type is missing');
-    if (responseType !== 'code') return back('unsupported_response_type', 'only response_type=code is supported');
-    if (params.response_mode !== undefined && params.response_mode !== 'query') {
-      return back('invalid_request', 'only response_mode=query is supported');
-    }
-    if (!client.grantTypes.includes(GRANT_TYPES.authorizationCode)) {
-      return back('unauthorized_client', 'this application may not use the authorization code flow');
-    }
-    // RFC 7636 §4.4.1 and RFC 9700 §2.1.1: PKCE for every client, and only S256.
-    const challenge = params.code_challenge;
-    if (challenge === undefined) return back('invalid_request', 'PKCE is required: send code_challenge and code_challenge_method=S256');
-    if (params.code_challenge_method !== 'S256') {
-      return back('invalid_request', 'code_challenge_method must be S256 (plain is not accepted)');
-    }
-    if (!S256_CHALLENGE.test(challenge)) return back('invalid_request', 'code_challenge is not a base64url SHA-256 value');
-    let scopes: string[];
-    try {
-      scopes = resolveRequestedScope(params.scope, client.scopes, deps.catalog);
-    } catch (err) {
-      if (err instanceof OAuthError) return back(err.error, err.description);
-      throw err;
-    }
-    if (scopes.length === 0) return back('invalid_scope', 'no scope requested and the application has none allowed');
-    const prompt = new Set<'consent' | 'none'>();
-    for (const value of (params.prompt ?? '').split(' ').filter(Boolean)) {
-      if (value !== 'consent' && value !== 'none') return back('invalid_request', `prompt=${value} is not supported`);
-      prompt.add(value);
-    }
-    if (prompt.has('none') && prompt.size > 1) return back('invalid_request', 'prompt=none cannot be combined with other values');
-    return {
-      ok: true,
-      request: { client, redirectUri, redirectUriGiven: requestedUri !== undefined && requestedUri !== '', scopes, state, codeChallenge: challenge, prompt, params },
-    };
+  const responseType = params.response_type;
+  if (responseType === undefined) return back('invalid_request', 'response_type is missing');
+  if (responseType !== 'code') return back('unsupported_response_type', 'only response_type=code is supported');
+  if (params.response_mode !== undefined && params.response_mode !== 'query') {
+    return back('invalid_request', 'only response_mode=query is supported');
   }
-
-  async function rememberedConsent(request: AuthorizationRequest, userId: string): Promise<string[] | undefined> {
-    if (request.prompt.has('consent')) return undefined;
-    const consent = await store.authorization.getConsent(userId, request.client.id);
-    // Only a request the person has already answered, for an application they have not since revoked.
-    if (!consent || !isSubset(request.scopes, consent.requestedScopes)) return undefined;
-    const granted = request.scopes.filter((s) => consent.grantedScopes.includes(s));
-    if (granted.length === 0) return undefined;
-    if (!(await store.authorization.hasActiveGrant(userId, request.client.id))) return undefined;
-    return granted;
+  if (!client.grantTypes.includes(GRANT_TYPES.authorizationCode)) {
+    return back('unauthorized_client', 'this application may not use the authorization code flow');
   }
-
-  async function approve(request: AuthorizationRequest, userId: string, grantedScopes: readonly string[]): Promise<string> {
-    const granted = [...new Set(grantedScopes)];
-    if (granted.length === 0 || !isSubset(granted, request.scopes)) {
-      throw new OAuthError('invalid_scope', 'the granted scopes must be a non-empty subset of the requested ones');
-    }
-    const code = newSecret(deps.random, 32);
-    const now = clock.now();
-    await store.authorization.insertCode({
-      codeHash: hashSecret(code),
-      clientId: request.client.id,
-      userId,
-      scopes: granted,
-      redirectUri: request.redirectUri,
-      redirectUriGiven: request.redirectUriGiven,
-      codeChallenge: request.codeChallenge,
-      createdAt: now,
-      expiresAt: now + AUTHORIZATION_CODE_TTL_SECONDS * 1000,
-      usedAt: null,
-      grantId: null,
-    });
-    await store.authorization.saveConsent({ userId, clientId: request.client.id, requestedScopes: request.scopes, grantedScopes: granted, updatedAt: now });
-    return responseUrl(request.redirectUri, { code, state: request.state });
+  // RFC 7636 §4.4.1 and RFC 9700 §2.1.1: PKCE for every client, and only S256.
+  const challenge = params.code_challenge;
+  if (challenge === undefined) return back('invalid_request', 'PKCE is required: send code_challenge and code_challenge_method=S256');
+  if (params.code_challenge_method !== 'S256') {
+    return back('invalid_request', 'code_challenge_method must be S256 (plain is not accepted)');
   }
-
-  async function redeem(client: ClientRecord, input: { code: string; redirectUri?: string | undefined; codeVerifier?: string | undefined }): Promise<TokenResponse> {
-    const invalid = (description: string) => new OAuthError('invalid_grant', description);
-    const hash = hashSecret(input.code);
-    const record = input.code.length <= MAX_CODE_LENGTH ? await store.authorization.getCode(hash) : undefined;
-    if (!record || record.clientId !== client.id) throw invalid('unknown authorization code');
-    if (record.usedAt !== null) {
-      // RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued from it.
-      if (record.grantId) await deps.tokens.revokeGrant(record.grantId);
-      throw invalid('authorization code has already been used; the tokens issued from it are revoked');
-    }
-    if (record.expiresAt <= clock.now()) throw invalid('authorization code has expired');
-    // RFC 6749 §4.1.3: the same redirect_uri as the authorization request, when it carried one.
-    if (record.redirectUriGiven || input.redirectUri !== undefined) {
-      if (input.redirectUri === undefined) throw new OAuthError('invalid_request', 'redirect_uri is required');
-      if (input.redirectUri !== record.redirectUri) throw invalid('redirect_uri differs from the authorization request');
-    }
-    // RFC 7636 §4.5–4.6.
-    if (input.codeVerifier === undefined) throw new OAuthError('invalid_request', 'code_verifier is required (PKCE)');
-    if (!CODE_VERIFIER.test(input.codeVerifier) || !safeEqual(s256(input.codeVerifier), record.codeChallenge)) {
-      throw invalid('code_verifier does not match the code_challenge');
-    }
-    const now = clock.now();
-    const grant: GrantRecord = {
-      id: newSecret(deps.random, 16),
-      clientId: client.id,
-      userId: record.userId,
-      scopes: record.scopes,
-      origin: GRANT_TYPES.authorizationCode,
-      deviceName: null,
-      requestIp: null,
-      requestUserAgent: null,
-      createdAt: now,
-      lastUsedAt: now,
-      revokedAt: null,
-    };
-    // Sign first, commit second: tokens are handed out only if the commit that spends the code succeeds.
-    const { response, refresh } = await deps.tokens.issueForGrant(client, grant, record.scopes);
-    if (!(await store.authorization.redeemCode(hash, grant, refresh, now))) {
-      // Spent (or expired) between our read and our write: the same as a reuse.
-      const spent = await store.authorization.getCode(hash);
-      if (spent?.grantId) await deps.tokens.revokeGrant(spent.grantId);
-      throw invalid('authorization code has already been used');
-    }
-    return response;
+  if (!S256_CHALLENGE.test(challenge)) return back('invalid_request', 'code_challenge is not a base64url SHA-256 value');
+  let scopes: string[];
+  try {
+    scopes = resolveRequestedScope(params.scope, client.scopes, flow.catalog);
+  } catch (err) {
+    if (err instanceof OAuthError) return back(err.error, err.description);
+    throw err;
   }
+  if (scopes.length === 0) return back('invalid_scope', 'no scope requested and the application has none allowed');
+  const prompt = new Set<'consent' | 'none'>();
+  for (const value of (params.prompt ?? '').split(' ').filter(Boolean)) {
+    if (value !== 'consent' && value !== 'none') return back('invalid_request', `prompt=${value} is not supported`);
+    prompt.add(value);
+  }
+  if (prompt.has('none') && prompt.size > 1) return back('invalid_request', 'prompt=none cannot be combined with other values');
+  return { ok: true, request: { client, redirectUri, redirectUriGiven, scopes, state, codeChallenge: challenge, prompt, params } };
+}
 
-  return { check, rememberedConsent, approve, errorRedirect, redeem };
+async function rememberedConsent({ store }: AuthorizationCodeDeps, request: AuthorizationRequest, userId: string): Promise<string[] | undefined> {
+  if (request.prompt.has('consent')) return undefined;
+  const consent = await store.authorization.getConsent(userId, request.client.id);
+  // Only a request the person has already answered, for an application they have not since revoked.
+  if (!consent || !isSubset(request.scopes, consent.requestedScopes)) return undefined;
+  const granted = request.scopes.filter((s) => consent.grantedScopes.includes(s));
+  if (granted.length === 0) return undefined;
+  if (!(await store.authorization.hasActiveGrant(userId, request.client.id))) return undefined;
+  return granted;
+}
+
+async function approve({ store, clock, random, config }: AuthorizationCodeDeps, request: AuthorizationRequest, userId: string, grantedScopes: readonly string[]): Promise<string> {
+  const granted = [...new Set(grantedScopes)];
+  if (granted.length === 0 || !isSubset(granted, request.scopes)) {
+    throw new OAuthError('invalid_scope', 'the granted scopes must be a non-empty subset of the requested ones');
+  }
+  const code = newSecret(random, 32);
+  const now = clock.now();
+  await store.authorization.insertCode({
+    codeHash: hashSecret(code),
+    clientId: request.client.id,
+    userId,
+    scopes: granted,
+    redirectUri: request.redirectUri,
+    redirectUriGiven: request.redirectUriGiven,
+    codeChallenge: request.codeChallenge,
+    createdAt: now,
+    expiresAt: now + AUTHORIZATION_CODE_TTL_SECONDS * 1000,
+    usedAt: null,
+    grantId: null,
+  });
+  await store.authorization.saveConsent({ userId, clientId: request.client.id, requestedScopes: request.scopes, grantedScopes: granted, updatedAt: now });
+  return responseUrl(config, request.redirectUri, { code, state: request.state });
+}
+
+/** What a token request presents with its code. */
+type RedeemInput = Parameters<AuthorizationCodeFlow['redeem']>[1];
+type StoredCode = NonNullable<Awaited<ReturnType<Store['authorization']['getCode']>>>;
+
+const invalidGrant = (description: string) => new OAuthError('invalid_grant', description);
+
+async function redeem(flow: AuthorizationCodeDeps, client: ClientRecord, input: RedeemInput): Promise<TokenResponse> {
+  const { store, tokens } = flow;
+  const hash = hashSecret(input.code);
+  const record = await redeemableCode(flow, client, input, hash);
+  const now = flow.clock.now();
+  const grant: GrantRecord = {
+    id: newSecret(flow.random, 16),
+    clientId: client.id,
+    userId: record.userId,
+    scopes: record.scopes,
+    origin: GRANT_TYPES.authorizationCode,
+    deviceName: null,
+    requestIp: null,
+    requestUserAgent: null,
+    createdAt: now,
+    lastUsedAt: now,
+    revokedAt: null,
+  };
+  // Sign first, commit second: tokens are handed out only if the commit that spends the code succeeds.
+  const { response, refresh } = await tokens.issueForGrant(client, grant, record.scopes);
+  if (!(await store.authorization.redeemCode(hash, grant, refresh, now))) {
+    // Spent (or expired) between our read and our write: the same as a reuse.
+    const spent = await store.authorization.getCode(hash);
+    if (spent?.grantId) await tokens.revokeGrant(spent.grantId);
+    throw invalidGrant('authorization code has already been used');
+  }
+  return response;
+}
+
+/** The stored code, once it is this client's, unused, unexpired, and matches the redirect URI and the PKCE verifier. */
+async function redeemableCode({ store, clock, tokens }: AuthorizationCodeDeps, client: ClientRecord, input: RedeemInput, hash: Buffer): Promise<StoredCode> {
+  const record = input.code.length <= MAX_CODE_LENGTH ? await store.authorization.getCode(hash) : undefined;
+  if (!record || record.clientId !== client.id) throw invalidGrant('unknown authorization code');
+  if (record.usedAt !== null) {
+    // RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued from it.
+    if (record.grantId) await tokens.revokeGrant(record.grantId);
+    throw invalidGrant('authorization code has already been used; the tokens issued from it are revoked');
+  }
+  if (record.expiresAt <= clock.now()) throw invalidGrant('authorization code has expired');
+  // RFC 6749 §4.1.3: the same redirect_uri as the authorization request, when it carried one.
+  if (record.redirectUriGiven || input.redirectUri !== undefined) {
+    if (input.redirectUri === undefined) throw new OAuthError('invalid_request', 'redirect_uri is required');
+    if (input.redirectUri !== record.redirectUri) throw invalidGrant('redirect_uri differs from the authorization request');
+  }
+  // RFC 7636 §4.5–4.6.
+  if (input.codeVerifier === undefined) throw new OAuthError('invalid_request', 'code_verifier is required (PKCE)');
+  if (!CODE_VERIFIER.test(input.codeVerifier) || !safeEqual(s256(input.codeVerifier), record.codeChallenge)) {
+    throw invalidGrant('code_verifier does not match the code_challenge');
+  }
+  return record;
 }

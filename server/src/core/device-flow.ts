@@ -2,7 +2,7 @@ import type { Clock } from './clock.js';
 import { GRANT_TYPES, type ClientService } from './clients.js';
 import { OAuthError } from './errors.js';
 import type { DeviceEvents } from './events.js';
-import { createPollPacer } from './poll-pacing.js';
+import { createPollPacer, type PollPacer } from './poll-pacing.js';
 import { formatScope, isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
@@ -93,7 +93,8 @@ const SLOW_DOWN_STEP = 5;
 const MAX_USER_CODE_ATTEMPTS = 10;
 const MAX_DEVICE_CODE_LENGTH = 512;
 
-export function createDeviceFlow(deps: {
+/** What the device flow works with (the options of {@link createDeviceFlow}). */
+interface DeviceFlowDeps {
   store: Store;
   clients: ClientService;
   tokens: TokenService;
@@ -102,174 +103,206 @@ export function createDeviceFlow(deps: {
   clock: Clock;
   random: RandomSource;
   config: Config;
-}): DeviceFlow {
-  const { store, clock, config } = deps;
-  const pacer = createPollPacer();
+}
 
-  async function requirePending(userCodeInput: string): Promise<DeviceCodeRecord> {
-    const userCode = normalizeUserCode(userCodeInput);
-    const record = userCode && (await store.deviceCodes.getByUserCode(userCode));
-    // One answer for unknown, expired and already-decided codes: the page is no oracle.
-    if (!record || record.status !== 'pending' || record.expiresAt <= clock.now()) {
-      throw new OAuthError('invalid_grant', 'this code is not valid: check it and try again, or start again on the device');
-    }
-    return record;
-  }
+/** The dependencies and the state every step of the flow shares. */
+interface DeviceFlowContext extends DeviceFlowDeps {
+  pacer: PollPacer;
+  /** The redemption commit of a transport that keeps nothing with it. */
+  commitToStore: RedemptionCommit;
+}
 
-  async function decide(record: DeviceCodeRecord, decision: Parameters<Store['deviceCodes']['decide']>[1]) {
-    if (!(await store.deviceCodes.decide(record.id, decision, clock.now()))) {
-      throw new OAuthError('invalid_grant', 'this code has already been decided or has expired');
-    }
-    deps.events.publish({ type: decision.status, deviceCodeId: record.id });
-  }
-
+export function createDeviceFlow(deps: DeviceFlowDeps): DeviceFlow {
+  const { store, clients, tokens, catalog, events, clock, random, config } = deps;
   const commitToStore: RedemptionCommit = (r) => store.deviceCodes.redeem(r.deviceCodeId, r.grant, r.refresh);
-
-  async function redeem(client: ClientRecord, record: DeviceCodeRecord, commit: RedemptionCommit): Promise<TokenResponse> {
-    const scopes = record.grantedScopes ?? [];
-    const grant: GrantRecord = {
-      id: newSecret(deps.random, 16),
-      clientId: client.id,
-      userId: record.userId,
-      scopes,
-      origin: GRANT_TYPES.deviceCode,
-      deviceName: null,
-      requestIp: record.requestIp,
-      requestUserAgent: record.requestUserAgent,
-      createdAt: clock.now(),
-      lastUsedAt: clock.now(),
-      revokedAt: null,
-    };
-    // Sign first, commit second: a token is handed out only if the commit that spends the code succeeds.
-    const { response, refresh } = await deps.tokens.issueForGrant(client, grant, scopes);
-    if (!(await commit({ deviceCodeId: record.id, grant, refresh, response }))) {
-      throw new OAuthError('invalid_grant', 'device code has already been used');
-    }
-    return response;
-  }
-
-  async function createCode(client: ClientRecord, scope: string | undefined, origin: RequestOrigin) {
-    deps.clients.assertGrant(client, GRANT_TYPES.deviceCode);
-    const scopes = resolveRequestedScope(scope, client.scopes, deps.catalog);
-    if (scopes.length === 0) throw new OAuthError('invalid_scope', 'no scope requested and the client has none allowed');
-    const now = clock.now();
-    const expiresIn = client.deviceCodeTtl ?? config.deviceCodeTtl;
-    const interval = client.devicePollInterval ?? config.devicePollInterval;
-    const deviceCode = newSecret(deps.random, 32);
-    for (let attempt = 0; attempt < MAX_USER_CODE_ATTEMPTS; attempt++) {
-      const userCode = generateUserCode(deps.random);
-      const inserted = await store.deviceCodes.insert(
-        {
-          deviceCodeHash: hashSecret(deviceCode),
-          userCode,
-          clientId: client.id,
-          scopes,
-          createdAt: now,
-          expiresAt: now + expiresIn * 1000,
-          interval,
-          requestIp: origin.ip?.slice(0, 64) ?? null,
-          requestUserAgent: origin.userAgent?.slice(0, 256) ?? null,
-        },
-        now,
-      );
-      if (!inserted) continue; // the user code belongs to another live request: draw again
-      const shown = formatUserCode(userCode);
-      const verificationUri = `${config.publicUrl}/device`;
-      const response: DeviceAuthorizationResponse = {
-        device_code: deviceCode,
-        user_code: shown,
-        verification_uri: verificationUri,
-        verification_uri_complete: `${verificationUri}?user_code=${shown}`,
-        expires_in: expiresIn,
-        interval,
-      };
-      return { id: inserted.id, response };
-    }
-    throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again', 503);
-  }
-
-  async function pollRecord(client: ClientRecord, record: DeviceCodeRecord | undefined, commit = commitToStore): Promise<TokenResponse> {
-    if (!record || record.clientId !== client.id) throw new OAuthError('invalid_grant', 'unknown device code');
-    if (record.status !== 'pending') pacer.forget(record.id);
-    if (record.status === 'redeemed') throw new OAuthError('invalid_grant', 'device code has already been used');
-    const now = clock.now();
-    if (record.expiresAt <= now) {
-      pacer.forget(record.id);
-      throw new OAuthError('expired_token', 'the device code has expired; start again');
-    }
-    if (record.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
-    // An approved code is redeemed at once, whenever the last poll was: a device told by push
-    // must not be answered slow_down.
-    if (record.status === 'approved') return redeem(client, record, commit);
-
-    // RFC 8628 §3.5: slow_down when polled sooner than the interval in force; the first poll is free.
-    // Paced in memory, so a pending poll writes nothing (see poll-pacing.ts).
-    const { early, interval } = pacer.poll(record.id, now, record, SLOW_DOWN_STEP);
-    if (early) throw new OAuthError('slow_down', 'polling too fast', 400, { interval });
-    throw new OAuthError('authorization_pending', 'the user has not yet decided');
-  }
-
+  const flow: DeviceFlowContext = { store, clients, tokens, catalog, events, clock, random, config, pacer: createPollPacer(), commitToStore };
   return {
-    async authorize(client, scope, origin = {}) {
-      return (await createCode(client, scope, origin)).response;
-    },
-
-    async authorizeHeld(client, scope, origin = {}) {
-      const { id, response } = await createCode(client, scope, origin);
-      const { device_code: _held, ...shown } = response;
-      return { deviceCodeId: id, response: shown };
-    },
-
-    async poll(client, deviceCode) {
-      deps.clients.assertGrant(client, GRANT_TYPES.deviceCode);
-      const record = deviceCode.length <= MAX_DEVICE_CODE_LENGTH ? await store.deviceCodes.getByHash(hashSecret(deviceCode)) : undefined;
-      return pollRecord(client, record);
-    },
-
-    async pollById(client, deviceCodeId, commit) {
-      deps.clients.assertGrant(client, GRANT_TYPES.deviceCode);
-      return pollRecord(client, await store.deviceCodes.getById(deviceCodeId), commit);
-    },
-
-    async findPending(userCodeInput) {
-      let record: DeviceCodeRecord;
-      try {
-        record = await requirePending(userCodeInput);
-      } catch (err) {
-        if (err instanceof OAuthError) return undefined;
-        throw err;
-      }
-      const client = await deps.clients.get(record.clientId);
-      if (!client) return undefined;
-      return {
-        id: record.id,
-        userCode: formatUserCode(record.userCode),
-        client,
-        scopes: record.scopes,
-        createdAt: record.createdAt,
-        expiresAt: record.expiresAt,
-        requestIp: record.requestIp,
-        requestUserAgent: record.requestUserAgent,
-      };
-    },
-
-    async approve(userCodeInput, userId, grantedScopes) {
-      const record = await requirePending(userCodeInput);
-      const granted = [...new Set(grantedScopes)];
-      if (granted.length === 0) throw new OAuthError('invalid_scope', 'approve at least one scope, or deny');
-      if (!isSubset(granted, record.scopes)) {
-        throw new OAuthError('invalid_scope', `granted scopes must be among the requested ones: ${formatScope(record.scopes)}`);
-      }
-      await decide(record, { status: 'approved', userId, grantedScopes: granted });
-    },
-
-    async deny(userCodeInput, userId = null) {
-      await decide(await requirePending(userCodeInput), { status: 'denied', userId });
-    },
-
-    async findByDeviceCode(deviceCode) {
-      if (deviceCode.length > MAX_DEVICE_CODE_LENGTH) return undefined;
-      return store.deviceCodes.getByHash(hashSecret(deviceCode));
-    },
+    authorize: (client, scope, origin = {}) => authorize(flow, client, scope, origin),
+    authorizeHeld: (client, scope, origin = {}) => authorizeHeld(flow, client, scope, origin),
+    poll: (client, deviceCode) => poll(flow, client, deviceCode),
+    pollById: (client, deviceCodeId, commit) => pollById(flow, client, deviceCodeId, commit),
+    findPending: (userCodeInput) => findPending(flow, userCodeInput),
+    approve: (userCodeInput, userId, grantedScopes) => approve(flow, userCodeInput, userId, grantedScopes),
+    deny: (userCodeInput, userId = null) => deny(flow, userCodeInput, userId),
+    findByDeviceCode: (deviceCode) => findByDeviceCode(flow, deviceCode),
   };
+}
+
+/** RFC 8628 §3.1–3.2: a new device code and the response that shows its user code. */
+async function authorize(flow: DeviceFlowContext, client: ClientRecord, scope: string | undefined, origin: RequestOrigin): Promise<DeviceAuthorizationResponse> {
+  return (await createCode(flow, client, scope, origin)).response;
+}
+
+async function authorizeHeld(flow: DeviceFlowContext, client: ClientRecord, scope: string | undefined, origin: RequestOrigin): Promise<HeldDeviceAuthorization> {
+  const { id, response } = await createCode(flow, client, scope, origin);
+  const { device_code: _held, ...shown } = response;
+  return { deviceCodeId: id, response: shown };
+}
+
+async function createCode(flow: DeviceFlowContext, client: ClientRecord, scope: string | undefined, origin: RequestOrigin) {
+  const { store, clock, config } = flow;
+  flow.clients.assertGrant(client, GRANT_TYPES.deviceCode);
+  const scopes = resolveRequestedScope(scope, client.scopes, flow.catalog);
+  if (scopes.length === 0) throw new OAuthError('invalid_scope', 'no scope requested and the client has none allowed');
+  const now = clock.now();
+  const expiresIn = client.deviceCodeTtl ?? config.deviceCodeTtl;
+  const interval = client.devicePollInterval ?? config.devicePollInterval;
+  const deviceCode = newSecret(flow.random, 32);
+  for (let attempt = 0; attempt < MAX_USER_CODE_ATTEMPTS; attempt++) {
+    const userCode = generateUserCode(flow.random);
+    const inserted = await store.deviceCodes.insert(
+      {
+        deviceCodeHash: hashSecret(deviceCode),
+        userCode,
+        clientId: client.id,
+        scopes,
+        createdAt: now,
+        expiresAt: now + expiresIn * 1000,
+        interval,
+        requestIp: origin.ip?.slice(0, 64) ?? null,
+        requestUserAgent: origin.userAgent?.slice(0, 256) ?? null,
+      },
+      now,
+    );
+    if (!inserted) continue; // the user code belongs to another live request: draw again
+    return { id: inserted.id, response: authorizationResponse(config, deviceCode, userCode, expiresIn, interval) };
+  }
+  throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again', 503);
+}
+
+/** RFC 8628 §3.2: the user code as shown, and where to type it. */
+function authorizationResponse(config: Config, deviceCode: string, userCode: string, expiresIn: number, interval: number): DeviceAuthorizationResponse {
+  const shown = formatUserCode(userCode);
+  const verificationUri = `${config.publicUrl}/device`;
+  return {
+    device_code: deviceCode,
+    user_code: shown,
+    verification_uri: verificationUri,
+    verification_uri_complete: `${verificationUri}?user_code=${shown}`,
+    expires_in: expiresIn,
+    interval,
+  };
+}
+
+/** RFC 8628 §3.4: one poll of the token endpoint with the device code. */
+async function poll(flow: DeviceFlowContext, client: ClientRecord, deviceCode: string): Promise<TokenResponse> {
+  flow.clients.assertGrant(client, GRANT_TYPES.deviceCode);
+  const record = deviceCode.length <= MAX_DEVICE_CODE_LENGTH ? await flow.store.deviceCodes.getByHash(hashSecret(deviceCode)) : undefined;
+  return pollRecord(flow, client, record, flow.commitToStore);
+}
+
+async function pollById(flow: DeviceFlowContext, client: ClientRecord, deviceCodeId: number, commit = flow.commitToStore): Promise<TokenResponse> {
+  flow.clients.assertGrant(client, GRANT_TYPES.deviceCode);
+  return pollRecord(flow, client, await flow.store.deviceCodes.getById(deviceCodeId), commit);
+}
+
+/** RFC 8628 §3.5: the answer to a poll, from the state of its code. */
+async function pollRecord(flow: DeviceFlowContext, client: ClientRecord, record: DeviceCodeRecord | undefined, commit: RedemptionCommit): Promise<TokenResponse> {
+  const { pacer } = flow;
+  if (!record || record.clientId !== client.id) throw new OAuthError('invalid_grant', 'unknown device code');
+  if (record.status !== 'pending') pacer.forget(record.id);
+  if (record.status === 'redeemed') throw new OAuthError('invalid_grant', 'device code has already been used');
+  const now = flow.clock.now();
+  if (record.expiresAt <= now) {
+    pacer.forget(record.id);
+    throw new OAuthError('expired_token', 'the device code has expired; start again');
+  }
+  if (record.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
+  // An approved code is redeemed at once, whenever the last poll was: a device told by push
+  // must not be answered slow_down.
+  if (record.status === 'approved') return redeem(flow, client, record, commit);
+  checkPace(pacer, record, now);
+}
+
+/** A pending code: slow_down when polled too soon, else authorization_pending. */
+function checkPace(pacer: PollPacer, record: DeviceCodeRecord, now: number): never {
+  // RFC 8628 §3.5: slow_down when polled sooner than the interval in force; the first poll is free.
+  // Paced in memory, so a pending poll writes nothing (see poll-pacing.ts).
+  const { early, interval } = pacer.poll(record.id, now, record, SLOW_DOWN_STEP);
+  if (early) throw new OAuthError('slow_down', 'polling too fast', 400, { interval });
+  throw new OAuthError('authorization_pending', 'the user has not yet decided');
+}
+
+/** An approved code's grant and tokens, handed out only once the code is spent. */
+async function redeem(flow: DeviceFlowContext, client: ClientRecord, record: DeviceCodeRecord, commit: RedemptionCommit): Promise<TokenResponse> {
+  const { clock } = flow;
+  const scopes = record.grantedScopes ?? [];
+  const grant: GrantRecord = {
+    id: newSecret(flow.random, 16),
+    clientId: client.id,
+    userId: record.userId,
+    scopes,
+    origin: GRANT_TYPES.deviceCode,
+    deviceName: null,
+    requestIp: record.requestIp,
+    requestUserAgent: record.requestUserAgent,
+    createdAt: clock.now(),
+    lastUsedAt: clock.now(),
+    revokedAt: null,
+  };
+  // Sign first, commit second: a token is handed out only if the commit that spends the code succeeds.
+  const { response, refresh } = await flow.tokens.issueForGrant(client, grant, scopes);
+  if (!(await commit({ deviceCodeId: record.id, grant, refresh, response }))) {
+    throw new OAuthError('invalid_grant', 'device code has already been used');
+  }
+  return response;
+}
+
+async function findPending(flow: DeviceFlowContext, userCodeInput: string): Promise<PendingDeviceRequest | undefined> {
+  let record: DeviceCodeRecord;
+  try {
+    record = await requirePending(flow, userCodeInput);
+  } catch (err) {
+    if (err instanceof OAuthError) return undefined;
+    throw err;
+  }
+  const client = await flow.clients.get(record.clientId);
+  if (!client) return undefined;
+  return {
+    id: record.id,
+    userCode: formatUserCode(record.userCode),
+    client,
+    scopes: record.scopes,
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
+    requestIp: record.requestIp,
+    requestUserAgent: record.requestUserAgent,
+  };
+}
+
+async function approve(flow: DeviceFlowContext, userCodeInput: string, userId: string, grantedScopes: readonly string[]): Promise<void> {
+  const record = await requirePending(flow, userCodeInput);
+  const granted = [...new Set(grantedScopes)];
+  if (granted.length === 0) throw new OAuthError('invalid_scope', 'approve at least one scope, or deny');
+  if (!isSubset(granted, record.scopes)) {
+    throw new OAuthError('invalid_scope', `granted scopes must be among the requested ones: ${formatScope(record.scopes)}`);
+  }
+  await decide(flow, record, { status: 'approved', userId, grantedScopes: granted });
+}
+
+async function deny(flow: DeviceFlowContext, userCodeInput: string, userId: string | null): Promise<void> {
+  await decide(flow, await requirePending(flow, userCodeInput), { status: 'denied', userId });
+}
+
+async function requirePending({ store, clock }: DeviceFlowContext, userCodeInput: string): Promise<DeviceCodeRecord> {
+  const userCode = normalizeUserCode(userCodeInput);
+  const record = userCode && (await store.deviceCodes.getByUserCode(userCode));
+  // One answer for unknown, expired and already-decided codes: the page is no oracle.
+  if (!record || record.status !== 'pending' || record.expiresAt <= clock.now()) {
+    throw new OAuthError('invalid_grant', 'this code is not valid: check it and try again, or start again on the device');
+  }
+  return record;
+}
+
+/** Records the person's decision once, and tells the transports waiting on the code. */
+async function decide({ store, clock, events }: DeviceFlowContext, record: DeviceCodeRecord, decision: Parameters<Store['deviceCodes']['decide']>[1]) {
+  if (!(await store.deviceCodes.decide(record.id, decision, clock.now()))) {
+    throw new OAuthError('invalid_grant', 'this code has already been decided or has expired');
+  }
+  events.publish({ type: decision.status, deviceCodeId: record.id });
+}
+
+async function findByDeviceCode(flow: DeviceFlowContext, deviceCode: string): Promise<DeviceCodeRecord | undefined> {
+  if (deviceCode.length > MAX_DEVICE_CODE_LENGTH) return undefined;
+  return flow.store.deviceCodes.getByHash(hashSecret(deviceCode));
 }

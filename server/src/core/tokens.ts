@@ -74,201 +74,243 @@ export interface TokenService {
   revokeGrant(grantId: string): Promise<boolean>;
 }
 
-export function createTokenService(deps: {
+/** What the token service works with (the options of {@link createTokenService}). */
+interface TokenServiceDeps {
   store: Store;
   keys: KeyManager;
   clock: Clock;
   random: RandomSource;
   config: Config;
   events: DeviceEvents;
-}): TokenService {
+}
+
+/** The dependencies and the one piece of state every step of the service shares. */
+interface TokenContext extends TokenServiceDeps {
+  /** The verification key set of the published keys (see verificationKeys). */
+  verifier: { kids: string; keySet: ReturnType<typeof createLocalJWKSet> } | undefined;
+}
+
+export function createTokenService(deps: TokenServiceDeps): TokenService {
   const { store, keys, clock, random, config, events } = deps;
-
-  async function mintAccessToken({ client, sub, scopes, grantId }: Parameters<TokenService['mintAccessToken']>[0]) {
-    const alg = client.accessTokenAlg ?? config.accessTokenAlg;
-    const { kid, key } = await keys.signingKey(alg);
-    const iat = epochSeconds(clock);
-    const jti = newSecret(random, 16);
-    const claims: AccessTokenClaims = { client_id: client.id, scope: formatScope(scopes) };
-    if (grantId) claims.grant_id = grantId;
-    const token = await new SignJWT(claims)
-      .setProtectedHeader({ alg, typ: 'at+jwt', kid })
-      .setIssuer(config.publicUrl)
-      .setSubject(sub)
-      .setAudience(config.accessTokenAudience)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + config.accessTokenTtl)
-      .setJti(jti)
-      .sign(key);
-    return { token, jti, expiresIn: config.accessTokenTtl };
-  }
-
-  function newRefreshToken(grant: GrantRecord) {
-    const token = newSecret(random, 32);
-    const now = clock.now();
-    const record: RefreshTokenRecord = {
-      tokenHash: hashSecret(token),
-      grantId: grant.id,
-      clientId: grant.clientId,
-      createdAt: now,
-      expiresAt: now + config.refreshTokenTtl * 1000,
-      usedAt: null,
-    };
-    return { token, record };
-  }
-
-  async function revokeGrant(grantId: string): Promise<boolean> {
-    const revoked = await store.grants.revoke(grantId, clock.now());
-    if (revoked) events.publish({ type: 'revoked', grantId });
-    return revoked;
-  }
-
-  // The verification key set, rebuilt only when the published keys change (rotation, retirement):
-  // building it imports every key, which costs more than the signature check itself.
-  let verifier: { kids: string; keySet: ReturnType<typeof createLocalJWKSet> } | undefined;
-  async function verificationKeys() {
-    const jwks = await keys.jwks();
-    const kids = jwks.keys.map((k) => k.kid).join(' ');
-    if (verifier?.kids !== kids) verifier = { kids, keySet: createLocalJWKSet(jwks) };
-    return verifier.keySet;
-  }
-
-  async function verifyAccessToken(token: string): Promise<AccessTokenClaims | undefined> {
-    if (token.length > 8192 || token.split('.').length !== 3) return undefined;
-    try {
-      const { payload } = await jwtVerify<AccessTokenClaims>(token, await verificationKeys(), {
-        issuer: config.publicUrl,
-        typ: 'at+jwt',
-        currentDate: new Date(clock.now()),
-        algorithms: ['ES256', 'RS256'],
-      });
-      if (typeof payload.jti !== 'string' || (await store.accessTokens.isRevoked(payload.jti))) return undefined;
-      if (payload.grant_id) {
-        const grant = await store.grants.get(payload.grant_id);
-        if (!grant || grant.revokedAt !== null) return undefined;
-      }
-      return payload;
-    } catch (err) {
-      if (err instanceof joseErrors.JOSEError) return undefined;
-      throw err;
-    }
-  }
-
-  async function findRefreshToken(token: string) {
-    if (token.length > 512) return undefined;
-    const record = await store.refreshTokens.getByHash(hashSecret(token));
-    if (!record) return undefined;
-    const grant = await store.grants.get(record.grantId);
-    return grant ? { record, grant } : undefined;
-  }
-
+  const context: TokenContext = { store, keys, clock, random, config, events, verifier: undefined };
+  const rotateInStore: RotationCommit = (r) => store.refreshTokens.rotate(r.oldHash, r.next, r.now);
   return {
-    mintAccessToken,
-    newRefreshToken,
-    revokeGrant,
-    verifyAccessToken,
+    mintAccessToken: (input) => mintAccessToken(context, input),
+    newRefreshToken: (grant) => newRefreshToken(context, grant),
+    revokeGrant: (grantId) => revokeGrant(context, grantId),
+    verifyAccessToken: (token) => verifyAccessToken(context, token),
+    issueForGrant: (client, grant, scopes) => issueTokens(context, client, grant, scopes),
+    refresh: (client, refreshToken, scope, commit = rotateInStore) => refresh(context, client, refreshToken, scope, commit),
+    revoke: (client, token, tokenTypeHint) => revoke(context, client, token, tokenTypeHint),
+    introspect: (token, tokenTypeHint) => introspect(context, token, tokenTypeHint),
+  };
+}
 
-    async issueForGrant(client, grant, scopes) {
-      const access = await mintAccessToken({ client, sub: grant.userId ?? client.id, scopes, grantId: grant.id });
-      const response: TokenResponse = {
-        access_token: access.token,
-        token_type: 'Bearer',
-        expires_in: access.expiresIn,
-        scope: formatScope(scopes),
-      };
-      if (!client.grantTypes.includes('refresh_token')) return { response };
-      const refresh = newRefreshToken(grant);
-      response.refresh_token = refresh.token;
-      return { response, refresh: refresh.record };
-    },
+async function mintAccessToken(
+  { keys, clock, random, config }: TokenContext,
+  { client, sub, scopes, grantId }: Parameters<TokenService['mintAccessToken']>[0],
+): Promise<MintedAccessToken> {
+  const alg = client.accessTokenAlg ?? config.accessTokenAlg;
+  const { kid, key } = await keys.signingKey(alg);
+  const iat = epochSeconds(clock);
+  const jti = newSecret(random, 16);
+  const claims: AccessTokenClaims = { client_id: client.id, scope: formatScope(scopes) };
+  if (grantId) claims.grant_id = grantId;
+  const token = await new SignJWT(claims)
+    .setProtectedHeader({ alg, typ: 'at+jwt', kid })
+    .setIssuer(config.publicUrl)
+    .setSubject(sub)
+    .setAudience(config.accessTokenAudience)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + config.accessTokenTtl)
+    .setJti(jti)
+    .sign(key);
+  return { token, jti, expiresIn: config.accessTokenTtl };
+}
 
-    async refresh(client, refreshToken, scope, commit = (r: Rotation) => store.refreshTokens.rotate(r.oldHash, r.next, r.now)) {
-      const found = await findRefreshToken(refreshToken);
-      const invalid = new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked');
-      if (!found || found.record.clientId !== client.id || found.grant.revokedAt !== null) throw invalid;
-      const { record, grant } = found;
-      const now = clock.now();
-      if (record.usedAt !== null) {
-        // RFC 9700 §4.14.2: a spent refresh token came back, so one of the two holders is an
-        // attacker; end the whole family.
-        await revokeGrant(grant.id);
-        throw invalid;
-      }
-      if (record.expiresAt <= now) throw invalid;
-      const requested = parseScope(scope);
-      // RFC 6749 §6: the requested scope may narrow, never widen, what was granted.
-      if (!isSubset(requested, grant.scopes)) {
-        throw new OAuthError('invalid_scope', 'the requested scope exceeds the scope originally granted');
-      }
-      const scopes = requested.length > 0 ? requested : grant.scopes;
-      const access = await mintAccessToken({ client, sub: grant.userId ?? client.id, scopes, grantId: grant.id });
-      const next = newRefreshToken(grant);
-      const response: TokenResponse = {
-        access_token: access.token,
-        token_type: 'Bearer',
-        expires_in: access.expiresIn,
-        scope: formatScope(scopes),
-        refresh_token: next.token,
-      };
-      if (!(await commit({ oldHash: record.tokenHash, next: next.record, now, response }))) {
-        // Spent by a concurrent request between our read and our write: the same reuse.
-        await revokeGrant(grant.id);
-        throw invalid;
-      }
-      return response;
-    },
+function newRefreshToken({ clock, random, config }: TokenContext, grant: GrantRecord): { token: string; record: RefreshTokenRecord } {
+  const token = newSecret(random, 32);
+  const now = clock.now();
+  const record: RefreshTokenRecord = {
+    tokenHash: hashSecret(token),
+    grantId: grant.id,
+    clientId: grant.clientId,
+    createdAt: now,
+    expiresAt: now + config.refreshTokenTtl * 1000,
+    usedAt: null,
+  };
+  return { token, record };
+}
 
-    async revoke(client, token, tokenTypeHint) {
-      // RFC 7009 §2.1: the hint only decides which kind is looked up first.
-      const asRefresh = async () => {
-        const found = await findRefreshToken(token);
-        if (!found) return false;
-        if (found.record.clientId === client.id) await revokeGrant(found.grant.id);
-        return true;
-      };
-      const asAccess = async () => {
-        const claims = await verifyAccessToken(token);
-        if (!claims) return false;
-        if (claims.client_id === client.id && claims.jti && claims.exp) {
-          await store.accessTokens.revoke(claims.jti, claims.exp * 1000);
-        }
-        return true;
-      };
-      if (tokenTypeHint === 'access_token') {
-        if (!(await asAccess())) await asRefresh();
-      } else if (!(await asRefresh())) {
-        await asAccess();
-      }
-    },
+async function revokeGrant({ store, clock, events }: TokenContext, grantId: string): Promise<boolean> {
+  const revoked = await store.grants.revoke(grantId, clock.now());
+  if (revoked) events.publish({ type: 'revoked', grantId });
+  return revoked;
+}
 
-    async introspect(token, tokenTypeHint) {
-      const asAccess = async (): Promise<IntrospectionResponse | undefined> => {
-        const claims = await verifyAccessToken(token);
-        if (!claims) return undefined;
-        const { iss, sub, aud, exp, iat, jti, client_id, scope } = claims;
-        return { active: true, token_type: 'Bearer', scope, client_id, sub, aud, iss, exp, iat, jti };
-      };
-      const asRefresh = async (): Promise<IntrospectionResponse | undefined> => {
-        const found = await findRefreshToken(token);
-        if (!found || found.grant.revokedAt !== null || found.record.usedAt !== null) return undefined;
-        if (found.record.expiresAt <= clock.now()) return undefined;
-        return {
-          active: true,
-          scope: formatScope(found.grant.scopes),
-          client_id: found.record.clientId,
-          sub: found.grant.userId ?? found.record.clientId,
-          iss: config.publicUrl,
-          exp: Math.floor(found.record.expiresAt / 1000),
-          iat: Math.floor(found.record.createdAt / 1000),
-        };
-      };
-      const order = tokenTypeHint === 'refresh_token' ? [asRefresh, asAccess] : [asAccess, asRefresh];
-      for (const attempt of order) {
-        const result = await attempt();
-        if (result) return result;
-      }
-      // RFC 7662 §2.2: nothing but `active: false` about a token that is not active.
-      return { active: false };
-    },
+// The verification key set, rebuilt only when the published keys change (rotation, retirement):
+// building it imports every key, which costs more than the signature check itself.
+async function verificationKeys(context: TokenContext) {
+  const jwks = await context.keys.jwks();
+  const kids = jwks.keys.map((k) => k.kid).join(' ');
+  if (context.verifier?.kids !== kids) context.verifier = { kids, keySet: createLocalJWKSet(jwks) };
+  return context.verifier.keySet;
+}
+
+async function verifyAccessToken(context: TokenContext, token: string): Promise<AccessTokenClaims | undefined> {
+  const { store, clock, config } = context;
+  if (token.length > 8192 || token.split('.').length !== 3) return undefined;
+  try {
+    const { payload } = await jwtVerify<AccessTokenClaims>(token, await verificationKeys(context), {
+      issuer: config.publicUrl,
+      typ: 'at+jwt',
+      currentDate: new Date(clock.now()),
+      algorithms: ['ES256', 'RS256'],
+    });
+    if (typeof payload.jti !== 'string' || (await store.accessTokens.isRevoked(payload.jti))) return undefined;
+    if (payload.grant_id) {
+      const grant = await store.grants.get(payload.grant_id);
+      if (!grant || grant.revokedAt !== null) return undefined;
+    }
+    return payload;
+  } catch (err) {
+    if (err instanceof joseErrors.JOSEError) return undefined;
+    throw err;
+  }
+}
+
+async function findRefreshToken({ store }: TokenContext, token: string) {
+  if (token.length > 512) return undefined;
+  const record = await store.refreshTokens.getByHash(hashSecret(token));
+  if (!record) return undefined;
+  const grant = await store.grants.get(record.grantId);
+  return grant ? { record, grant } : undefined;
+}
+
+/** The access token, and the refresh token when the client may refresh, of a grant just created. */
+async function issueTokens(context: TokenContext, client: ClientRecord, grant: GrantRecord, scopes: string[]) {
+  const access = await mintAccessToken(context, { client, sub: grant.userId ?? client.id, scopes, grantId: grant.id });
+  const response: TokenResponse = {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: formatScope(scopes),
+  };
+  if (!client.grantTypes.includes('refresh_token')) return { response };
+  const refresh = newRefreshToken(context, grant);
+  response.refresh_token = refresh.token;
+  return { response, refresh: refresh.record };
+}
+
+/** RFC 6749 §6 with rotation: checks the refresh token, detects its reuse, and rotates it. */
+async function refresh(context: TokenContext, client: ClientRecord, refreshToken: string, scope: string | undefined, commit: RotationCommit): Promise<TokenResponse> {
+  const found = await findRefreshToken(context, refreshToken);
+  const invalid = new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked');
+  if (!found || found.record.clientId !== client.id || found.grant.revokedAt !== null) throw invalid;
+  const { record, grant } = found;
+  const now = context.clock.now();
+  if (record.usedAt !== null) {
+    // RFC 9700 §4.14.2: a spent refresh token came back, so one of the two holders is an
+    // attacker; end the whole family.
+    return endFamilyOnReuse(context, grant, invalid);
+  }
+  if (record.expiresAt <= now) throw invalid;
+  const scopes = narrowedScopes(grant, scope);
+  const access = await mintAccessToken(context, { client, sub: grant.userId ?? client.id, scopes, grantId: grant.id });
+  const rotation = rotate(context, grant, record, now, scopes, access);
+  if (!(await commit(rotation))) {
+    // Spent by a concurrent request between our read and our write: the same reuse.
+    return endFamilyOnReuse(context, grant, invalid);
+  }
+  return rotation.response;
+}
+
+/** The scopes a refresh asks for: all of the grant's when `scope` is absent. */
+function narrowedScopes(grant: GrantRecord, scope: string | undefined): string[] {
+  const requested = parseScope(scope);
+  // RFC 6749 §6: the requested scope may narrow, never widen, what was granted.
+  if (!isSubset(requested, grant.scopes)) {
+    throw new OAuthError('invalid_scope', 'the requested scope exceeds the scope originally granted');
+  }
+  return requested.length > 0 ? requested : grant.scopes;
+}
+
+/** The rotation to commit: the next refresh token of the family, and the response carrying it. */
+function rotate(context: TokenContext, grant: GrantRecord, spent: RefreshTokenRecord, now: number, scopes: string[], access: MintedAccessToken): Rotation {
+  const next = newRefreshToken(context, grant);
+  const response: TokenResponse = {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: formatScope(scopes),
+    refresh_token: next.token,
+  };
+  return { oldHash: spent.tokenHash, next: next.record, now, response };
+}
+
+/** A spent refresh token was presented again: revoke its whole grant (family), then refuse. */
+async function endFamilyOnReuse(context: TokenContext, grant: GrantRecord, invalid: OAuthError): Promise<never> {
+  await revokeGrant(context, grant.id);
+  throw invalid;
+}
+
+/** RFC 7009: revoke a refresh token (its whole grant) or an access token. Unknown tokens are fine. */
+async function revoke(context: TokenContext, client: ClientRecord, token: string, tokenTypeHint: string | undefined): Promise<void> {
+  // RFC 7009 §2.1: the hint only decides which kind is looked up first.
+  if (tokenTypeHint === 'access_token') {
+    if (!(await revokeAccessToken(context, client, token))) await revokeRefreshToken(context, client, token);
+  } else if (!(await revokeRefreshToken(context, client, token))) {
+    await revokeAccessToken(context, client, token);
+  }
+}
+
+/** False when `token` is none of our refresh tokens; one of another client's is left alone. */
+async function revokeRefreshToken(context: TokenContext, client: ClientRecord, token: string): Promise<boolean> {
+  const found = await findRefreshToken(context, token);
+  if (!found) return false;
+  if (found.record.clientId === client.id) await revokeGrant(context, found.grant.id);
+  return true;
+}
+
+/** False when `token` is none of our valid access tokens; one of another client's is left alone. */
+async function revokeAccessToken(context: TokenContext, client: ClientRecord, token: string): Promise<boolean> {
+  const claims = await verifyAccessToken(context, token);
+  if (!claims) return false;
+  if (claims.client_id === client.id && claims.jti && claims.exp) {
+    await context.store.accessTokens.revoke(claims.jti, claims.exp * 1000);
+  }
+  return true;
+}
+
+/** RFC 7662 introspection: the hint decides which kind is looked up first. */
+async function introspect(context: TokenContext, token: string, tokenTypeHint: string | undefined): Promise<IntrospectionResponse> {
+  const order = tokenTypeHint === 'refresh_token' ? [introspectRefreshToken, introspectAccessToken] : [introspectAccessToken, introspectRefreshToken];
+  for (const attempt of order) {
+    const result = await attempt(context, token);
+    if (result) return result;
+  }
+  // RFC 7662 §2.2: nothing but `active: false` about a token that is not active.
+  return { active: false };
+}
+
+async function introspectAccessToken(context: TokenContext, token: string): Promise<IntrospectionResponse | undefined> {
+  const claims = await verifyAccessToken(context, token);
+  if (!claims) return undefined;
+  const { iss, sub, aud, exp, iat, jti, client_id, scope } = claims;
+  return { active: true, token_type: 'Bearer', scope, client_id, sub, aud, iss, exp, iat, jti };
+}
+
+async function introspectRefreshToken(context: TokenContext, token: string): Promise<IntrospectionResponse | undefined> {
+  const found = await findRefreshToken(context, token);
+  if (!found || found.grant.revokedAt !== null || found.record.usedAt !== null) return undefined;
+  if (found.record.expiresAt <= context.clock.now()) return undefined;
+  return {
+    active: true,
+    scope: formatScope(found.grant.scopes),
+    client_id: found.record.clientId,
+    sub: found.grant.userId ?? found.record.clientId,
+    iss: context.config.publicUrl,
+    exp: Math.floor(found.record.expiresAt / 1000),
+    iat: Math.floor(found.record.createdAt / 1000),
   };
 }

@@ -1,17 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
-import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
 import type { MqttRepository } from '../store/port/index.js';
 import { backoffDelay, connectionOptions, DEFAULT_BACKOFF, redactedUrl, type Backoff } from './connection.js';
-import { createHandlers, type Answer } from './handlers.js';
-import { createFloodLimiter, DEFAULT_FLOOD_LIMITS, type FloodLimits } from './limiter.js';
-import { MAX_PAYLOAD_BYTES } from './payloads.js';
+import { createHandlers } from './handlers.js';
+import { createFloodLimiter, DEFAULT_FLOOD_LIMITS, type FloodLimiter, type FloodLimits } from './limiter.js';
+import { createPresence, type Presence } from './presence.js';
 import { PROOF_MAX_SKEW_SECONDS } from './proofs.js';
-import { createStatusNotifier } from './status.js';
-import { createTopics, type RequestAction } from './topics.js';
-import { createWriteBehind } from './write-behind.js';
+import { createRequestRouter, type RequestRouter } from './requests.js';
+import { createStatusNotifier, type StatusNotifier } from './status.js';
+import { createTopics, type Topics } from './topics.js';
+import { createWriteBehind, type WriteBehind } from './write-behind.js';
 
 export interface MqttBridgeOptions {
   core: Core;
@@ -36,19 +36,27 @@ export interface MqttBridge extends EventEmitter {
   stop(): Promise<void>;
 }
 
-// Requests being served at once, all rids together; beyond it new ones are dropped (and logged).
-const MAX_PENDING = 5000;
-// A connected bridge writes a heartbeat this often; one not seen for PRESENCE_STALE_MS is gone.
-const PRESENCE_EVERY_MS = 5000;
-const PRESENCE_STALE_MS = 15_000;
 // Kept refresh answers are purged once a minute (at the default sweep): a scan, not a lookup.
 const REFRESH_PURGE_EVERY_SWEEPS = 60;
 
-interface Incoming {
-  rid: string;
-  action: RequestAction;
-  responseTopic: string | undefined;
-  correlationData: Buffer | undefined;
+/** The bridge's parts and its connection state, shared by the steps below. */
+interface Bridge {
+  core: Core;
+  repo: MqttRepository;
+  log: Logger;
+  client: MqttClient;
+  topics: Topics;
+  emitter: EventEmitter;
+  backoff: Backoff;
+  limiter: FloodLimiter;
+  writeBehind: WriteBehind;
+  notifier: StatusNotifier;
+  requests: RequestRouter;
+  presence: Presence;
+  connected: boolean;
+  stopping: boolean;
+  attempt: number;
+  reconnectTimer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -66,37 +74,19 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
   const limiter = createFloodLimiter(options.floodLimits ?? DEFAULT_FLOOD_LIMITS);
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const emitter = new EventEmitter();
-  const chains = new Map<string, Promise<void>>();
-  const floodLogged = new Set<string>();
-  let pending = 0;
-  let connected = false;
-  let stopping = false;
-  let attempt = 0;
-  let reconnectTimer: NodeJS.Timeout | undefined;
-
   const connectOptions = connectionOptions(config);
   const clientId = connectOptions.clientId!;
   const client: MqttClient = connect(url, connectOptions);
-  let lastBeat = -Infinity;
-  function heartbeat(now: number): void {
-    lastBeat = now;
-    repo.markBridgeSeen(clientId, now).catch((err) => log.error({ err }, 'mqtt bridge heartbeat failed'));
-  }
-
-  function publish(topic: string, payload: string, properties?: IPublishPacket['properties']): Promise<void> {
-    return new Promise((resolve, reject) => {
-      // QoS 1, never retained (issue 6): an answer is for the device that is listening now.
-      client.publish(topic, payload, { qos: 1, retain: false, ...(properties ? { properties } : {}) }, (err) => (err ? reject(err) : resolve()));
-    });
-  }
-
+  // Asked only once the bridge runs, by when `bridge` below is there to answer.
+  const isConnected = () => bridge.connected;
+  const publish = publisher(client);
   const writeBehind = createWriteBehind(repo, (err) => log.error({ err }, 'mqtt bookkeeping write failed'));
   const notifier = createStatusNotifier({
     core,
     repo,
     topics,
     logger: log,
-    isConnected: () => connected,
+    isConnected,
     publish: (topic, body) => publish(topic, JSON.stringify(body)),
     writeBehind,
   });
@@ -106,124 +96,50 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     repeatStatus: (rid) => notifier.repeat(rid),
     rememberTokenProof: (rid, jti, expiresAt) => writeBehind.rememberProof(rid, jti, expiresAt),
   });
+  const requests = createRequestRouter({ core, topics, limiter, handlers, publish, log });
+  const presence = createPresence({ repo, client, clientId, topics, clock: core.clock, log, isConnected });
+  const bridge: Bridge = { core, repo, log, client, topics, emitter, backoff, limiter, writeBehind, notifier, requests, presence, connected: false, stopping: false, attempt: 0, reconnectTimer: undefined };
+  listen(bridge);
+  const unsubscribe = tellDecisions(core, notifier);
+  const sweeper = startSweeper(bridge, options.sweepMs ?? 1000);
+  return Object.assign(emitter, {
+    get connected() {
+      return bridge.connected;
+    },
+    ready(): Promise<void> {
+      if (bridge.connected) return Promise.resolve();
+      return new Promise<void>((resolve) => emitter.once('ready', () => resolve()));
+    },
+    stop: () => stop(bridge, sweeper, unsubscribe),
+  }) as MqttBridge;
+}
 
-  function reply(req: Incoming, result: 'accepted' | 'rejected', body: Answer['body'] | Record<string, unknown>): void {
-    const payload = typeof body === 'string' ? body : JSON.stringify(body);
-    let topic = topics.answer(req.rid, req.action, result);
-    const properties: NonNullable<IPublishPacket['properties']> = {};
-    // MQTT 5 §4.10: answer on the Response Topic with the Correlation Data echoed.
-    if (req.responseTopic && topics.isAllowedResponseTopic(req.rid, req.responseTopic)) {
-      topic = req.responseTopic;
-      properties.userProperties = { result };
-    }
-    if (req.correlationData) properties.correlationData = req.correlationData;
-    publish(topic, payload, Object.keys(properties).length > 0 ? properties : undefined).catch((err: Error) =>
-      log.warn({ rid: req.rid, action: req.action, err: err.message }, 'mqtt answer not acknowledged; the device will ask again'),
-    );
-  }
-
-  function reject(req: Incoming, error: OAuthError): void {
-    log.info({ rid: req.rid, action: req.action, error: error.error }, `mqtt ${req.action} rejected: ${error.description}`);
-    reply(req, 'rejected', error.toJSON());
-  }
-
-  async function serve(req: Incoming, payload: Buffer): Promise<void> {
-    try {
-      if (req.responseTopic !== undefined && !topics.isAllowedResponseTopic(req.rid, req.responseTopic)) {
-        throw new OAuthError('invalid_request', `Response Topic must lie under ${config.mqttTopicPrefix}/device/{rid}/ and not be a request topic`);
-      }
-      const answer = await handlers[req.action](req.rid, payload);
-      log.debug({ rid: req.rid, action: req.action }, `mqtt ${req.action} accepted`);
-      reply(req, 'accepted', answer.body);
-    } catch (err) {
-      if (err instanceof OAuthError) return reject(req, err);
-      log.error({ rid: req.rid, action: req.action, err }, 'mqtt request failed');
-      reply(req, 'rejected', { error: 'server_error', error_description: 'the server could not handle this request' });
-    }
-  }
-
-  function onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    const parsed = topics.parse(topic);
-    if (!parsed) return; // not a request topic (our subscriptions only match request topics)
-    const { rid, action } = parsed;
-    if (!limiter.take(rid, core.clock.now())) {
-      // One log line per flood, not one per dropped message: a flood must not flood the logs.
-      if (!floodLogged.has(rid)) {
-        if (floodLogged.size >= 10_000) floodLogged.clear();
-        floodLogged.add(rid);
-        log.warn({ rid: rid.slice(0, 128), action }, 'mqtt flood from one rid: dropping its messages');
-      }
-      return;
-    }
-    floodLogged.delete(rid);
-    if (pending >= MAX_PENDING) {
-      log.warn({ rid, action, pending }, 'mqtt bridge overloaded: request dropped');
-      return;
-    }
-    const responseTopic = packet.properties?.responseTopic;
-    const correlationData = packet.properties?.correlationData;
-    const req: Incoming = { rid, action, responseTopic, correlationData };
-    if (!parsed.ridValid) {
-      log.warn({ action }, 'mqtt request with an invalid rid');
-      if (parsed.ridAnswerable) reject(req, new OAuthError('invalid_request', 'rid must be 22 to 128 base64url characters (at least 128 random bits)'));
-      return;
-    }
-    if (payload.length > MAX_PAYLOAD_BYTES) {
-      return reject(req, new OAuthError('invalid_request', `payload larger than ${MAX_PAYLOAD_BYTES} bytes`));
-    }
-    // One request of a rid at a time, in arrival order: a repeated authorize or two token
-    // requests in a row see each other's effects.
-    pending++;
-    const previous = chains.get(rid) ?? Promise.resolve();
-    const next = previous.then(() => serve(req, payload)).finally(() => {
-      pending--;
-      if (chains.get(rid) === next) chains.delete(rid);
+/** Publishes on the bridge's connection; resolves when the broker acknowledges. */
+function publisher(client: MqttClient) {
+  return (topic: string, payload: string, properties?: IPublishPacket['properties']): Promise<void> =>
+    new Promise((resolve, reject) => {
+      // QoS 1, never retained (issue 6): an answer is for the device that is listening now.
+      client.publish(topic, payload, { qos: 1, retain: false, ...(properties ? { properties } : {}) }, (err) => (err ? reject(err) : resolve()));
     });
-    chains.set(rid, next);
-  }
+}
 
-  function scheduleReconnect(): void {
-    if (stopping || reconnectTimer) return;
-    const delay = backoffDelay(attempt++, backoff);
-    log.info({ delayMs: delay, attempt }, 'mqtt reconnecting');
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = undefined;
-      if (!stopping) client.reconnect();
-    }, delay);
-  }
-
+/** The connection's events: subscribe on connect, reconnect on close, route every message. */
+function listen(bridge: Bridge): void {
+  const { client, log, emitter } = bridge;
   client.on('connect', (connack) => {
-    attempt = 0;
+    bridge.attempt = 0;
     // Small request/answer packets: without TCP_NODELAY, Nagle and the peer's delayed ACK add
     // about 40 ms to an answer that follows another unacknowledged one (mqtt.js does not set it).
     (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
-    client.subscribe(
-      topics.subscriptions,
-      // Shared (topics.ts), so No Local is not set: it is a protocol error on a shared
-      // subscription (MQTT 5 §3.8.3.1), and none is needed, as no request filter matches an
-      // answer or a status the bridge publishes.
-      { qos: 1 },
-      (err) => {
-        if (err) {
-          log.error({ err: err.message }, 'mqtt subscribe failed; reconnecting');
-          client.end(true, () => scheduleReconnect());
-          return;
-        }
-        connected = true;
-        log.info({ sessionPresent: connack.sessionPresent }, 'mqtt bridge connected and subscribed');
-        heartbeat(core.clock.now());
-        emitter.emit('ready');
-        notifier.sweep().catch((e) => log.error({ err: e }, 'mqtt status sweep failed'));
-      },
-    );
+    subscribe(bridge, connack.sessionPresent);
   });
   client.on('close', () => {
-    if (connected) {
+    if (bridge.connected) {
       log.warn('mqtt connection lost');
       emitter.emit('offline');
     }
-    connected = false;
-    scheduleReconnect();
+    bridge.connected = false;
+    scheduleReconnect(bridge);
   });
   // Errors (refused connection, bad credentials: reason 135) are followed by `close`; never thrown.
   client.on('error', (err) => {
@@ -232,77 +148,88 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
   });
   client.on('message', (topic, payload, packet) => {
     try {
-      onMessage(topic, payload, packet);
+      bridge.requests.route(topic, payload, packet);
     } catch (err) {
       log.error({ err }, 'mqtt message handling failed');
     }
   });
+}
 
-  const unsubscribe = core.events.subscribe((event) => {
+/** Subscribe to the request topics; once subscribed the bridge is ready and tells what is pending. */
+function subscribe(bridge: Bridge, sessionPresent: boolean): void {
+  const { client, log, core } = bridge;
+  client.subscribe(
+    bridge.topics.subscriptions,
+    // Shared (topics.ts), so No Local is not set: it is a protocol error on a shared
+    // subscription (MQTT 5 §3.8.3.1), and none is needed, as no request filter matches an
+    // answer or a status the bridge publishes.
+    { qos: 1 },
+    (err) => {
+      if (err) {
+        log.error({ err: err.message }, 'mqtt subscribe failed; reconnecting');
+        client.end(true, () => scheduleReconnect(bridge));
+        return;
+      }
+      bridge.connected = true;
+      log.info({ sessionPresent }, 'mqtt bridge connected and subscribed');
+      bridge.presence.heartbeat(core.clock.now());
+      bridge.emitter.emit('ready');
+      bridge.notifier.sweep().catch((e) => log.error({ err: e }, 'mqtt status sweep failed'));
+    },
+  );
+}
+
+function scheduleReconnect(bridge: Bridge): void {
+  if (bridge.stopping || bridge.reconnectTimer) return;
+  const delay = backoffDelay(bridge.attempt++, bridge.backoff);
+  bridge.log.info({ delayMs: delay, attempt: bridge.attempt }, 'mqtt reconnecting');
+  bridge.reconnectTimer = setTimeout(() => {
+    bridge.reconnectTimer = undefined;
+    if (!bridge.stopping) bridge.client.reconnect();
+  }, delay);
+}
+
+/** Publishes this process's decisions and expiries to the devices waiting on them; returns the unsubscribe. */
+function tellDecisions(core: Core, notifier: StatusNotifier): () => void {
+  return core.events.subscribe((event) => {
     // A decision taken by another process is that process's bridge's to tell (or, when it has
     // none, this sweep's, from the stored notified status): telling it here too would send the
     // device every status twice.
     if (event.remote) return;
     if (event.type === 'approved' || event.type === 'denied' || event.type === 'expired') notifier.onDeviceCode(event.deviceCodeId);
   });
-  // core.expiry publishes `expired` for the codes the bridge watches; this sweep also finds
-  // decisions and expiries not yet told (broker away, server restarted), and the stored
-  // `notified_status` keeps the two from telling twice.
+}
+
+// core.expiry publishes `expired` for the codes the bridge watches; this sweep also finds
+// decisions and expiries not yet told (broker away, server restarted), and the stored
+// `notified_status` keeps the two from telling twice.
+function startSweeper(bridge: Bridge, sweepMs: number): NodeJS.Timeout {
+  const { core, repo, log } = bridge;
   let sweeps = 0;
   const sweeper = setInterval(() => {
     const now = core.clock.now();
-    if (connected && now - lastBeat >= PRESENCE_EVERY_MS) heartbeat(now);
-    limiter.prune(now);
-    writeBehind.flush().catch((err) => log.error({ err }, 'mqtt bookkeeping write failed'));
-    notifier.sweep().catch((err) => log.error({ err }, 'mqtt status sweep failed'));
+    if (bridge.connected) bridge.presence.heartbeatIfDue(now);
+    bridge.limiter.prune(now);
+    bridge.writeBehind.flush().catch((err) => log.error({ err }, 'mqtt bookkeeping write failed'));
+    bridge.notifier.sweep().catch((err) => log.error({ err }, 'mqtt status sweep failed'));
     repo.purgeProofs(now - PROOF_MAX_SKEW_SECONDS * 1000).catch((err) => log.error({ err }, 'mqtt proof purge failed'));
     if (++sweeps % REFRESH_PURGE_EVERY_SWEEPS === 0) {
       repo.purgeRefreshAnswers(now).catch((err) => log.error({ err }, 'mqtt refresh answer purge failed'));
     }
-  }, options.sweepMs ?? 1000);
+  }, sweepMs);
   sweeper.unref();
+  return sweeper;
+}
 
-  /**
-   * mosquitto keeps routing a share of the requests to a member whose session lives on,
-   * connected or not, and queues them until it returns. So a stopping bridge with live peers
-   * unsubscribes first, and they take every request at once; a bridge alone keeps its place,
-   * so the requests published while it restarts wait for it. (It forgets itself before it
-   * counts: of two bridges stopping together, at least one keeps its place.)
-   */
-  async function leaveShareGroupIfOthersServe(): Promise<void> {
-    try {
-      await repo.forgetBridge(clientId);
-      if (!connected) return;
-      const others = await repo.countOtherBridges(clientId, core.clock.now() - PRESENCE_STALE_MS);
-      if (others === 0) {
-        log.info('mqtt bridge stops alone: it keeps its place in the share group, and the broker queues requests for it');
-        return;
-      }
-      await client.unsubscribeAsync(topics.subscriptions);
-      log.info({ others }, 'mqtt bridge left the share group: the other bridges take its requests');
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'mqtt bridge could not leave the share group');
-    }
-  }
-
-  return Object.assign(emitter, {
-    get connected() {
-      return connected;
-    },
-    ready(): Promise<void> {
-      if (connected) return Promise.resolve();
-      return new Promise<void>((resolve) => emitter.once('ready', () => resolve()));
-    },
-    async stop(): Promise<void> {
-      stopping = true;
-      clearInterval(sweeper);
-      clearTimeout(reconnectTimer);
-      unsubscribe();
-      await leaveShareGroupIfOthersServe();
-      await Promise.allSettled([...chains.values()]);
-      await writeBehind.flush().catch((err) => log.error({ err }, 'mqtt bookkeeping write failed'));
-      await client.endAsync(!connected);
-      connected = false;
-    },
-  }) as MqttBridge;
+/** Stop: finish requests being served, disconnect, stop reconnecting. */
+async function stop(bridge: Bridge, sweeper: NodeJS.Timeout, unsubscribe: () => void): Promise<void> {
+  bridge.stopping = true;
+  clearInterval(sweeper);
+  clearTimeout(bridge.reconnectTimer);
+  unsubscribe();
+  await bridge.presence.leaveShareGroupIfOthersServe();
+  await bridge.requests.drain();
+  await bridge.writeBehind.flush().catch((err) => bridge.log.error({ err }, 'mqtt bookkeeping write failed'));
+  await bridge.client.endAsync(!bridge.connected);
+  bridge.connected = false;
 }
