@@ -3,7 +3,7 @@
 import type { MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../logger.js';
-import type { MqttRepository } from '../store/mqtt.js';
+import type { MqttRepository } from '../store/port/index.js';
 import type { Topics } from './topics.js';
 
 // A connected bridge writes a heartbeat this often; one not seen for PRESENCE_STALE_MS is gone.
