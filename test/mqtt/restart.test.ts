@@ -40,6 +40,7 @@ describe('the bridge across a broker restart', () => {
     const deviceBack = new Promise<void>((resolve) => device.client.once('connect', () => resolve()));
     await broker.start();
     await Promise.all([bridgeBack, deviceBack]);
+    expect(server.mqtt!.connected).toBe(true);
     // The broker lost every session (persistence off): the device subscribes again and repeats
     // its authorize, as firmware does after a reconnect; the decision is told again.
     await device.subscribe(topic(rid, '#'));

@@ -102,10 +102,9 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
   listen(bridge);
   const unsubscribe = tellDecisions(core, notifier);
   const sweeper = startSweeper(bridge, options.sweepMs ?? 1000);
+  // A getter, not a value: Object.assign would copy what `connected` is now, once.
+  Object.defineProperty(emitter, 'connected', { get: () => bridge.connected, enumerable: true });
   return Object.assign(emitter, {
-    get connected() {
-      return bridge.connected;
-    },
     ready(): Promise<void> {
       if (bridge.connected) return Promise.resolve();
       return new Promise<void>((resolve) => emitter.once('ready', () => resolve()));
