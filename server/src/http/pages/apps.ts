@@ -11,19 +11,12 @@ import {
   renderAppsForbidden,
   type AppFormInput,
 } from '@kalm/verify-ui';
-import {
-  csrfToken,
-  currentUser,
-  formValue,
-  page,
-  pageStack,
-  pageTranslator,
-  redirectToSignIn,
-  renderPage,
-  requireCsrf,
-  sessionData,
-  updateSession,
-} from './session.js';
+import { csrfToken } from './kit/csrf.js';
+import { formValue } from './kit/form.js';
+import { pageTranslator, renderPage } from './kit/render.js';
+import { page, pageStack, requireCsrf } from './kit/route.js';
+import { currentUser, sessionData, updateSession } from './kit/session.js';
+import { redirectToSignIn } from './kit/sign-in-redirect.js';
 
 const GRANT_CHOICES = [
   { value: GRANT_TYPES.authorizationCode, label: 'authorization_code' },

@@ -3,18 +3,12 @@ import type { AuthorizationParams, AuthorizationRequest } from '../../core/autho
 import { OAuthError } from '../../core/errors.js';
 import type { Core } from '../../core/index.js';
 import { renderAuthorizeError, renderConsent } from '@kalm/verify-ui';
-import {
-  csrfToken,
-  currentUser,
-  formValue,
-  page,
-  pageStack,
-  pageTranslator,
-  redirectToSignIn,
-  renderPage,
-  requireCsrf,
-  safeReturnPath,
-} from './session.js';
+import { csrfToken } from './kit/csrf.js';
+import { formValue } from './kit/form.js';
+import { pageTranslator, renderPage } from './kit/render.js';
+import { page, pageStack, requireCsrf } from './kit/route.js';
+import { currentUser } from './kit/session.js';
+import { redirectToSignIn, safeReturnPath } from './kit/sign-in-redirect.js';
 
 // A CSP source for the redirect target: `https://host:port`, or a private-use `scheme:`.
 const CSP_SOURCE = /^(?:[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9.\-[\]:]+|[a-z][a-z0-9+.-]*:)$/;

@@ -1,19 +1,12 @@
 import { Router } from 'express';
 import type { Core } from '../../core/index.js';
 import { renderDevices, renderRevokeConfirm } from '@kalm/verify-ui';
-import {
-  csrfToken,
-  currentUser,
-  formValue,
-  page,
-  pageStack,
-  pageTranslator,
-  redirectToSignIn,
-  renderPage,
-  requireCsrf,
-  sessionData,
-  updateSession,
-} from './session.js';
+import { csrfToken } from './kit/csrf.js';
+import { formValue } from './kit/form.js';
+import { pageTranslator, renderPage } from './kit/render.js';
+import { page, pageStack, requireCsrf } from './kit/route.js';
+import { currentUser, sessionData, updateSession } from './kit/session.js';
+import { redirectToSignIn } from './kit/sign-in-redirect.js';
 
 type Flash = { kind: 'success' | 'error'; text: string };
 

@@ -1,23 +1,13 @@
 import { Router } from 'express';
 import type { Core } from '../../core/index.js';
 import { renderSignIn } from '@kalm/verify-ui';
-import {
-  checkCsrf,
-  clientIp,
-  csrfToken,
-  currentUser,
-  formValue,
-  page,
-  pageStack,
-  pageTranslator,
-  renderLimited,
-  renderPage,
-  requireCsrf,
-  safeReturnPath,
-  sessionLimiterKey,
-  signIn,
-  signOut,
-} from './session.js';
+import { clientIp } from './kit/attempt-keys.js';
+import { checkCsrf, csrfToken } from './kit/csrf.js';
+import { formValue } from './kit/form.js';
+import { pageTranslator, renderLimited, renderPage } from './kit/render.js';
+import { page, pageStack, requireCsrf } from './kit/route.js';
+import { currentUser, sessionLimiterKey, signIn, signOut } from './kit/session.js';
+import { safeReturnPath } from './kit/sign-in-redirect.js';
 
 const DEFAULT_RETURN = '/devices';
 

@@ -10,22 +10,13 @@ import {
   renderOutcome,
   type DeviceOutcome,
 } from '@kalm/verify-ui';
-import {
-  clientIp,
-  csrfToken,
-  currentUser,
-  formValue,
-  page,
-  pageStack,
-  pageTranslator,
-  redirectToSignIn,
-  renderLimited,
-  renderPage,
-  requireCsrf,
-  sessionData,
-  sessionLimiterKey,
-  updateSession,
-} from './session.js';
+import { clientIp } from './kit/attempt-keys.js';
+import { csrfToken } from './kit/csrf.js';
+import { formValue } from './kit/form.js';
+import { pageTranslator, renderLimited, renderPage } from './kit/render.js';
+import { page, pageStack, requireCsrf } from './kit/route.js';
+import { currentUser, sessionData, sessionLimiterKey, updateSession } from './kit/session.js';
+import { redirectToSignIn } from './kit/sign-in-redirect.js';
 
 /** What the device flow keeps in the session, server-side, so no code ever sits in a URL. */
 interface DeviceSessionData {
