@@ -1,6 +1,7 @@
-/** The client address a failed code entry or sign-in is counted under. */
+/** The keys a failed code entry or sign-in is counted under: one per client address, one per browser. */
 import type { Request } from 'express';
 import { addressKey } from '../../client-address.js';
+import { sessionLimiterKey } from './session.js';
 
 /**
  * The client's address for rate limiting: `req.ip`, which follows X-Forwarded-For only from
@@ -9,4 +10,9 @@ import { addressKey } from '../../client-address.js';
  */
 export function clientIp(req: Request): string {
   return addressKey(req.ip);
+}
+
+/** `<kind>:ip:<address>` and `<kind>:session:<browser key>`, for `core.attempts.guard`. */
+export function attemptKeys(req: Request, kind: 'device' | 'signin'): string[] {
+  return [`${kind}:ip:${clientIp(req)}`, `${kind}:session:${sessionLimiterKey(req)}`];
 }

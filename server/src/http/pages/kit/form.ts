@@ -6,3 +6,10 @@ export function formValue(req: Request, name: string): string | undefined {
   const value = (req.body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
+
+/** Every value of a repeatable form field (checkboxes), or undefined when one is not a string. */
+export function formList(req: Request, name: string): string[] | undefined {
+  const value = (req.body as Record<string, unknown> | undefined)?.[name];
+  const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  return list.every((v): v is string => typeof v === 'string') ? list : undefined;
+}
