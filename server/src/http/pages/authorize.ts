@@ -1,5 +1,6 @@
 /** `/authorize`: the authorization code flow's sign-in and consent steps in the browser. */
 import { Router, type Request, type Response } from 'express';
+import type { AuthenticatedUser } from '../../core/auth.js';
 import type { AuthorizationParams, AuthorizationRequest } from '../../core/authorization-code.js';
 import { OAuthError } from '../../core/errors.js';
 import type { Core } from '../../core/index.js';
@@ -61,6 +62,18 @@ async function checked(core: Core, req: Request, res: Response): Promise<Authori
   return undefined;
 }
 
+/** The checked request and the signed-in person, or undefined when the response has been sent (as `checked`, or the way to sign-in). */
+async function checkedForUser(core: Core, req: Request, res: Response): Promise<{ request: AuthorizationRequest; user: AuthenticatedUser } | undefined> {
+  const request = await checked(core, req, res);
+  if (!request) return undefined;
+  const user = currentUser(req);
+  if (!user) {
+    signInFirst(core, req, res, request);
+    return undefined;
+  }
+  return { request, user };
+}
+
 /** Sign-in first: it comes back to this very URL (a local path; it carries no secret). */
 function signInFirst(core: Core, req: Request, res: Response, request: AuthorizationRequest): void {
   if (request.prompt.has('none')) {
@@ -98,10 +111,9 @@ function showConsent(core: Core, req: Request, res: Response, request: Authoriza
 /** `GET /authorize` (and `/authorize/continue` after sign-in): the consent screen, unless it was answered before. */
 async function askConsent(core: Core, req: Request, res: Response): Promise<void> {
   const flow = core.authorizationCode;
-  const request = await checked(core, req, res);
-  if (!request) return;
-  const user = currentUser(req);
-  if (!user) return signInFirst(core, req, res, request);
+  const found = await checkedForUser(core, req, res);
+  if (!found) return;
+  const { request, user } = found;
   // A person who already answered this request for this client is not asked again; right
   // after sign-in the screen shows, with their earlier choices ticked (see signInFirst).
   const remembered = await flow.rememberedConsent(request, user.id);
@@ -116,10 +128,9 @@ async function askConsent(core: Core, req: Request, res: Response): Promise<void
 /** `POST /authorize`: the consent form's answer, sent back to the client's redirect_uri. */
 async function decideConsent(core: Core, req: Request, res: Response): Promise<void> {
   const flow = core.authorizationCode;
-  const request = await checked(core, req, res);
-  if (!request) return;
-  const user = currentUser(req);
-  if (!user) return signInFirst(core, req, res, request);
+  const found = await checkedForUser(core, req, res);
+  if (!found) return;
+  const { request, user } = found;
   const ticked = formList(req, 'scope');
   if (!ticked) return showError(req, res, new OAuthError('invalid_request', 'malformed consent form'));
   // Unticking every scope is the same as denying (RFC 6749 §4.1.2.1 access_denied).

@@ -8,7 +8,7 @@ import { sessionLimiterKey } from './session.js';
  * the proxies TRUST_PROXY names (client-address.ts). IPv6 clients are grouped by /64, the
  * block one subscriber usually gets, so hopping addresses inside it gains nothing.
  */
-export function clientIp(req: Request): string {
+function clientIp(req: Request): string {
   return addressKey(req.ip);
 }
 
