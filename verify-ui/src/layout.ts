@@ -2,6 +2,14 @@ import { stylesheet } from './assets.js';
 import { html, type SafeHtml } from './html.js';
 import type { Translator } from './i18n.js';
 
+/** A page's title and body; the server frames it with `renderLayout`. */
+export interface PageContent {
+  title: string;
+  body: SafeHtml;
+  /** False to leave the `<h1>` to the body. */
+  heading?: boolean;
+}
+
 /** The pages the header links to. */
 export type NavPage = 'device' | 'devices' | 'apps';
 

@@ -1,20 +1,17 @@
+/** `/authorize`: the authorization code flow's sign-in and consent steps in the browser. */
 import { Router, type Request, type Response } from 'express';
+import type { AuthenticatedUser } from '../../core/auth.js';
 import type { AuthorizationParams, AuthorizationRequest } from '../../core/authorization-code.js';
 import { OAuthError } from '../../core/errors.js';
 import type { Core } from '../../core/index.js';
 import { renderAuthorizeError, renderConsent } from '@kalm/verify-ui';
-import {
-  csrfToken,
-  currentUser,
-  formValue,
-  page,
-  pageStack,
-  pageTranslator,
-  redirectToSignIn,
-  renderPage,
-  requireCsrf,
-  safeReturnPath,
-} from './session.js';
+import { csrfToken } from './kit/csrf.js';
+import { formList, formValue } from './kit/form.js';
+import { pageTranslator, renderPage } from './kit/render.js';
+import { page, pageStack, requireCsrf } from './kit/route.js';
+import { describeScope } from './kit/scopes.js';
+import { currentUser } from './kit/session.js';
+import { redirectToSignIn, safeReturnPath } from './kit/sign-in-redirect.js';
 
 // A CSP source for the redirect target: `https://host:port`, or a private-use `scheme:`.
 const CSP_SOURCE = /^(?:[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9.\-[\]:]+|[a-z][a-z0-9+.-]*:)$/;
@@ -51,96 +48,100 @@ function showError(req: Request, res: Response, error: OAuthError): void {
 export function authorizeRouter(core: Core): Router {
   const router = Router();
   const stack = pageStack(core);
-  const flow = core.authorizationCode;
+  router.get(['/authorize', '/authorize/continue'], stack, page((req, res) => askConsent(core, req, res)));
+  router.post('/authorize', stack, requireCsrf, page((req, res) => decideConsent(core, req, res)));
+  return router;
+}
 
-  /** The checked request, or undefined when the response has been sent (error page or error redirect). */
-  async function checked(req: Request, res: Response): Promise<AuthorizationRequest | undefined> {
-    const result = await flow.check(req.query as AuthorizationParams);
-    if (result.ok) return result.request;
-    if (result.redirect) res.redirect(303, result.redirectUrl);
-    else showError(req, res, result.error);
+/** The checked request, or undefined when the response has been sent (error page or error redirect). */
+async function checked(core: Core, req: Request, res: Response): Promise<AuthorizationRequest | undefined> {
+  const result = await core.authorizationCode.check(req.query as AuthorizationParams);
+  if (result.ok) return result.request;
+  if (result.redirect) res.redirect(303, result.redirectUrl);
+  else showError(req, res, result.error);
+  return undefined;
+}
+
+/** The checked request and the signed-in person, or undefined when the response has been sent (as `checked`, or the way to sign-in). */
+async function checkedForUser(core: Core, req: Request, res: Response): Promise<{ request: AuthorizationRequest; user: AuthenticatedUser } | undefined> {
+  const request = await checked(core, req, res);
+  if (!request) return undefined;
+  const user = currentUser(req);
+  if (!user) {
+    signInFirst(core, req, res, request);
     return undefined;
   }
+  return { request, user };
+}
 
-  /** Sign-in first: it comes back to this very URL (a local path; it carries no secret). */
-  function signInFirst(req: Request, res: Response, request: AuthorizationRequest): void {
-    if (request.prompt.has('none')) {
-      return res.redirect(303, flow.errorRedirect(request, new OAuthError('login_required', 'the user is not signed in')));
-    }
-    // Back to /authorize/continue: the redirect chain that starts at the sign-in form's POST must not
-    // end at the client (Chromium holds the whole chain to the sign-in page's `form-action 'self'`).
-    const back = safeReturnPath(`/authorize/continue${querySuffix(req)}`);
-    if (!back) return showError(req, res, new OAuthError('invalid_request', 'the authorization request is too long'));
-    redirectToSignIn(req, res, back);
+/** Sign-in first: it comes back to this very URL (a local path; it carries no secret). */
+function signInFirst(core: Core, req: Request, res: Response, request: AuthorizationRequest): void {
+  if (request.prompt.has('none')) {
+    return res.redirect(303, core.authorizationCode.errorRedirect(request, new OAuthError('login_required', 'the user is not signed in')));
   }
+  // Back to /authorize/continue: the redirect chain that starts at the sign-in form's POST must not
+  // end at the client (Chromium holds the whole chain to the sign-in page's `form-action 'self'`).
+  const back = safeReturnPath(`/authorize/continue${querySuffix(req)}`);
+  if (!back) return showError(req, res, new OAuthError('invalid_request', 'the authorization request is too long'));
+  redirectToSignIn(req, res, back);
+}
 
-  function showConsent(req: Request, res: Response, request: AuthorizationRequest, error?: string, status = 200, ticked?: readonly string[]): void {
-    const t = pageTranslator(req);
-    const client = request.client;
-    const host = new URL(request.redirectUri).host || new URL(request.redirectUri).protocol;
-    const body = renderConsent({
-      t,
-      clientName: client.name,
-      scopes: request.scopes.map((name) => ({
-        ...(core.catalog.get(name) ?? { name, description: name, permissions: [] }),
-        checked: ticked ? ticked.includes(name) : true,
-      })),
-      context: [{ label: t.t('authorize.redirectsTo'), value: host }],
-      // The form posts back to this URL, so the request comes along in the query.
-      action: `/authorize${querySuffix(req)}`,
-      csrfToken: csrfToken(req),
-      warning: { title: t.t('authorize.warningTitle', { client: client.name }), body: t.t('authorize.warning', { host }) },
-      error,
-    });
-    allowFormRedirectTo(res, request.redirectUri);
-    renderPage(req, res, { title: t.t('consent.title', { client: client.name }), body }, status);
+function showConsent(core: Core, req: Request, res: Response, request: AuthorizationRequest, error?: string, status = 200, ticked?: readonly string[]): void {
+  const t = pageTranslator(req);
+  const client = request.client;
+  const host = new URL(request.redirectUri).host || new URL(request.redirectUri).protocol;
+  const body = renderConsent({
+    t,
+    clientName: client.name,
+    scopes: request.scopes.map((name) => ({
+      ...describeScope(core, name),
+      checked: ticked ? ticked.includes(name) : true,
+    })),
+    context: [{ label: t.t('authorize.redirectsTo'), value: host }],
+    // The form posts back to this URL, so the request comes along in the query.
+    action: `/authorize${querySuffix(req)}`,
+    csrfToken: csrfToken(req),
+    warning: { title: t.t('authorize.warningTitle', { client: client.name }), body: t.t('authorize.warning', { host }) },
+    error,
+  });
+  allowFormRedirectTo(res, request.redirectUri);
+  renderPage(req, res, { title: t.t('consent.title', { client: client.name }), body }, status);
+}
+
+/** `GET /authorize` (and `/authorize/continue` after sign-in): the consent screen, unless it was answered before. */
+async function askConsent(core: Core, req: Request, res: Response): Promise<void> {
+  const flow = core.authorizationCode;
+  const found = await checkedForUser(core, req, res);
+  if (!found) return;
+  const { request, user } = found;
+  // A person who already answered this request for this client is not asked again; right
+  // after sign-in the screen shows, with their earlier choices ticked (see signInFirst).
+  const remembered = await flow.rememberedConsent(request, user.id);
+  if (remembered && req.path === '/authorize/continue') return showConsent(core, req, res, request, undefined, 200, remembered);
+  if (remembered) return res.redirect(303, await flow.approve(request, user.id, remembered));
+  if (request.prompt.has('none')) {
+    return res.redirect(303, flow.errorRedirect(request, new OAuthError('consent_required', 'the user has not consented to this request')));
   }
+  showConsent(core, req, res, request);
+}
 
-  router.get(
-    ['/authorize', '/authorize/continue'],
-    stack,
-    page(async (req, res) => {
-      const request = await checked(req, res);
-      if (!request) return;
-      const user = currentUser(req);
-      if (!user) return signInFirst(req, res, request);
-      // A person who already answered this request for this client is not asked again; right
-      // after sign-in the screen shows, with their earlier choices ticked (see signInFirst).
-      const remembered = await flow.rememberedConsent(request, user.id);
-      if (remembered && req.path === '/authorize/continue') return showConsent(req, res, request, undefined, 200, remembered);
-      if (remembered) return res.redirect(303, await flow.approve(request, user.id, remembered));
-      if (request.prompt.has('none')) {
-        return res.redirect(303, flow.errorRedirect(request, new OAuthError('consent_required', 'the user has not consented to this request')));
-      }
-      showConsent(req, res, request);
-    }),
-  );
-
-  router.post(
-    '/authorize',
-    stack,
-    requireCsrf,
-    page(async (req, res) => {
-      const request = await checked(req, res);
-      if (!request) return;
-      const user = currentUser(req);
-      if (!user) return signInFirst(req, res, request);
-      const body = req.body as Record<string, unknown>;
-      const ticked = body.scope === undefined ? [] : Array.isArray(body.scope) ? body.scope : [body.scope];
-      if (!ticked.every((s): s is string => typeof s === 'string')) return showError(req, res, new OAuthError('invalid_request', 'malformed consent form'));
-      // Unticking every scope is the same as denying (RFC 6749 §4.1.2.1 access_denied).
-      if (formValue(req, 'decision') !== 'approve' || ticked.length === 0) {
-        return res.redirect(303, flow.errorRedirect(request, new OAuthError('access_denied', 'the user denied the request')));
-      }
-      try {
-        res.redirect(303, await flow.approve(request, user.id, ticked));
-      } catch (err) {
-        // A scope that was not offered: the form was tampered with; ask again.
-        if (!(err instanceof OAuthError) || err.error !== 'invalid_scope') throw err;
-        showConsent(req, res, request, pageTranslator(req).t('error.badRequest'), 400);
-      }
-    }),
-  );
-
-  return router;
+/** `POST /authorize`: the consent form's answer, sent back to the client's redirect_uri. */
+async function decideConsent(core: Core, req: Request, res: Response): Promise<void> {
+  const flow = core.authorizationCode;
+  const found = await checkedForUser(core, req, res);
+  if (!found) return;
+  const { request, user } = found;
+  const ticked = formList(req, 'scope');
+  if (!ticked) return showError(req, res, new OAuthError('invalid_request', 'malformed consent form'));
+  // Unticking every scope is the same as denying (RFC 6749 §4.1.2.1 access_denied).
+  if (formValue(req, 'decision') !== 'approve' || ticked.length === 0) {
+    return res.redirect(303, flow.errorRedirect(request, new OAuthError('access_denied', 'the user denied the request')));
+  }
+  try {
+    res.redirect(303, await flow.approve(request, user.id, ticked));
+  } catch (err) {
+    // A scope that was not offered: the form was tampered with; ask again.
+    if (!(err instanceof OAuthError) || err.error !== 'invalid_scope') throw err;
+    showConsent(core, req, res, request, pageTranslator(req).t('error.badRequest'), 400);
+  }
 }

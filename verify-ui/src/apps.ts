@@ -1,7 +1,7 @@
+/** `/apps`: a developer's applications, the registration form, the one-time secret and the delete confirmation. */
 import { html, type SafeHtml } from './html.js';
 import type { MessageKey, Translator } from './i18n.js';
-import { csrfField, notice } from './layout.js';
-import type { PageContent } from './device-pages.js';
+import { csrfField, notice, type PageContent } from './layout.js';
 
 /** One registered application as `/apps` lists it. */
 export interface AppRow {

@@ -1,7 +1,7 @@
+/** `/authorize`'s error page, for a request that cannot be answered by redirect. */
 import { html } from './html.js';
 import type { Translator } from './i18n.js';
-import { notice } from './layout.js';
-import type { PageContent } from './device-pages.js';
+import { notice, type PageContent } from './layout.js';
 
 /**
  * The page shown when an authorization request cannot be answered by redirect

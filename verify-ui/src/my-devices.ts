@@ -1,7 +1,7 @@
+/** `/devices`, "My devices": the signed-in person's paired devices and the revoke confirmation. */
 import { html } from './html.js';
 import type { Translator } from './i18n.js';
-import { csrfField, notice } from './layout.js';
-import type { PageContent } from './device-pages.js';
+import { csrfField, notice, type PageContent } from './layout.js';
 
 /** One paired device as "My devices" shows it. */
 export interface DeviceRow {
