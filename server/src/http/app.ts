@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
-import { trustFunction } from './client-address.js';
+import { trustFunction } from '../net/client-address.js';
 import { deviceAuthorizationRouter } from './device-authorization.js';
 import { discoveryRouter } from './discovery.js';
 import { formParser } from './form.js';

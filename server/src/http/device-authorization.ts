@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Core } from '../core/index.js';
-import { pushEndpointUrl } from '../push/limits.js';
+import { pushEndpointUrl } from '../urls.js';
 import { readClientCredentials, readForm, type FormParams, type FormRequest } from './form.js';
 import { noStore } from './oauth-errors.js';
 

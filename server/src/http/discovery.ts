@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { GRANT_TYPES } from '../core/clients.js';
 import type { Core } from '../core/index.js';
-import { pushEndpointUrl } from '../push/limits.js';
+import { pushEndpointUrl } from '../urls.js';
 
 /**
  * RFC 8414 metadata. Lists only what works; every endpoint and grant added to the

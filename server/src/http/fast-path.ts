@@ -3,7 +3,7 @@ import type { Express, Request, Response } from 'express';
 import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
-import { clientAddress, trustFunction } from './client-address.js';
+import { clientAddress, trustFunction } from '../net/client-address.js';
 import { deviceAuthorizationAnswer } from './device-authorization.js';
 import { formParser, readForm, type FormParams } from './form.js';
 import { fromParserError, oauthErrorBody, oauthErrorHeaders } from './oauth-errors.js';

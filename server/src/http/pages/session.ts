@@ -13,7 +13,7 @@ import type { AuthenticatedUser } from '../../core/auth.js';
 import type { Core } from '../../core/index.js';
 import type { ActiveSession } from '../../core/sessions.js';
 import { safeEqual } from '../../core/secrets.js';
-import { addressKey } from '../client-address.js';
+import { addressKey } from '../../net/client-address.js';
 import {
   chooseLocale,
   renderError,
