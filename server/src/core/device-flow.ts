@@ -185,7 +185,7 @@ export function createDeviceFlow(deps: {
       };
       return { id: inserted.id, response };
     }
-    throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again', 503);
+    throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again');
   }
 
   async function pollRecord(client: ClientRecord, record: DeviceCodeRecord | undefined, commit = commitToStore): Promise<TokenResponse> {
@@ -205,7 +205,7 @@ export function createDeviceFlow(deps: {
     // RFC 8628 §3.5: slow_down when polled sooner than the interval in force; the first poll is free.
     // Paced in memory, so a pending poll writes nothing (see poll-pacing.ts).
     const { early, interval } = pacer.poll(record.id, now, record, SLOW_DOWN_STEP);
-    if (early) throw new OAuthError('slow_down', 'polling too fast', 400, { interval });
+    if (early) throw new OAuthError('slow_down', 'polling too fast', { interval });
     throw new OAuthError('authorization_pending', 'the user has not yet decided');
   }
 

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { clientAddress, trustFunction } from '../net/client-address.js';
 import { deviceAuthorizationAnswer } from './device-authorization.js';
 import { formParser, readForm, type FormParams } from './form.js';
-import { fromParserError, oauthErrorBody, oauthErrorHeaders } from './oauth-errors.js';
+import { fromParserError, httpStatus, oauthErrorBody, oauthErrorHeaders } from './oauth-errors.js';
 import { tokenAnswer } from './token.js';
 
 /** The answer of a fast route: the JSON body of a 200, or a rejection with an OAuthError. */
@@ -56,7 +56,7 @@ export function withFastPaths(core: Core, logger: Logger, app: Express): Request
     const fail = (err: unknown) => {
       const oauth = err instanceof OAuthError ? err : fromParserError(err as { type?: string; status?: number });
       if (oauth) {
-        done(oauth.status, oauthErrorBody(oauth), oauthErrorHeaders(oauth));
+        done(httpStatus(oauth), oauthErrorBody(oauth), oauthErrorHeaders(oauth));
         return;
       }
       logger.error({ err, method: 'POST', path }, 'unhandled error');

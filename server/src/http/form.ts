@@ -48,7 +48,7 @@ function formDecode(value: string): string {
   return decodeURIComponent(value.replace(/\+/g, ' '));
 }
 
-const invalidClient = (description: string) => new OAuthError('invalid_client', description, 401);
+const invalidClient = (description: string) => new OAuthError('invalid_client', description);
 
 /**
  * RFC 6749 §2.3.1: the client's credentials from `Authorization: Basic` or the body.

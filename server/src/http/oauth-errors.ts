@@ -1,11 +1,42 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { OAuthError } from '../core/errors.js';
+import { NotFoundError, OAuthError, type OAuthErrorCode } from '../core/errors.js';
 import type { Logger } from '../logger.js';
+
+/**
+ * An OAuth error the HTTP transport raises itself, about the request rather than the protocol
+ * (a body it cannot read or that is too large), with the status it is answered with.
+ */
+export class HttpOAuthError extends OAuthError {
+  constructor(
+    error: OAuthErrorCode,
+    description: string,
+    readonly status: number,
+  ) {
+    super(error, description);
+  }
+}
+
+/** The codes not answered 400 (RFC 6749 §5.2: "400 (Bad Request) ... unless specified otherwise"). */
+const STATUS_BY_CODE: Partial<Record<OAuthErrorCode, number>> = {
+  // RFC 6749 §5.2: "MAY return an HTTP 401"; always, here, with WWW-Authenticate.
+  invalid_client: 401,
+  // RFC 6750 §3.1 (the initial access token of RFC 7591 §3).
+  invalid_token: 401,
+  // RFC 6749 §4.1.2.1: the code stands for a 503 where a redirect cannot carry one; here it can.
+  temporarily_unavailable: 503,
+};
+
+/** The HTTP status an OAuth error is answered with. */
+export function httpStatus(err: OAuthError): number {
+  if (err instanceof HttpOAuthError) return err.status;
+  if (err instanceof NotFoundError) return 404;
+  return STATUS_BY_CODE[err.error] ?? 400;
+}
 
 /** RFC 6749 §5.2: the JSON error body, with `WWW-Authenticate` only on a 401. */
 export function sendOAuthError(res: Response, err: OAuthError): void {
   for (const [name, value] of Object.entries(oauthErrorHeaders(err))) res.setHeader(name, value);
-  res.status(err.status).json(oauthErrorBody(err));
+  res.status(httpStatus(err)).json(oauthErrorBody(err));
 }
 
 /** The headers of an OAuth error answer (shared with fast-path.ts). */
@@ -13,7 +44,7 @@ export function oauthErrorHeaders(err: OAuthError): Record<string, string> {
   // RFC 6749 §5.1: no cache may keep a token endpoint answer, and an error is one too (it may be
   // raised before the route's own no-store runs, by the body parser).
   const headers: Record<string, string> = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
-  if (err.status === 401) {
+  if (httpStatus(err) === 401) {
     headers['WWW-Authenticate'] = err.error === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Basic realm="kalm"';
   }
   return headers;
@@ -39,23 +70,23 @@ export function errorDescription(text: string): string {
 }
 
 /** Body-parser errors are bad input, not server faults: map them to invalid_request. */
-export function fromParserError(err: { type?: string; status?: number }): OAuthError | undefined {
+export function fromParserError(err: { type?: string; status?: number }): HttpOAuthError | undefined {
   switch (err.type) {
     case 'entity.too.large':
-      return new OAuthError('invalid_request', 'request body is too large', 413);
+      return new HttpOAuthError('invalid_request', 'request body is too large', 413);
     case 'parameters.too.many':
-      return new OAuthError('invalid_request', 'too many parameters', 413);
+      return new HttpOAuthError('invalid_request', 'too many parameters', 413);
     case 'charset.unsupported':
     case 'encoding.unsupported':
-      return new OAuthError('invalid_request', 'unsupported body encoding', 415);
+      return new HttpOAuthError('invalid_request', 'unsupported body encoding', 415);
     case 'entity.parse.failed':
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':
-      return new OAuthError('invalid_request', 'malformed request body', 400);
+      return new HttpOAuthError('invalid_request', 'malformed request body', 400);
     default:
       return typeof err.status === 'number' && err.status >= 400 && err.status < 500
-        ? new OAuthError('invalid_request', 'malformed request', err.status)
+        ? new HttpOAuthError('invalid_request', 'malformed request', err.status)
         : undefined;
   }
 }

@@ -21,7 +21,7 @@ export function tokenManagementRouter(core: Core): Router {
     const params = readForm(req);
     const credentials = readClientCredentials(req, params);
     // RFC 7662 §2.1: the caller must authenticate; a public client cannot.
-    if (credentials.method === 'none') throw new OAuthError('invalid_client', 'introspection needs client authentication', 401);
+    if (credentials.method === 'none') throw new OAuthError('invalid_client', 'introspection needs client authentication');
     await core.clients.authenticate(credentials);
     res.json(await core.tokens.introspect(required(params, 'token'), params.token_type_hint));
   });

@@ -4,6 +4,7 @@ import { GRANT_ALIASES, GRANT_TYPES } from '../../core/clients.js';
 import { OAuthError } from '../../core/errors.js';
 import type { Core } from '../../core/index.js';
 import type { ApplicationKind, UserRecord } from '../../store/types.js';
+import { httpStatus } from '../oauth-errors.js';
 import {
   renderAppDeleteConfirm,
   renderApps,
@@ -155,7 +156,7 @@ export function appsRouter(core: Core): Router {
         renderPage(req, res, renderAppSecret({ t, name: client?.name ?? clientId, clientId, clientSecret, rotated: true }));
       } catch (err) {
         if (!(err instanceof OAuthError)) throw err;
-        await showApps(req, res, user, { status: err.status, flash: { kind: 'error', text: t.t('apps.notFound') } });
+        await showApps(req, res, user, { status: httpStatus(err), flash: { kind: 'error', text: t.t('apps.notFound') } });
       }
     }),
   );
