@@ -1,6 +1,9 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+/**
+ * OAuth errors as HTTP answers (RFC 6749 §5.2), for both HTTP stacks: the status of each error
+ * code, the `WWW-Authenticate` challenge of a 401, the JSON body, and the body parser's refusals
+ * as errors. Core's `OAuthError` says what went wrong; the status is decided here.
+ */
 import { NotFoundError, OAuthError, type OAuthErrorCode } from '../core/errors.js';
-import type { Logger } from '../logger.js';
 
 /**
  * An OAuth error the HTTP transport raises itself, about the request rather than the protocol
@@ -33,27 +36,22 @@ export function httpStatus(err: OAuthError): number {
   return STATUS_BY_CODE[err.error] ?? 400;
 }
 
-/** RFC 6749 §5.2: the JSON error body, with `WWW-Authenticate` only on a 401. */
-export function sendOAuthError(res: Response, err: OAuthError): void {
-  for (const [name, value] of Object.entries(oauthErrorHeaders(err))) res.setHeader(name, value);
-  res.status(httpStatus(err)).json(oauthErrorBody(err));
+const BEARER_CHALLENGE = { 'WWW-Authenticate': 'Bearer error="invalid_token"' } as const;
+const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="kalm"' } as const;
+
+/** The `WWW-Authenticate` header of an error answered with `status`: only a 401 has one (RFC 9110 §15.5.2). */
+export function challengeHeaders(err: OAuthError, status: number): Readonly<Record<string, string>> | undefined {
+  if (status !== 401) return undefined;
+  return err.error === 'invalid_token' ? BEARER_CHALLENGE : BASIC_CHALLENGE;
 }
 
-/** The headers of an OAuth error answer (shared with fast-path.ts). */
-export function oauthErrorHeaders(err: OAuthError): Record<string, string> {
-  // RFC 6749 §5.1: no cache may keep a token endpoint answer, and an error is one too (it may be
-  // raised before the route's own no-store runs, by the body parser).
-  const headers: Record<string, string> = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
-  if (httpStatus(err) === 401) {
-    headers['WWW-Authenticate'] = err.error === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Basic realm="kalm"';
-  }
-  return headers;
-}
-
-/** The JSON body of an OAuth error answer (shared with fast-path.ts). */
+/** The JSON body of an OAuth error answer. */
 export function oauthErrorBody(err: OAuthError): Record<string, string | number> {
   return { ...err.toJSON(), error_description: errorDescription(err.description) };
 }
+
+/** The body of an answer to a request that failed on our side; the error itself is logged, never sent. */
+export const SERVER_ERROR_BODY = { error: 'server_error', error_description: 'internal error' } as const;
 
 /**
  * RFC 6749 §5.2: `error_description` is limited to %x20-21 / %x23-5B / %x5D-7E, so no `"`, no `\`
@@ -69,8 +67,14 @@ export function errorDescription(text: string): string {
     .slice(0, 500);
 }
 
+/** What body-parser says when it refuses a body. */
+export interface ParserError {
+  type?: string;
+  status?: number;
+}
+
 /** Body-parser errors are bad input, not server faults: map them to invalid_request. */
-export function fromParserError(err: { type?: string; status?: number }): HttpOAuthError | undefined {
+export function fromParserError(err: ParserError): HttpOAuthError | undefined {
   switch (err.type) {
     case 'entity.too.large':
       return new HttpOAuthError('invalid_request', 'request body is too large', 413);
@@ -91,26 +95,8 @@ export function fromParserError(err: { type?: string; status?: number }): HttpOA
   }
 }
 
-/** The last middleware: OAuth errors as RFC JSON; anything else is a bug, logged and answered 500. */
-export function oauthErrorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const oauth = err instanceof OAuthError ? err : fromParserError(err as { type?: string; status?: number });
-    if (res.headersSent) {
-      logger.error({ err, path: req.path }, 'error after the response started');
-      return;
-    }
-    if (oauth) {
-      sendOAuthError(res, oauth);
-      return;
-    }
-    logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
-    res.status(500).json({ error: 'server_error', error_description: 'internal error' });
-  };
+/** The OAuth error a thrown value is answered with, or undefined for a bug (answered 500 and logged). */
+export function asOAuthError(err: unknown): OAuthError | undefined {
+  if (err instanceof OAuthError) return err;
+  return typeof err === 'object' && err !== null ? fromParserError(err as ParserError) : undefined;
 }
-
-/** RFC 6749 §5.1 / RFC 8628 §3.2: token-bearing responses must never be cached. */
-export const noStore: RequestHandler = (_req, res, next) => {
-  res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('Pragma', 'no-cache');
-  next();
-};

@@ -1,0 +1,91 @@
+/**
+ * The protocol router: every protocol endpoint (routes.ts) on bare `node:http`, everything else
+ * to the pages app. A request is matched on its path alone (the query string never decides),
+ * answered through `send()` with the endpoint's header set, and logged in one line. The hot
+ * path is here: every waiting device polls `POST /token` every few seconds, so the table is
+ * built once and a request costs a string scan and a map lookup before its endpoint runs.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Core } from '../../core/index.js';
+import type { Logger } from '../../logger.js';
+import { asOAuthError, challengeHeaders, httpStatus, oauthErrorBody, SERVER_ERROR_BODY } from '../oauth-errors.js';
+import { logRequest, requestStart } from '../request-log.js';
+import { protocolEndpoints, type Endpoint } from './routes.js';
+import { endpointHeaders, send, type EndpointHeaders } from './send.js';
+
+interface Route {
+  endpoint: Endpoint;
+  headers: EndpointHeaders;
+}
+
+/** The path of a request target: everything before the query string. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * The key a path missed by the exact lookup is tried under: Express's default matching, which
+ * served these paths before, ignores case and one trailing slash (`/Token/` is `/token`).
+ */
+function looseKey(path: string): string {
+  return (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
+}
+
+/**
+ * The request listener of the HTTP server: protocol endpoints are answered here, every other
+ * request goes to `pages` (the Express app of the pages).
+ */
+export function createProtocolRouter(core: Core, logger: Logger, pages: RequestListener): RequestListener {
+  const routes = new Map<string, Route>();
+  for (const endpoint of protocolEndpoints(core)) routes.set(endpoint.path, { endpoint, headers: endpointHeaders(endpoint) });
+  const lost = (err: unknown) => logger.error({ err }, 'protocol answer failed');
+
+  return function routeRequest(req, res) {
+    const path = pathOf(req.url ?? '/');
+    const route = routes.get(path) ?? routes.get(looseKey(path));
+    if (route === undefined) {
+      pages(req, res);
+      return;
+    }
+    serve(route, req, res, path, logger).catch(lost);
+  };
+}
+
+/** Answer one request to a protocol endpoint, and log it. */
+async function serve({ endpoint, headers }: Route, req: IncomingMessage, res: ServerResponse, path: string, logger: Logger): Promise<void> {
+  const start = requestStart(logger);
+  const method = req.method;
+  let status: number;
+  // RFC 9110 §9.3.2: HEAD is a GET without the body (Node drops it).
+  if (method === endpoint.method || (method === 'HEAD' && endpoint.method === 'GET')) {
+    try {
+      const body = await endpoint.answer(req, res);
+      status = endpoint.status;
+      send(res, status, body, headers.success);
+    } catch (err) {
+      status = sendError(res, err, headers, logger, method, path);
+    }
+  } else if (method === 'OPTIONS') {
+    status = 204;
+    send(res, status, undefined, headers.options);
+  } else {
+    // Any other method: the 404 the Express routes answered (test/http/bad-input.test.ts pins it).
+    status = 404;
+    send(res, status, { error: 'not_found', error_description: `no route for ${method} ${path}` }, headers.failure);
+  }
+  if (start !== undefined) logRequest(logger, method, path, status, start);
+}
+
+/** RFC 6749 §5.2: an OAuth error as its JSON answer; anything else is a bug, logged and answered 500. Returns the status. */
+function sendError(res: ServerResponse, err: unknown, headers: EndpointHeaders, logger: Logger, method: string | undefined, path: string): number {
+  const oauth = asOAuthError(err);
+  if (!oauth) {
+    logger.error({ err, method, path }, 'unhandled error');
+    send(res, 500, SERVER_ERROR_BODY, headers.failure);
+    return 500;
+  }
+  const status = httpStatus(oauth);
+  send(res, status, oauthErrorBody(oauth), headers.failure, challengeHeaders(oauth, status));
+  return status;
+}
