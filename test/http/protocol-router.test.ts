@@ -217,6 +217,25 @@ describe('the router', () => {
     for (const res of [metadata, health]) expect(res.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
+  it('tags the metadata and the keys, and answers 304 to a cache that already holds them', async () => {
+    for (const path of ['/.well-known/openid-configuration', '/jwks.json']) {
+      const first = await fetch(`${server.url}${path}`);
+      const tag = first.headers.get('etag');
+      expect(tag, path).toMatch(/^W\/"[0-9a-f]+-[A-Za-z0-9+/]{27}"$/);
+      // A revalidation as a browser sends it (fetch would add `Cache-Control: no-cache` to a bare If-None-Match).
+      const again = await fetch(`${server.url}${path}`, { headers: { 'if-none-match': tag!, 'cache-control': 'max-age=0' } });
+      expect(again.status, path).toBe(304);
+      expect(again.headers.get('etag'), path).toBe(tag);
+      expect(again.headers.get('cache-control'), path).toBe(first.headers.get('cache-control'));
+      expect(await again.text(), path).toBe('');
+      // An end-to-end reload, or a tag of something else, gets the whole answer.
+      expect((await fetch(`${server.url}${path}`, { headers: { 'if-none-match': tag!, 'cache-control': 'no-cache' } })).status, path).toBe(200);
+      expect((await fetch(`${server.url}${path}`, { headers: { 'if-none-match': 'W/"0-other"', 'cache-control': 'max-age=0' } })).status, path).toBe(200);
+    }
+    // Token-bearing answers are never stored, so they carry no tag.
+    expect((await server.post('/device_authorization', { client_id: publicClient })).headers.get('etag')).toBeNull();
+  });
+
   it('answers HEAD on a GET endpoint with its headers and no body, and any other method with the 404 JSON', async () => {
     const head = await fetch(`${server.url}/healthz`, { method: 'HEAD' });
     expect(head.status).toBe(200);

@@ -1,9 +1,14 @@
 /**
  * The protocol router: every protocol endpoint (routes.ts) on bare `node:http`, everything else
  * to the pages app. A request is matched on its path alone (the query string never decides),
- * answered through `send()` with the endpoint's header set, and logged in one line. The hot
- * path is here: every waiting device polls `POST /token` every few seconds, so the table is
- * built once and a request costs a string scan and a map lookup before its endpoint runs.
+ * answered through `send()` with the endpoint's header set, and logged in one line.
+ *
+ * The hot path is here: every waiting device polls `POST /token` every few seconds (RFC 8628
+ * §3.4, nearly always answered authorization_pending), then refreshes, and every device that
+ * starts pairing calls `POST /device_authorization`. Express's per-request work (request and
+ * response set-up, walking the middleware and routers, an ETag hash of every answer) cost about
+ * as much as the work itself (README, Performance), so these endpoints never enter it: the table
+ * is built once, and a request costs a string scan and a map lookup before its endpoint runs.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Core } from '../../core/index.js';
@@ -61,18 +66,15 @@ async function serve({ endpoint, headers }: Route, req: IncomingMessage, res: Se
   if (method === endpoint.method || (method === 'HEAD' && endpoint.method === 'GET')) {
     try {
       const body = await endpoint.answer(req, res);
-      status = endpoint.status;
-      send(res, status, body, headers.success);
+      status = send(res, endpoint.status, body, headers.success, undefined, headers.revalidated ? req : undefined);
     } catch (err) {
       status = sendError(res, err, headers, logger, method, path);
     }
   } else if (method === 'OPTIONS') {
-    status = 204;
-    send(res, status, undefined, headers.options);
+    status = send(res, 204, undefined, headers.options);
   } else {
     // Any other method: the 404 the Express routes answered (test/http/bad-input.test.ts pins it).
-    status = 404;
-    send(res, status, { error: 'not_found', error_description: `no route for ${method} ${path}` }, headers.failure);
+    status = send(res, 404, { error: 'not_found', error_description: `no route for ${method} ${path}` }, headers.failure);
   }
   if (start !== undefined) logRequest(logger, method, path, status, start);
 }
@@ -82,10 +84,8 @@ function sendError(res: ServerResponse, err: unknown, headers: EndpointHeaders, 
   const oauth = asOAuthError(err);
   if (!oauth) {
     logger.error({ err, method, path }, 'unhandled error');
-    send(res, 500, SERVER_ERROR_BODY, headers.failure);
-    return 500;
+    return send(res, 500, SERVER_ERROR_BODY, headers.failure);
   }
   const status = httpStatus(oauth);
-  send(res, status, oauthErrorBody(oauth), headers.failure, challengeHeaders(oauth, status));
-  return status;
+  return send(res, status, oauthErrorBody(oauth), headers.failure, challengeHeaders(oauth, status));
 }
