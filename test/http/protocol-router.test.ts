@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
+import { rawRequest } from '../reliability/support/raw-http.js';
 
 // The protocol endpoints are served by one router on node:http (server/src/http/protocol/):
 // matched on the path alone, every answer sent with the endpoint's one header set. These tests
@@ -247,6 +248,19 @@ describe('the router', () => {
       expect(res.body, `${method} ${path}`).toEqual({ error: 'not_found', error_description: `no route for ${method} ${path.split('?')[0]}` });
       expect(res.headers['x-content-type-options']).toBe('nosniff');
     }
+  });
+
+  it('serves a protocol path in the absolute form, in another case or with a trailing slash, as the Express routes did', async () => {
+    const body = Buffer.from(form({ client_id: publicClient, grant_type: 'password' }));
+    const host = new URL(server.url).host;
+    for (const path of [`http://${host}/token`, '/TOKEN', '/token/', `http://${host}/Token/?x=1`]) {
+      const res = await rawRequest(server.url, { method: 'POST', path, headers: FORM, body });
+      expect(res.status, path).toBe(400);
+      expect(JSON.parse(res.body.toString('utf8')), path).toMatchObject({ error: 'unsupported_grant_type' });
+    }
+    const keys = await rawRequest(server.url, { method: 'GET', path: `http://${host}/jwks.json?x=1`, headers: {} });
+    expect(keys.status).toBe(200);
+    expect(keys.headers['cache-control']).toBe('public, max-age=60');
   });
 
   it('hands every other path to the pages, and logs each protocol request once, without its query string', async () => {

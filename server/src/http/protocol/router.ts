@@ -30,6 +30,18 @@ function pathOf(url: string): string {
 }
 
 /**
+ * The path of an absolute-form target (`POST http://host/token`), which RFC 9112 §3.2.2 says a
+ * server must accept; anything that is not a URL (`OPTIONS *`) stays as it is.
+ */
+function absoluteFormPath(target: string): string {
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return target;
+  }
+}
+
+/**
  * The key a path missed by the exact lookup is tried under: Express's default matching, which
  * served these paths before, ignores case and one trailing slash (`/Token/` is `/token`).
  */
@@ -47,11 +59,16 @@ export function createProtocolRouter(core: Core, logger: Logger, pages: RequestL
   const lost = (err: unknown) => logger.error({ err }, 'protocol answer failed');
 
   return function routeRequest(req, res) {
-    const path = pathOf(req.url ?? '/');
-    const route = routes.get(path) ?? routes.get(looseKey(path));
+    let path = pathOf(req.url ?? '/');
+    let route = routes.get(path);
     if (route === undefined) {
-      pages(req, res);
-      return;
+      // Not the hot path: the pages, and protocol paths written unusually.
+      if (!path.startsWith('/')) path = absoluteFormPath(path);
+      route = routes.get(looseKey(path));
+      if (route === undefined) {
+        pages(req, res);
+        return;
+      }
     }
     serve(route, req, res, path, logger).catch(lost);
   };
