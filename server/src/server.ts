@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createCore, type Core, type CoreOptions } from './core/index.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
-import { withFastPaths } from './http/fast-path.js';
+import { createProtocolRouter } from './http/protocol/router.js';
 import { createLogger, type Logger } from './logger.js';
 import { startMqttBridge, type MqttBridge } from './mqtt/bridge.js';
 import { attachPush } from './push/index.js';
@@ -61,8 +61,8 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     // The app is built once the URL is final (some routers read it as they are built). This runs in the
     // tick that reported 'listening', before the event loop can read any connection.
     Object.assign(config, boundPublicUrl(config, port));
-    // Device-code polls and device authorization requests take a cheaper route; everything else goes to the app.
-    http.on('request', withFastPaths(core, logger, createApp(core, logger)));
+    // The protocol endpoints are answered by the protocol router; every other request goes to the pages app.
+    http.on('request', createProtocolRouter(core, logger, createApp(core, logger)));
     detachers.push(attachPush(http, core, logger).stop);
     if (typeof config.trustProxy === 'number' && (config.host === '0.0.0.0' || config.host === '::')) {
       // A hop count trusts whoever connects: fine behind a proxy that alone can reach the port.

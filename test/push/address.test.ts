@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressKey } from '../../server/src/push/address.js';
+import { addressKey } from '../../server/src/net/client-address.js';
 
 describe('the per-address key of the push socket cap', () => {
   it('counts an IPv4 address as itself, also when it arrives IPv4-mapped', () => {

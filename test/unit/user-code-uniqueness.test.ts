@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../server/src/config.js';
 import { GRANT_TYPES } from '../../server/src/core/clients.js';
+import type { OAuthError } from '../../server/src/core/errors.js';
 import { createCore, type Core } from '../../server/src/core/index.js';
 import { systemRandom, type RandomSource } from '../../server/src/core/secrets.js';
+import { httpStatus } from '../../server/src/http/oauth-errors.js';
 import { createSqliteStore } from '../../server/src/store/sqlite/index.js';
 import { fakeClock } from '../helpers/clock.js';
 import type { ClientRecord } from '../../server/src/store/port/index.js';
@@ -49,6 +51,9 @@ describe('user code uniqueness among live codes', () => {
 
   it('answers temporarily_unavailable rather than loop when no free code can be drawn', async () => {
     queued.push(...Array.from({ length: 10 }, () => ALL_B));
-    await expect(core.deviceFlow.authorize(client, undefined)).rejects.toMatchObject({ error: 'temporarily_unavailable', status: 503 });
+    const refused = await core.deviceFlow.authorize(client, undefined).then(() => undefined, (err: unknown) => err as OAuthError);
+    expect(refused).toMatchObject({ error: 'temporarily_unavailable' });
+    // Core says what went wrong; HTTP answers it 503.
+    expect(httpStatus(refused!)).toBe(503);
   });
 });

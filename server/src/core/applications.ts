@@ -1,5 +1,5 @@
 import { GRANT_TYPES, type ClientService } from './clients.js';
-import { OAuthError } from './errors.js';
+import { NotFoundError, OAuthError } from './errors.js';
 import { assertValidRedirectUri } from './redirect-uris.js';
 import { hashPassword, newSecret, type RandomSource } from './secrets.js';
 import type { ScopeCatalog } from './scopes.js';
@@ -94,7 +94,7 @@ export function createApplicationService(deps: {
     const client = await deps.clients.get(clientId);
     // Someone else's application answers like a missing one.
     if (!client || (client.ownerUserId !== owner.id && owner.role !== 'admin')) {
-      throw new OAuthError('invalid_request', 'no such application', 404);
+      throw new NotFoundError('no such application');
     }
     return client;
   }
@@ -103,7 +103,7 @@ export function createApplicationService(deps: {
     mayRegister,
     async create(owner, input, registration = { via: 'apps' }) {
       // An initial access token is the operator's say-so; on /apps the account's role decides.
-      if (registration.via === 'apps' && (!owner || !mayRegister(owner))) throw new OAuthError('access_denied', 'only developer and admin accounts register applications', 403);
+      if (registration.via === 'apps' && (!owner || !mayRegister(owner))) throw new OAuthError('access_denied', 'only developer and admin accounts register applications');
       const app = validateApplication(input, deps.catalog);
       const { client, clientSecret } = await deps.clients.create({
         name: app.name,

@@ -83,7 +83,7 @@ export function createClientService(deps: {
     return true;
   }
 
-  const invalidClient = (description: string) => new OAuthError('invalid_client', description, 401);
+  const invalidClient = (description: string) => new OAuthError('invalid_client', description);
 
   return {
     async create(input) {

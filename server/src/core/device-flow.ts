@@ -167,7 +167,7 @@ async function createCode(flow: DeviceFlowContext, client: ClientRecord, scope: 
     if (!inserted) continue; // the user code belongs to another live request: draw again
     return { id: inserted.id, response: authorizationResponse(config, deviceCode, userCode, expiresIn, interval) };
   }
-  throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again', 503);
+  throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again');
 }
 
 /** RFC 8628 §3.2: the user code as shown, and where to type it. */
@@ -219,7 +219,7 @@ function checkPace(pacer: PollPacer, record: DeviceCodeRecord, now: number): nev
   // RFC 8628 §3.5: slow_down when polled sooner than the interval in force; the first poll is free.
   // Paced in memory, so a pending poll writes nothing (see poll-pacing.ts).
   const { early, interval } = pacer.poll(record.id, now, record, SLOW_DOWN_STEP);
-  if (early) throw new OAuthError('slow_down', 'polling too fast', 400, { interval });
+  if (early) throw new OAuthError('slow_down', 'polling too fast', { interval });
   throw new OAuthError('authorization_pending', 'the user has not yet decided');
 }
 

@@ -25,7 +25,8 @@ export type OAuthErrorCode =
 
 /**
  * The one error class of the protocol: `core/` throws it, `http/` turns it into
- * RFC 6749 §5.2 JSON, `mqtt/` into a `…/rejected` message.
+ * RFC 6749 §5.2 JSON, `mqtt/` into a `…/rejected` message. It says what went wrong;
+ * each transport picks its own answer for it (the HTTP status: http/oauth-errors.ts).
  */
 export class OAuthError extends Error {
   override readonly name = 'OAuthError';
@@ -33,8 +34,6 @@ export class OAuthError extends Error {
   constructor(
     readonly error: OAuthErrorCode,
     readonly description: string,
-    /** HTTP status; 400 unless the RFC says otherwise (401 for invalid_client). */
-    readonly status: number = error === 'invalid_client' || error === 'invalid_token' ? 401 : 400,
     /** Extra members of the error body, such as the new `interval` of a slow_down. */
     readonly extra: Record<string, string | number> = {},
   ) {
@@ -43,5 +42,16 @@ export class OAuthError extends Error {
 
   toJSON(): Record<string, string | number> {
     return { error: this.error, error_description: this.description, ...this.extra };
+  }
+}
+
+/**
+ * The caller named something that does not exist, or that is not theirs to see (which
+ * answers alike, so that nobody learns what others own). An invalid_request to the protocol;
+ * HTTP answers it 404.
+ */
+export class NotFoundError extends OAuthError {
+  constructor(description: string) {
+    super('invalid_request', description);
   }
 }

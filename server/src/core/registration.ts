@@ -44,7 +44,7 @@ export function createRegistrationService(deps: {
   random: RandomSource;
 }): RegistrationService {
   const { store, clock } = deps;
-  const invalidToken = (description: string) => new OAuthError('invalid_token', description, 401);
+  const invalidToken = (description: string) => new OAuthError('invalid_token', description);
 
   return {
     async issueInitialAccessToken({ ownerUserId, expiresIn, uses }) {

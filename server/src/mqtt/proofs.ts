@@ -37,7 +37,7 @@ function readClaims(body: unknown, rid: string): FreshClaims & Record<string, un
 async function assertFreshAndNew(remember: RememberProof, claims: FreshClaims, now: number): Promise<void> {
   const iatMs = claims.iat * 1000;
   if (Math.abs(now - iatMs) > PROOF_MAX_SKEW_SECONDS * 1000) {
-    throw new OAuthError('invalid_request', `proof "iat" is more than ${PROOF_MAX_SKEW_SECONDS} s from server time`, 400, {
+    throw new OAuthError('invalid_request', `proof "iat" is more than ${PROOF_MAX_SKEW_SECONDS} s from server time`, {
       server_time: Math.floor(now / 1000),
     });
   }

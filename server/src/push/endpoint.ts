@@ -2,10 +2,11 @@ import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Core } from '../core/index.js';
-import { addressKey, clientAddress, trustFunction } from '../http/client-address.js';
 import type { Logger } from '../logger.js';
+import { addressKey, clientAddress, trustFunction } from '../net/client-address.js';
+import { ENDPOINT_PATHS } from '../urls.js';
 import { createPushHub, type PushHub } from './hub.js';
-import { CREDENTIAL_PARAMS, PUSH_CLOSE, PUSH_PATH, pushLimits, type PushLimits } from './limits.js';
+import { CREDENTIAL_PARAMS, PUSH_CLOSE, pushLimits, type PushLimits } from './limits.js';
 import { PushSession } from './session.js';
 
 /** The push endpoint attached to an HTTP server. */
@@ -105,7 +106,7 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
       refuse(req, socket, 400, 'bad request target');
       return;
     }
-    if (url.pathname !== PUSH_PATH) {
+    if (url.pathname !== ENDPOINT_PATHS.push) {
       refuse(req, socket, 404, 'no WebSocket endpoint here');
       return;
     }

@@ -1,3 +1,3 @@
 export { attachPush, type PushEndpoint } from './endpoint.js';
-export { PUSH_CLOSE, PUSH_PATH, pushEndpointUrl, pushLimits, type PushLimits } from './limits.js';
+export { PUSH_CLOSE, pushLimits, type PushLimits } from './limits.js';
 export type { PushMessage, PushStatus, SubscribeRequest } from './protocol.js';

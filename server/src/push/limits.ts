@@ -1,8 +1,5 @@
 import type { Config } from '../config.js';
 
-/** Where the push endpoint listens, on the same HTTP server as everything else. */
-export const PUSH_PATH = '/push';
-
 /**
  * Close codes of the push protocol. 1000/1009 are RFC 6455 §7.4.1; the 4xxx range is
  * ours (RFC 6455 §7.4.2: "reserved for private use"), numbered after the HTTP status
@@ -59,8 +56,3 @@ export function pushLimits(config: Config): PushLimits {
 
 /** Query parameters that would carry a credential: refused before the handshake (they end up in logs and histories). */
 export const CREDENTIAL_PARAMS = ['device_code', 'access_token', 'token', 'refresh_token', 'code', 'client_secret'];
-
-/** The push URL advertised for a server: its public URL with http→ws, https→wss, plus `/push`. */
-export function pushEndpointUrl(publicUrl: string): string {
-  return `${publicUrl.replace(/^http(s?):/i, 'ws$1:')}${PUSH_PATH}`;
-}

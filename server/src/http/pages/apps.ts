@@ -5,6 +5,7 @@ import { GRANT_ALIASES, GRANT_TYPES } from '../../core/clients.js';
 import { OAuthError } from '../../core/errors.js';
 import type { Core } from '../../core/index.js';
 import type { ApplicationKind, UserRecord } from '../../store/port/index.js';
+import { httpStatus } from '../oauth-errors.js';
 import {
   renderAppDeleteConfirm,
   renderApps,
@@ -142,7 +143,7 @@ async function rotateAppSecret(core: Core, req: Request, res: Response): Promise
     renderPage(req, res, renderAppSecret({ t, name: client?.name ?? clientId, clientId, clientSecret, rotated: true }));
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
-    await showApps(core, req, res, user, { status: err.status, flash: { kind: 'error', text: t.t('apps.notFound') } });
+    await showApps(core, req, res, user, { status: httpStatus(err), flash: { kind: 'error', text: t.t('apps.notFound') } });
   }
 }
 

@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import type { Core } from '../../core/index.js';
 import { tvAssets, type TvAsset, type TvAssets } from '@kalm/verify-ui/tv';
-import { pushEndpointUrl } from '../../push/limits.js';
+import { pushEndpointUrl } from '../../urls.js';
 
 /** The client the TV demo pairs as; `npm start` creates it on a fresh database. */
 export const TV_DEMO_CLIENT_ID = 'tv-demo';

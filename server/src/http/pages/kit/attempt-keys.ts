@@ -1,6 +1,6 @@
 /** The keys a failed code entry or sign-in is counted under: one per client address, one per browser. */
 import type { Request } from 'express';
-import { addressKey } from '../../client-address.js';
+import { addressKey } from '../../../net/client-address.js';
 import { sessionLimiterKey } from './session.js';
 
 /**

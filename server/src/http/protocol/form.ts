@@ -1,18 +1,20 @@
-import type { IncomingMessage } from 'node:http';
-import express, { type RequestHandler } from 'express';
-import { OAuthError } from '../core/errors.js';
-import type { ClientCredentials } from '../core/clients.js';
-
-/** Parse `application/x-www-form-urlencoded` bodies up to `limit` bytes; repeated names become arrays (refused later). */
-export function formParser(limit: number): RequestHandler {
-  return express.urlencoded({ extended: false, limit, parameterLimit: 100 });
-}
+/**
+ * The form of a protocol request (RFC 6749 §3.1, §3.2): the body read by the one form parser,
+ * its parameters checked (content type, no repeats, empty = absent), and the client's
+ * credentials (§2.3.1).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientCredentials } from '../../core/clients.js';
+import { OAuthError } from '../../core/errors.js';
+import { readBody, type BodyParser, type ParsedRequest } from '../body-parsers.js';
 
 /** A parsed form whose every parameter appears at most once (RFC 6749 §3.1, §3.2). */
 export type FormParams = Record<string, string | undefined>;
 
-/** What `readForm` and `readClientCredentials` read of a request: an Express one, or a bare one whose body was parsed. */
-export type FormRequest = Pick<IncomingMessage, 'headers'> & { body?: unknown };
+/** Read `req`'s body with the form parser (body-parsers.ts), then its parameters (`readForm`). */
+export async function readRequestForm(parser: BodyParser, req: IncomingMessage, res: ServerResponse): Promise<FormParams> {
+  return readForm(await readBody(parser, req, res));
+}
 
 /**
  * The request's form parameters, or invalid_request when the body is not
@@ -20,8 +22,8 @@ export type FormRequest = Pick<IncomingMessage, 'headers'> & { body?: unknown };
  * as absent (RFC 6749 §3.1: "parameters sent without a value MUST be treated as
  * if they were omitted").
  */
-export function readForm(req: FormRequest): FormParams {
-  // Judge the header itself: `req.is()` answers null for an empty body, which is a missing
+export function readForm(req: ParsedRequest): FormParams {
+  // Judge the header itself: type-is answers null for an empty body, which is a missing
   // parameter, not a wrong content type.
   const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (mediaType !== 'application/x-www-form-urlencoded') {
@@ -48,14 +50,14 @@ function formDecode(value: string): string {
   return decodeURIComponent(value.replace(/\+/g, ' '));
 }
 
-const invalidClient = (description: string) => new OAuthError('invalid_client', description, 401);
+const invalidClient = (description: string) => new OAuthError('invalid_client', description);
 
 /**
  * RFC 6749 §2.3.1: the client's credentials from `Authorization: Basic` or the body.
  * Using two methods is refused, except that a `client_id` in the body that matches
  * the Basic one is accepted (some clients always send it).
  */
-export function readClientCredentials(req: FormRequest, params: FormParams): ClientCredentials {
+export function readClientCredentials(req: IncomingMessage, params: FormParams): ClientCredentials {
   const header = req.headers.authorization;
   if (header !== undefined) {
     const match = /^Basic ([A-Za-z0-9+/=._~-]+)$/i.exec(header.trim());

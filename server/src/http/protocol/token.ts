@@ -1,11 +1,11 @@
-import { Router } from 'express';
-import { GRANT_TYPES } from '../core/clients.js';
-import { OAuthError } from '../core/errors.js';
-import type { Core } from '../core/index.js';
-import type { TokenResponse } from '../core/tokens.js';
-import type { ClientRecord } from '../store/port/index.js';
-import { readClientCredentials, readForm, required, type FormParams, type FormRequest } from './form.js';
-import { noStore, sendOAuthError } from './oauth-errors.js';
+/** RFC 6749 §3.2: the token endpoint, one handler per grant type. */
+import type { IncomingMessage } from 'node:http';
+import { GRANT_TYPES } from '../../core/clients.js';
+import { OAuthError } from '../../core/errors.js';
+import type { Core } from '../../core/index.js';
+import type { TokenResponse } from '../../core/tokens.js';
+import type { ClientRecord } from '../../store/port/index.js';
+import { readClientCredentials, required, type FormParams } from './form.js';
 
 /** One grant type of the token endpoint: the client is authenticated and allowed the grant. */
 export type GrantHandler = (input: { core: Core; client: ClientRecord; params: FormParams }) => Promise<TokenResponse>;
@@ -25,31 +25,15 @@ export const grantHandlers: Record<string, GrantHandler> = {
 };
 
 /**
- * RFC 6749 §3.2: the answer of the token endpoint, for the Express route below and the fast
- * path (fast-path.ts). The grant type is read first, then the client authenticated, then the
- * grant checked and run.
+ * RFC 6749 §3.2: the answer of `POST /token`. The grant type is read first, then the client
+ * authenticated, then the grant checked and run. Most answers are errors (every pending poll is
+ * authorization_pending), thrown as OAuthError and answered by the router.
  */
-export async function tokenAnswer(core: Core, req: FormRequest, params: FormParams): Promise<TokenResponse> {
+export async function tokenAnswer(core: Core, req: IncomingMessage, params: FormParams): Promise<TokenResponse> {
   const grantType = required(params, 'grant_type');
   const client = await core.clients.authenticate(readClientCredentials(req, params));
   const handler = Object.hasOwn(grantHandlers, grantType) ? grantHandlers[grantType] : undefined;
   if (!handler) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
   core.clients.assertGrant(client, grantType);
   return handler({ core, client, params });
-}
-
-/** RFC 6749 §3.2: `POST /token`. */
-export function tokenRouter(core: Core): Router {
-  const router = Router();
-  router.post('/token', noStore, async (req, res) => {
-    try {
-      res.json(await tokenAnswer(core, req, readForm(req)));
-    } catch (err) {
-      // Most answers here are errors (every pending poll is authorization_pending): answer them
-      // on the spot instead of walking every later router to the error handler. Same body.
-      if (!(err instanceof OAuthError)) throw err;
-      sendOAuthError(res, err);
-    }
-  });
-  return router;
 }

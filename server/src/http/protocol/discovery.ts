@@ -1,7 +1,7 @@
-import { Router } from 'express';
-import { GRANT_TYPES } from '../core/clients.js';
-import type { Core } from '../core/index.js';
-import { pushEndpointUrl } from '../push/limits.js';
+/** RFC 8414 authorization server metadata, and the health probe beside it. */
+import { GRANT_TYPES } from '../../core/clients.js';
+import type { Core } from '../../core/index.js';
+import { ENDPOINT_PATHS, endpointUrl, pushEndpointUrl } from '../../urls.js';
 
 /**
  * RFC 8414 metadata. Lists only what works; every endpoint and grant added to the
@@ -11,14 +11,14 @@ export function authorizationServerMetadata(core: Core): Record<string, unknown>
   const issuer = core.config.publicUrl;
   return {
     issuer,
-    authorization_endpoint: `${issuer}/authorize`,
-    device_authorization_endpoint: `${issuer}/device_authorization`,
-    token_endpoint: `${issuer}/token`,
-    revocation_endpoint: `${issuer}/revoke`,
-    introspection_endpoint: `${issuer}/introspect`,
-    jwks_uri: `${issuer}/jwks.json`,
+    authorization_endpoint: endpointUrl(issuer, ENDPOINT_PATHS.authorization),
+    device_authorization_endpoint: endpointUrl(issuer, ENDPOINT_PATHS.deviceAuthorization),
+    token_endpoint: endpointUrl(issuer, ENDPOINT_PATHS.token),
+    revocation_endpoint: endpointUrl(issuer, ENDPOINT_PATHS.revocation),
+    introspection_endpoint: endpointUrl(issuer, ENDPOINT_PATHS.introspection),
+    jwks_uri: endpointUrl(issuer, ENDPOINT_PATHS.jwks),
     // RFC 7591, with an initial access token from `kalm iat create`.
-    registration_endpoint: `${issuer}/register`,
+    registration_endpoint: endpointUrl(issuer, ENDPOINT_PATHS.registration),
     grant_types_supported: [GRANT_TYPES.authorizationCode, GRANT_TYPES.clientCredentials, GRANT_TYPES.deviceCode, GRANT_TYPES.refreshToken],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
@@ -37,22 +37,5 @@ export function authorizationServerMetadata(core: Core): Record<string, unknown>
   };
 }
 
-/** Metadata (RFC 8414, and the OpenID discovery path clients default to), JWKS and the health probe. */
-export function discoveryRouter(core: Core): Router {
-  const router = Router();
-  const metadata = (_req: unknown, res: import('express').Response) => {
-    res.setHeader('Cache-Control', 'public, max-age=300');
-    res.json(authorizationServerMetadata(core));
-  };
-  router.get('/.well-known/oauth-authorization-server', metadata);
-  router.get('/.well-known/openid-configuration', metadata);
-  router.get('/jwks.json', async (_req, res) => {
-    res.setHeader('Cache-Control', 'public, max-age=60');
-    res.json(await core.keys.jwks());
-  });
-  router.get('/healthz', (_req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    res.json({ status: 'ok' });
-  });
-  return router;
-}
+/** The health probe's answer: the process serves requests. */
+export const HEALTHY = { status: 'ok' } as const;

@@ -1,3 +1,8 @@
+/**
+ * Who the client is, as every transport sees it: the TRUST_PROXY trust function, the client's
+ * address behind trusted proxies, and the key per-address limits count under. Below http/ and
+ * push/, so both take it from here.
+ */
 import type { IncomingMessage } from 'node:http';
 import { isIP, isIPv6 } from 'node:net';
 import proxyAddr from 'proxy-addr';
@@ -24,8 +29,8 @@ export function trustFunction(setting: TrustProxy): TrustFunction {
  * Express's `req.ip`). A client's own X-Forwarded-For entries sit to the left of what its
  * proxies append, so they are reached only if every hop to their right is trusted.
  *
- * Express routes read this as `req.ip` (app.ts sets `trust proxy` to the same function);
- * code outside Express (the push upgrade) calls this.
+ * The pages read this as Express's `req.ip` (http/app.ts sets `trust proxy` to the same
+ * function); code outside Express (the protocol router, the push upgrade) calls this.
  */
 export function clientAddress(req: IncomingMessage, trust: TrustFunction): string | undefined {
   // proxy-addr reads the socket's remoteAddress, which is undefined once the socket is gone.

@@ -1,0 +1,35 @@
+/**
+ * The request body parsers of both HTTP stacks: body-parser, which works on plain
+ * `http.IncomingMessage`/`ServerResponse` (Express's `express.urlencoded` and `express.json` are
+ * these same functions). The protocol router reads form and JSON bodies with them, and the pages
+ * app their forms, so both refuse a body alike (limits, charsets, content codings); what a
+ * refusal is answered with is `fromParserError` in oauth-errors.ts.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import bodyParser from 'body-parser';
+
+/** A body parser: reads and parses `req`'s body into `req.body`, or calls `next` with its refusal. */
+export type BodyParser = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/** A request whose body a parser has read: `body` is undefined when there was none of the parser's type. */
+export type ParsedRequest = IncomingMessage & { body?: unknown };
+
+/**
+ * `application/x-www-form-urlencoded` bodies up to `limit` bytes and 100 parameters; repeated
+ * names become arrays (which the protocol refuses, and the pages read as lists).
+ */
+export function formBodyParser(limit: number): BodyParser {
+  return bodyParser.urlencoded({ extended: false, limit, parameterLimit: 100 });
+}
+
+/** `application/json` bodies up to `limit` bytes whose top level is an object or an array. */
+export function jsonBodyParser(limit: number): BodyParser {
+  return bodyParser.json({ limit, strict: true });
+}
+
+/** Run `parser` on `req`: resolves once `req.body` is set (or left undefined), rejects with the parser's refusal. */
+export function readBody(parser: BodyParser, req: IncomingMessage, res: ServerResponse): Promise<ParsedRequest> {
+  return new Promise((resolve, reject) => {
+    parser(req, res, (err) => (err ? reject(err) : resolve(req)));
+  });
+}
