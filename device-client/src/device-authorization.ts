@@ -73,7 +73,8 @@ export interface DeviceAuthorization {
    * Poll the token endpoint (RFC 8628 §3.4) until the person decides, and resolve with
    * the tokens (saved to the `store` first, if one was given). Rejects with
    * {@link AccessDeniedError}, {@link ExpiredTokenError}, {@link AbortedError}, or an
-   * {@link OAuthResponseError} for any other refusal.
+   * {@link OAuthResponseError} for any other refusal. Settles only once the push channel it
+   * opened is closed and its timer cleared: it leaves nothing open (a Node process can exit).
    */
   wait(options?: WaitOptions): Promise<Pairing>;
 }
@@ -137,6 +138,8 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
             handle = timers.setTimeout(resolve, Math.min(delay, auth.expiresAt - timers.now()));
           });
         }
+        // Woken early (push, abort): the timer is still set. Cleared here, so no way out of
+        // the loop below leaves one.
         timers.clearTimeout(handle);
         if (signal?.aborted) throw new AbortedError(signal.reason);
         pushed = false;
@@ -144,7 +147,7 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
         if (now >= auth.expiresAt) throw new ExpiredTokenError('expired_token', 'codes expired', 0);
         const res = await send(tokenEndpoint, options, signal, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: auth.deviceCode }).catch(
           (error: unknown): FormResponse => {
-            if (error instanceof AbortedError) throw error;
+            if (signal?.aborted) throw error;
             return { status: 0, body: { error } };
           },
         );
@@ -185,9 +188,9 @@ export async function startDeviceAuthorization(options: StartOptions): Promise<D
         );
       }
     } finally {
-      timers.clearTimeout(handle);
       signal?.removeEventListener('abort', onAbort);
-      unsubscribe?.();
+      // Settle only once the push socket is closed: nothing of the wait outlives it.
+      await unsubscribe?.();
     }
   }
 

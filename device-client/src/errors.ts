@@ -17,11 +17,11 @@
  */
 export class OAuthResponseError extends Error {
   /** The OAuth error code, such as `invalid_client`. */
-  readonly error: string;
+  declare readonly error: string;
   /** The server's `error_description`, or a short explanation of ours. */
-  readonly description: string;
+  declare readonly description: string;
   /** HTTP status of the answer; 0 when no answer came (network failure). */
-  readonly status: number;
+  declare readonly status: number;
 
   constructor(error: string, description = '', status = 400) {
     super(description ? `${error}: ${description}` : error);

@@ -41,7 +41,11 @@ export async function send(
   params?: Record<string, string>,
 ): Promise<FormResponse> {
   const form = params && new URLSearchParams({ ...params, client_id: client.clientId! });
-  const res = await (client.fetch ?? fetch)(url, { method: form && 'POST', headers: { accept: 'application/json' }, body: form, signal }).catch((error: unknown) => {
+  // RFC 9112 §9.6: the server closes the connection after answering. The client's requests
+  // are seconds (polls) to an hour (refreshes) apart, longer than keep-alive timeouts (Node's
+  // server 5 s, its fetch 4 s), so a pooled connection would only idle, outliving `wait()`.
+  // Browsers drop the header (a forbidden request header) and pool as they see fit.
+  const res = await (client.fetch ?? fetch)(url, { method: form && 'POST', headers: { connection: 'close', accept: 'application/json' }, body: form, signal }).catch((error: unknown) => {
     throw signal?.aborted ? new AbortedError(signal.reason) : error;
   });
   // A proxy's HTML error page, an empty 503: no JSON, so no members. `Object()` also turns

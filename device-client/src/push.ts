@@ -27,6 +27,8 @@ export type { PushStatus, PushSubscribe } from './push-channel.js';
 export interface WebSocketLike {
   send(data: string): void;
   close(code?: number): void;
+  /** Cut the connection without a closing handshake: `ws` has it, a browser's WebSocket does not. */
+  terminate?(): void;
   onopen: ((event: unknown) => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
   onclose: ((event: unknown) => void) | null;
@@ -37,8 +39,17 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 /**
+ * How long the returned close function waits for the server to answer the close frame
+ * before it cuts the socket (ws) or stops waiting (a browser, which keeps its own timeout).
+ * A server answers within a round trip; ws would otherwise hold the process for 30 s.
+ */
+const CLOSE_GRACE_MS = 1000;
+
+/**
  * {@link PushSubscribe} over WebSocket. The credential goes in the first message,
- * never in the URL (URLs end up in logs).
+ * never in the URL (URLs end up in logs). The close function it returns resolves once the
+ * socket is closed, or after a second's grace with the socket cut, so nothing of it
+ * is left open once `wait()` or `watchPairing`'s stop has settled.
  */
 export function webSocketPush(WebSocket: WebSocketConstructor): PushSubscribe {
   return (url, credential, onStatus, onEnd) => {
@@ -49,6 +60,8 @@ export function webSocketPush(WebSocket: WebSocketConstructor): PushSubscribe {
       onEnd();
       return () => {};
     }
+    let closed!: () => void;
+    const done = new Promise<void>((resolve) => (closed = resolve));
     socket.onopen = () => socket.send(JSON.stringify({ type: 'subscribe', ...credential }));
     socket.onmessage = ({ data }) => {
       try {
@@ -59,10 +72,21 @@ export function webSocketPush(WebSocket: WebSocketConstructor): PushSubscribe {
       }
     };
     socket.onerror = () => {};
-    socket.onclose = (event) => onEnd((event as { code?: number }).code);
+    socket.onclose = (event) => {
+      closed();
+      onEnd((event as { code?: number }).code);
+    };
     return () => {
-      socket.onclose = null;
+      // Closed by us: no more statuses, no onEnd.
+      socket.onmessage = null;
+      socket.onclose = closed;
+      // RFC 6455 §7.1.1: after the close frames, the server closes the TCP connection. A
+      // server that never answers (hung, or gone behind a NAT that dropped the flow) gets the
+      // grace, then the socket is cut; its close event follows, once ws has let go of it all.
+      // A browser's socket cannot be cut: stop waiting for it.
       socket.close(1000);
+      const grace = setTimeout(() => (socket.terminate ? socket.terminate() : closed()), CLOSE_GRACE_MS);
+      return done.then(() => clearTimeout(grace));
     };
   };
 }

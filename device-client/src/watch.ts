@@ -27,8 +27,9 @@ export interface WatchOptions extends AccessTokenOptions {
 /**
  * Watch a stored pairing for revocation over the push channel, subscribing with a
  * fresh access token (in the first message, never the URL) and again after a drop.
- * Returns a function that stops watching. Does nothing when the server has no push
- * channel or the runtime no WebSocket.
+ * Returns a function that stops watching; its promise settles once the socket is closed
+ * and no request of the watch is in flight, so nothing of it is left open. Does nothing
+ * when the server has no push channel or the runtime no WebSocket.
  *
  * @example
  * ```ts
@@ -36,22 +37,27 @@ export interface WatchOptions extends AccessTokenOptions {
  * const stop = watchPairing(store, { push: runtimePush(), onRevoked: () => showPairingScreen() })
  * ```
  */
-export function watchPairing(store: TokenStore, options: WatchOptions): () => void {
+export function watchPairing(store: TokenStore, options: WatchOptions): () => Promise<void> {
   const timers = options.timers ?? systemTimers;
   const { push } = options;
   let stopped = false;
-  let unsubscribe: (() => void) | undefined;
+  let unsubscribe: (() => void | Promise<void>) | undefined;
   let handle: unknown;
+  // The latest subscription attempt (a refresh may be in flight), for stop() to wait on.
+  let attempt: Promise<void> = Promise.resolve();
 
   const revoked = async () => {
-    stop();
+    await stop();
     await store.clear();
     options.onRevoked();
   };
   const retry = () => {
-    if (!stopped) handle = timers.setTimeout(connect, (options.reconnectAfter ?? 30) * 1000);
+    if (!stopped) handle = timers.setTimeout(() => connect(), (options.reconnectAfter ?? 30) * 1000);
   };
-  async function connect(force = false) {
+  const connect = (force = false) => {
+    if (!stopped) attempt = subscribe(force);
+  };
+  async function subscribe(force: boolean) {
     try {
       const pushUri = (await store.load())?.pushUri;
       if (!push || !pushUri) return;
@@ -74,7 +80,7 @@ export function watchPairing(store: TokenStore, options: WatchOptions): () => vo
           // 4404: the server no longer accepts this access token. Refreshing at once tells
           // an expired token (refresh works, subscribe again) from a revoked pairing
           // (invalid_grant). A second 4404 right after a refresh waits like any drop.
-          if (code === 4404 && !force) void connect(true);
+          if (code === 4404 && !force) connect(true);
           else retry();
         },
       );
@@ -83,11 +89,12 @@ export function watchPairing(store: TokenStore, options: WatchOptions): () => vo
       else retry();
     }
   }
-  function stop() {
+  async function stop() {
     stopped = true;
     timers.clearTimeout(handle);
-    unsubscribe?.();
+    await attempt;
+    await unsubscribe?.();
   }
-  void connect();
+  connect();
   return stop;
 }
