@@ -1,11 +1,10 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { NPX_BIN, runCli } from './cli-process.js';
 
-const BIN = path.resolve('device-client/bin/kalm-device.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'kalm-device-cli-'));
 let server: TestServer;
 let clientId: string;
@@ -20,37 +19,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Run kalm-device; `stdoutUntil(re)` resolves with the first match once it appears. */
-function run(args: string[], env: Record<string, string> = {}) {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, KALM_DEVICE_STORE: path.join(dir, 'pairing.json'), ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  const listeners: Array<() => void> = [];
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-    for (const l of listeners) l();
-  });
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exit = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  return {
-    child,
-    exit,
-    output: () => ({ stdout, stderr }),
-    stdoutUntil(re: RegExp): Promise<RegExpMatchArray> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = stdout.match(re);
-          if (m) resolve(m);
-        };
-        listeners.push(check);
-        check();
-        void exit.then((code) => reject(new Error(`exited ${code} before ${re}: ${stdout}${stderr}`)));
-      });
-    },
-  };
-}
+/** Run kalm-device with its pairing in the test's folder. */
+const run = (args: string[]) => runCli(NPX_BIN, args, { ...process.env, KALM_DEVICE_STORE: path.join(dir, 'pairing.json') });
 
 describe('kalm-device CLI', () => {
   it('prints the QR code and the user code, exits 0 after approval and stores the pairing; token prints a fresh token', async () => {
@@ -85,11 +55,14 @@ describe('kalm-device CLI', () => {
     expect(login.output().stderr).toContain('denied');
   });
 
-  it('exits 1 with the OAuth error for an unknown client, 2 for bad usage, 5 from token when not paired', async () => {
+  it('exits 1 with the OAuth error for an unknown client, 2 for bad usage, 5 from token when not paired, 1 from logout that cannot delete', async () => {
     const unknown = run(['login', '--issuer', server.url, '--client-id', 'nobody']);
     const usage = run(['login']);
     const notPaired = run(['token', '--store', path.join(dir, 'none.json')]);
-    expect(await Promise.all([unknown.exit, usage.exit, notPaired.exit])).toEqual([1, 2, 5]);
+    // A folder where the pairing file should be: unlink fails (EISDIR), for root too.
+    const undeletable = run(['logout', '--store', dir]);
+    expect(await Promise.all([unknown.exit, usage.exit, notPaired.exit, undeletable.exit])).toEqual([1, 2, 5, 1]);
     expect(unknown.output().stderr).toContain('invalid_client');
+    expect(undeletable.output().stderr).toMatch(/^kalm-device: could not forget the pairing: \w+/);
   });
 });

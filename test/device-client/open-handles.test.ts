@@ -43,22 +43,16 @@ afterAll(async () => {
   await server.stop();
 });
 
-/** Resolves when `onStatus` has seen a status matching `predicate`. */
-function statuses() {
-  const seen: WaitStatus[] = [];
-  const waiters: Array<{ predicate: (s: WaitStatus) => boolean; resolve: () => void }> = [];
-  return {
-    seen,
-    onStatus(status: WaitStatus) {
-      seen.push(status);
-      for (const w of waiters.filter((w) => w.predicate(status))) w.resolve();
-    },
-    until(predicate: (s: WaitStatus) => boolean) {
-      return seen.some(predicate) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ predicate, resolve }));
-    },
-  };
+/** An `onStatus` for wait(), and a promise of the push channel's first status (the server has taken the subscription). */
+function pushSubscription() {
+  let onStatus!: (status: WaitStatus) => void;
+  const subscribed = new Promise<void>((resolve) => {
+    onStatus = (status) => {
+      if (status.type === 'push' && status.status === 'pending') resolve();
+    };
+  });
+  return { onStatus, subscribed };
 }
-const subscribed = (s: WaitStatus) => s.type === 'push' && s.status === 'pending';
 
 /** Nothing of the client is open to `ports` (the Kalm server's by default), and no timer of it is pending. */
 function expectNothingOpen(...ports: number[]) {
@@ -104,12 +98,28 @@ const pushTo = (url: string): PushSubscribe => (_serverUrl, credential, onStatus
 
 const approve = async (userCode: string) => server.core.deviceFlow.approve(userCode, (await server.createUser()).id, ['valuate:read']);
 
+/**
+ * wait() with its push channel on `pushServer` (which never pushes), approved and then redeemed
+ * by the next poll, so the push socket is still open when the tokens come. Resolves once the
+ * poll is sent, with wait()'s promise.
+ */
+async function redeemedByPollWithPushOn(pushServer: { port: number; url: string }) {
+  const timers = manualTimers(server.clock);
+  const auth = await startDeviceAuthorization({ issuer: server.url, clientId, scope: 'valuate:read', timers, push: pushTo(pushServer.url) });
+  const tokens = auth.wait();
+  const sleep = await timers.next();
+  await approve(auth.userCode);
+  expect(open.socketsTo(pushServer.port)).toBe(1);
+  sleep.fire();
+  return { tokens, timers };
+}
+
 describe('nothing of the device client is left open', () => {
   it('after wait() resolves on a push approval, with the system timers: the push socket and the fetch connections are closed', async () => {
     const auth = await startDeviceAuthorization({ issuer: server.url, clientId, scope: 'valuate:read', timers: systemTimers, push });
-    const status = statuses();
-    const tokens = auth.wait({ onStatus: status.onStatus });
-    await status.until(subscribed);
+    const channel = pushSubscription();
+    const tokens = auth.wait({ onStatus: channel.onStatus });
+    await channel.subscribed;
     // The check sees what is open: the push socket and the 5 s sleep.
     expect(open.socketsTo(server.port)).toBe(1);
     expect(open.libraryTimers()).toHaveLength(1);
@@ -120,13 +130,7 @@ describe('nothing of the device client is left open', () => {
 
   it('after wait() resolves on a poll while the push socket is still open: the closing handshake is done first', async () => {
     const silent = await silentPushServer();
-    const timers = manualTimers(server.clock);
-    const auth = await startDeviceAuthorization({ issuer: server.url, clientId, scope: 'valuate:read', timers, push: pushTo(silent.url) });
-    const tokens = auth.wait();
-    const sleep = await timers.next();
-    await approve(auth.userCode);
-    expect(open.socketsTo(silent.port)).toBe(1);
-    sleep.fire();
+    const { tokens, timers } = await redeemedByPollWithPushOn(silent);
     await tokens;
     expectNothingOpen(silent.port);
     expect(timers.live()).toEqual([]);
@@ -134,12 +138,7 @@ describe('nothing of the device client is left open', () => {
 
   it('after wait() resolves with a push server that never answers the close frame: the socket is cut after a second, not 30 s', async () => {
     const deaf = await deafPushServer();
-    const timers = manualTimers(server.clock);
-    const auth = await startDeviceAuthorization({ issuer: server.url, clientId, scope: 'valuate:read', timers, push: pushTo(deaf.url) });
-    const tokens = auth.wait();
-    const sleep = await timers.next();
-    await approve(auth.userCode);
-    sleep.fire();
+    const { tokens } = await redeemedByPollWithPushOn(deaf);
     // Real time: the grace is the library's own timer (1 s), against ws's 30 s close timeout.
     const started = performance.now();
     await tokens;
@@ -149,18 +148,18 @@ describe('nothing of the device client is left open', () => {
 
   it('after wait() rejects: the person denied (push), or the codes expired (device clock)', async () => {
     const denied = await startDeviceAuthorization({ issuer: server.url, clientId, scope: 'valuate:read', timers: systemTimers, push });
-    const status = statuses();
-    const refusal = denied.wait({ onStatus: status.onStatus }).catch((e: unknown) => e);
-    await status.until(subscribed);
+    const deniedPush = pushSubscription();
+    const refusal = denied.wait({ onStatus: deniedPush.onStatus }).catch((e: unknown) => e);
+    await deniedPush.subscribed;
     await server.core.deviceFlow.deny(denied.userCode);
     expect(await refusal).toBeInstanceOf(AccessDeniedError);
     expectNothingOpen();
 
     const timers = manualTimers(server.clock);
     const expiring = await startDeviceAuthorization({ issuer: server.url, clientId, scope: 'valuate:read', timers, push });
-    const expiry = statuses();
-    const expired = expiring.wait({ onStatus: expiry.onStatus }).catch((e: unknown) => e);
-    await expiry.until(subscribed);
+    const expiringPush = pushSubscription();
+    const expired = expiring.wait({ onStatus: expiringPush.onStatus }).catch((e: unknown) => e);
+    await expiringPush.subscribed;
     (await timers.next()).fire(expiring.expiresAt - server.clock.now());
     expect(await expired).toBeInstanceOf(ExpiredTokenError);
     expectNothingOpen();
@@ -169,9 +168,9 @@ describe('nothing of the device client is left open', () => {
   it('after wait() is aborted while it sleeps (system timers: the sleep is a real timer) or while a poll is in flight', async () => {
     const controller = new AbortController();
     const auth = await startDeviceAuthorization({ issuer: server.url, clientId, timers: systemTimers, push });
-    const status = statuses();
-    const aborted = auth.wait({ signal: controller.signal, onStatus: status.onStatus }).catch((e: unknown) => e);
-    await status.until(subscribed);
+    const abortedPush = pushSubscription();
+    const aborted = auth.wait({ signal: controller.signal, onStatus: abortedPush.onStatus }).catch((e: unknown) => e);
+    await abortedPush.subscribed;
     controller.abort('stop');
     expect(await aborted).toBeInstanceOf(AbortedError);
     expectNothingOpen();

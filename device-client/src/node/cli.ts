@@ -17,8 +17,11 @@ import { bigText } from './big-text.js';
 import { defaultPairingFile, FileTokenStore } from './file-store.js';
 import { nodePush } from './index.js';
 
-/** Exit codes, distinct per outcome so scripts can branch on them. */
-export const EXIT = { ok: 0, error: 1, usage: 2, denied: 3, expired: 4, notPaired: 5, aborted: 130 } as const;
+/**
+ * Exit codes, distinct per outcome so scripts can branch on them. Ctrl-C and SIGTERM end
+ * `login` with the shell's 128 + signal number.
+ */
+export const EXIT = { ok: 0, error: 1, usage: 2, denied: 3, expired: 4, notPaired: 5, aborted: 130, terminated: 143 } as const;
 
 const USAGE = `Usage:
   kalm-device login --issuer URL --client-id ID [--scope "a b"] [--client-secret S]
@@ -27,7 +30,8 @@ const USAGE = `Usage:
   kalm-device logout [--store FILE]
 
 The pairing is kept in --store, else $KALM_DEVICE_STORE, else ${defaultPairingFile()}.
-Exit codes: 0 ok, 1 error, 2 usage, 3 denied, 4 expired, 5 not paired (run login), 130 interrupted.`;
+Exit codes: 0 ok, 1 error, 2 usage, 3 denied, 4 expired, 5 not paired (run login),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).`;
 
 const OPTIONS = {
   issuer: { type: 'string' },
@@ -81,6 +85,9 @@ function startCountdown(auth: DeviceAuthorization): () => void {
   };
 }
 
+/** The pairing file: `--store`, else `$KALM_DEVICE_STORE`, else the user's config dir. */
+const storeOf = (values: Record<string, string | boolean | undefined>) => new FileTokenStore((values.store as string | undefined) ?? defaultPairingFile());
+
 /** A confidential client's `fetch` (HTTP Basic), when `--client-secret` is given. */
 function withSecret(clientId: string, values: Record<string, string | boolean | undefined>): typeof fetch | undefined {
   const secret = values['client-secret'];
@@ -95,9 +102,11 @@ async function login(values: Record<string, string | boolean | undefined>): Prom
     out(USAGE);
     return EXIT.usage;
   }
-  const store = new FileTokenStore((values.store as string | undefined) ?? defaultPairingFile());
+  const store = storeOf(values);
+  // The first signal stops the wait (a pairing already being saved is saved whole, then
+  // login ends 0); `once`, so a second one ends the process at once, as a shell user expects.
   const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted'));
+  const onSignal = (signal: NodeJS.Signals) => controller.abort(signal);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let stopCountdown = () => {};
@@ -132,8 +141,8 @@ async function login(values: Record<string, string | boolean | undefined>): Prom
       return EXIT.expired;
     }
     if (error instanceof AbortedError) {
-      err('interrupted');
-      return EXIT.aborted;
+      err(error.cause === 'SIGTERM' ? 'terminated' : 'interrupted');
+      return error.cause === 'SIGTERM' ? EXIT.terminated : EXIT.aborted;
     }
     err(error instanceof OAuthResponseError ? `${error.error}: ${error.description}` : String((error as Error).message ?? error));
     return EXIT.error;
@@ -144,7 +153,7 @@ async function login(values: Record<string, string | boolean | undefined>): Prom
 }
 
 async function token(values: Record<string, string | boolean | undefined>): Promise<number> {
-  const store = new FileTokenStore((values.store as string | undefined) ?? defaultPairingFile());
+  const store = storeOf(values);
   try {
     const clientId = (await store.load())?.clientId;
     out(await getAccessToken(store, { force: Boolean(values.force), fetch: clientId ? withSecret(clientId, values) : undefined }));
@@ -157,6 +166,17 @@ async function token(values: Record<string, string | boolean | undefined>): Prom
     err(error instanceof OAuthResponseError ? `${error.error}: ${error.description}` : String((error as Error).message ?? error));
     return EXIT.error;
   }
+}
+
+async function logout(values: Record<string, string | boolean | undefined>): Promise<number> {
+  try {
+    await storeOf(values).clear();
+  } catch (error) {
+    err(`could not forget the pairing: ${(error as Error).message}`);
+    return EXIT.error;
+  }
+  out('Pairing forgotten.');
+  return EXIT.ok;
 }
 
 /** Run the CLI with `argv` (without node and script); resolves with the exit code. */
@@ -176,11 +196,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'login') return login(values);
   if (command === 'token') return token(values);
-  if (command === 'logout') {
-    await new FileTokenStore(values.store ?? defaultPairingFile()).clear();
-    out('Pairing forgotten.');
-    return EXIT.ok;
-  }
+  if (command === 'logout') return logout(values);
   err(`unknown command "${command}"`);
   out(USAGE);
   return EXIT.usage;
