@@ -36,7 +36,7 @@ describe('TV demo page', () => {
     expect(response!.headers()['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
     await page.waitForSelector('body[data-state="pairing"][data-push="open"]');
     const userCode = (await page.textContent('#user-code'))!.trim();
-    expect(userCode).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    expect(userCode).toMatch(/^[A-Z]{4}-[A-Z]{5}$/);
     expect(await page.textContent('#short-url')).toBe(`${server.url.replace('http://', '')}/device`);
     expect(await page.textContent('#countdown')).toMatch(/^Code expires in (10:00|9:5\d)$/);
 

@@ -55,7 +55,7 @@ function run(args: string[], env: Record<string, string> = {}) {
 describe('kalm-device CLI', () => {
   it('prints the QR code and the user code, exits 0 after approval and stores the pairing; token prints a fresh token', async () => {
     const login = run(['login', '--issuer', server.url, '--client-id', clientId, '--scope', 'valuate:read billing:read']);
-    const [, userCode] = await login.stdoutUntil(/Code: ([A-Z]{4}-[A-Z]{4})/);
+    const [, userCode] = await login.stdoutUntil(/Code: ([A-Z]{4}-[A-Z]{5})/);
     const user = await server.createUser();
     await server.core.deviceFlow.approve(userCode!, user.id, ['billing:read']);
     expect(await login.exit).toBe(0);
@@ -79,7 +79,7 @@ describe('kalm-device CLI', () => {
 
   it('exits 3 when the person denies', async () => {
     const login = run(['login', '--issuer', server.url, '--client-id', clientId, '--store', path.join(dir, 'denied.json')]);
-    const [, userCode] = await login.stdoutUntil(/Code: ([A-Z]{4}-[A-Z]{4})/);
+    const [, userCode] = await login.stdoutUntil(/Code: ([A-Z]{4}-[A-Z]{5})/);
     await server.core.deviceFlow.deny(userCode!);
     expect(await login.exit).toBe(3);
     expect(login.output().stderr).toContain('denied');

@@ -59,7 +59,7 @@ describe('device-client as a maker installs it', () => {
     const userCode = await new Promise<string>((resolve, reject) => {
       child.stdout.on('data', (chunk) => {
         stdout += chunk;
-        const m = /enter ([A-Z]{4}-[A-Z]{4})/.exec(stdout);
+        const m = /enter ([A-Z]{4}-[A-Z]{5})/.exec(stdout);
         if (m) resolve(m[1]!);
       });
       void exit.then((code) => reject(new Error(`exited ${code}: ${stdout}${stderr}`)));
