@@ -52,52 +52,49 @@ describe('a code shown with its check character', () => {
     );
   });
 
-  it('catches every single substitution, the check character included', () => {
+  /** Every error `mistype` makes in the shown letters of a random code (undefined: no error drawn) reads as a typo. */
+  function expectAllCaught<E>(error: fc.Arbitrary<E>, mistype: (code: string, error: E) => string[] | undefined) {
     fc.assert(
-      fc.property(storedCode, fc.nat(USER_CODE_LENGTH), fc.integer({ min: 1, max: N - 1 }), (code, at, shift) => {
-        const letters = [...shownLetters(code)];
-        letters[at] = USER_CODE_ALPHABET[(USER_CODE_ALPHABET.indexOf(letters[at]!) + shift) % N]!;
-        expect(readUserCode(letters.join(''))).toEqual({ kind: 'typo' });
+      fc.property(storedCode, error, (code, drawn) => {
+        const typed = mistype(code, drawn);
+        fc.pre(typed !== undefined);
+        expect(readUserCode(typed!.join(''))).toEqual({ kind: 'typo' });
       }),
       runs,
     );
+  }
+  const shifted = (ch: string, shift: number) => USER_CODE_ALPHABET[(USER_CODE_ALPHABET.indexOf(ch) + shift) % N]!;
+  const shift = fc.integer({ min: 1, max: N - 1 });
+  /** The shown letters of `code` with the letters at `i` and `j` exchanged, or undefined when they are the same. */
+  const swapped = (code: string, i: number, j: number) => {
+    const letters = [...shownLetters(code)];
+    if (letters[i] === letters[j]) return undefined;
+    [letters[i], letters[j]] = [letters[j]!, letters[i]!];
+    return letters;
+  };
+
+  it('catches every single substitution, the check character included', () => {
+    expectAllCaught(fc.tuple(fc.nat(USER_CODE_LENGTH), shift), (code, [at, by]) => {
+      const letters = [...shownLetters(code)];
+      letters[at] = shifted(letters[at]!, by);
+      return letters;
+    });
   });
 
   it('catches every swap of two different neighbours, the check character included', () => {
-    fc.assert(
-      fc.property(storedCode, fc.nat(USER_CODE_LENGTH - 1), (code, at) => {
-        const letters = [...shownLetters(code)];
-        fc.pre(letters[at] !== letters[at + 1]);
-        [letters[at], letters[at + 1]] = [letters[at + 1]!, letters[at]!];
-        expect(readUserCode(letters.join(''))).toEqual({ kind: 'typo' });
-      }),
-      runs,
-    );
+    expectAllCaught(fc.nat(USER_CODE_LENGTH - 1), (code, at) => swapped(code, at, at + 1));
   });
 
   it('catches a swap across one letter too (abc → cba)', () => {
-    fc.assert(
-      fc.property(storedCode, fc.nat(USER_CODE_LENGTH - 2), (code, at) => {
-        const letters = [...shownLetters(code)];
-        fc.pre(letters[at] !== letters[at + 2]);
-        [letters[at], letters[at + 2]] = [letters[at + 2]!, letters[at]!];
-        expect(readUserCode(letters.join(''))).toEqual({ kind: 'typo' });
-      }),
-      runs,
-    );
+    expectAllCaught(fc.nat(USER_CODE_LENGTH - 2), (code, at) => swapped(code, at, at + 2));
   });
 
   it('catches a doubled letter mistyped as another doubled letter too (aa → bb)', () => {
-    fc.assert(
-      fc.property(storedCode, fc.nat(USER_CODE_LENGTH - 2), fc.integer({ min: 1, max: N - 1 }), (drawn, at, shift) => {
-        const code = drawn.slice(0, at + 1) + drawn[at] + drawn.slice(at + 2);
-        const letters = [...shownLetters(code)];
-        const other = USER_CODE_ALPHABET[(USER_CODE_ALPHABET.indexOf(letters[at]!) + shift) % N]!;
-        letters[at] = other;
-        letters[at + 1] = other;
-        expect(readUserCode(letters.join(''))).toEqual({ kind: 'typo' });
-      }),
-      runs,
-    );
+    expectAllCaught(fc.tuple(fc.nat(USER_CODE_LENGTH - 2), shift), (drawn, [at, by]) => {
+      const twin = drawn.slice(0, at + 1) + drawn[at] + drawn.slice(at + 2);
+      const letters = [...shownLetters(twin)];
+      letters[at] = letters[at + 1] = shifted(letters[at]!, by);
+      return letters;
+    });
   });
 });
