@@ -74,7 +74,12 @@ export function createDpopService(deps: DpopDeps): DpopService {
 function createNonces({ store, clock, random }: DpopDeps) {
   let secret: Promise<Buffer> | undefined;
   let cached: { slot: number; nonce: string } | undefined;
-  const key = () => (secret ??= store.dpop.serverSecret(NONCE_SECRET, Buffer.from(random(32)), clock.now()));
+  // Loaded once; a failed load is tried again on the next request rather than kept.
+  const key = () =>
+    (secret ??= store.dpop.serverSecret(NONCE_SECRET, Buffer.from(random(32)), clock.now()).catch((err: unknown) => {
+      secret = undefined;
+      throw err;
+    }));
   const forSlot = async (slot: number) => createHmac('sha256', await key()).update(`${NONCE_SECRET}:${slot}`).digest().subarray(0, 16).toString('base64url');
   return {
     async current(): Promise<string> {
@@ -85,9 +90,11 @@ function createNonces({ store, clock, random }: DpopDeps) {
     /** The current slot's nonce or the previous one's. */
     async isFresh(nonce: unknown): Promise<boolean> {
       if (typeof nonce !== 'string') return false;
+      const given = Buffer.from(nonce);
       const slot = Math.floor(clock.now() / NONCE_SLOT_MS);
       for (const candidate of [await this.current(), await forSlot(slot - 1)]) {
-        if (nonce.length === candidate.length && timingSafeEqual(Buffer.from(nonce), Buffer.from(candidate))) return true;
+        const expected = Buffer.from(candidate);
+        if (given.length === expected.length && timingSafeEqual(given, expected)) return true;
       }
       return false;
     },
