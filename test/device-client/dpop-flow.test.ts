@@ -11,10 +11,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, createLocalJWKSet, EmbeddedJWK, jwtVerify, type JSONWebKeySet, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { accessTokenClaims } from '../../device-client/src/claims.js';
 import { createDpop, type Dpop } from '../../device-client/src/dpop.js';
 import { getAccessToken, PairingLostError, startDeviceAuthorization, type Pairing, type TokenStore } from '../../device-client/src/index.js';
 import { FileTokenStore } from '../../device-client/src/node/index.js';
+import { watchPairing, webSocketPush, type PushStatus, type WebSocketConstructor } from '../../device-client/src/push.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { manualTimers } from './manual-timers.js';
 
@@ -130,6 +132,33 @@ describe('DPoP device flow against the real server', () => {
     await dpop.getAccessToken({ force: true });
     expect(answers.at(-1)!.status).toBe(200);
     expect(answers).toHaveLength(4);
+  });
+});
+
+describe('watching a DPoP pairing over push', () => {
+  /** The statuses watchPairing reports until the first one, and a way to stop it. */
+  function watch(store: TokenStore, dpop: Dpop, withProof: boolean) {
+    const plain = webSocketPush(WebSocket as unknown as WebSocketConstructor);
+    return new Promise<PushStatus | 'closed'>((resolve) => {
+      const stop = watchPairing(store, {
+        push: withProof ? dpop.push(plain) : plain,
+        fetch: dpop.fetch,
+        timers: manualTimers(server.clock),
+        onRevoked: () => {},
+        onStatus: (status) => {
+          stop();
+          resolve(status);
+        },
+      });
+    });
+  }
+
+  it('subscribes with a proof of the key (htm GET, htu the push URL, ath), and is refused without one', async () => {
+    const store = new FileTokenStore(path.join(dir, 'push', 'pairing.json'));
+    const dpop = await createDpop(store, { timers: server.clock });
+    await pairWithDpop(server, store, dpop);
+    expect(await watch(store, dpop, true)).toBe('paired');
+    expect(await watch(store, dpop, false)).toBe('closed');
   });
 });
 
