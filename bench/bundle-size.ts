@@ -26,7 +26,7 @@ const cases: Array<[string, string, number | undefined, string?]> = [
   ['core + push: every export of "." and "./push"', `export * from './index.js'; export * from './push.js';`, undefined],
   ['core + QR: every export of "." and "./qr"', `export * from './index.js'; export * from './qr.js';`, 8192],
   ['every browser entry: ".", "./push", "./claims", "./qr"', `export * from './index.js'; export * from './push.js'; export * from './claims.js'; export * from './qr.js';`, 8192],
-  ['TV demo page script (core + push + QR + page, ES2019 for older TV runtimes)', `import '../../verify-ui/tv/app.js';`, undefined, 'es2019'],
+  ['TV demo page script (core + push + QR + DPoP + IndexedDB + page, ES2019)', `import '../../verify-ui/tv/app.js';`, undefined, 'es2019'],
 ];
 
 console.log('bundle'.padEnd(82), 'min'.padStart(7), 'gzip'.padStart(7), 'brotli'.padStart(7), ' target (gzip)');

@@ -7,6 +7,11 @@ import type { CryptoKey, JWK } from 'jose';
  * The device's DPoP key pair: ECDSA on P-256, for ES256 proofs. The private key is
  * non-extractable (WebCrypto `extractable: false`): the page or process can sign with
  * it but never read it, so a script that steals the tokens cannot take the key along.
+ *
+ * @example
+ * ```ts
+ * const { privateKey } = await store.dpopKey() // privateKey.extractable === false
+ * ```
  */
 export interface DpopKeyPair {
   /** Signs the proofs; non-extractable. */

@@ -28,7 +28,14 @@ import { getAccessToken, type AccessTokenOptions, type TokenStore } from './toke
 
 export type { DpopKeyPair, DpopKeyStore } from './dpop-key.js';
 
-/** Options of {@link createDpop}. */
+/**
+ * Options of {@link createDpop}.
+ *
+ * @example
+ * ```ts
+ * const dpop = await createDpop(store, { fetch: clientSecretBasic(id, secret), timers: { now: () => clock.now() } })
+ * ```
+ */
 export interface DpopOptions extends HttpOptions {
   /** Clock for the proofs' `iat` and for when the access token is stale; default the system clock. */
   timers?: Pick<Timers, 'now'>;
@@ -109,6 +116,9 @@ const memoryKeys = new WeakMap<TokenStore, Promise<DpopKeyPair>>();
 // fetch normalises these methods to upper case (Fetch §2.2.1), so the proof's htm must too.
 const htmOf = (method: string) => (/^(delete|get|head|options|post|put)$/i.test(method) ? method.toUpperCase() : method);
 
+// A page may name a URL relative to itself; a proof's htu is absolute (RFC 9449 §4.2).
+const absolute = (url: string | URL) => new URL(url, (globalThis as { location?: { href: string } }).location?.href);
+
 const plainHeaders = (headers: HeadersInit | undefined): Record<string, string> => Object.fromEntries(new Headers(headers));
 
 /**
@@ -140,12 +150,12 @@ export async function createDpop(store: TokenStore & Partial<DpopKeyStore>, opti
   // Keep the answer's nonce; true when it brought one.
   const remember = (url: string | URL, res: Response) => {
     const nonce = res.headers.get('dpop-nonce');
-    if (nonce) nonces.set(new URL(url).origin, nonce);
+    if (nonce) nonces.set(absolute(url).origin, nonce);
     return !!nonce;
   };
 
   async function proof(method: string, url: string | URL, accessToken?: string): Promise<string> {
-    const htu = new URL(url);
+    const htu = absolute(url);
     const nonce = nonces.get(htu.origin);
     // RFC 9449 §4.2: htu without query and fragment.
     htu.search = htu.hash = '';
@@ -174,7 +184,8 @@ export async function createDpop(store: TokenStore & Partial<DpopKeyStore>, opti
 
   const accessToken = (more: AccessTokenOptions = {}) => getAccessToken(store, { timers, ...more, fetch: tokenFetch });
 
-  async function fetchWithToken(url: string | URL, init: RequestInit = {}): Promise<Response> {
+  async function fetchWithToken(relative: string | URL, init: RequestInit = {}): Promise<Response> {
+    const url = absolute(relative);
     const token = await accessToken();
     const dpopBound = (await store.load())?.tokenType.toLowerCase() === 'dpop';
     const send = async () =>

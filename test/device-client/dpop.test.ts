@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDpop } from '../../device-client/src/dpop.js';
 import { getAccessToken, MemoryTokenStore, OAuthResponseError, type Pairing } from '../../device-client/src/index.js';
 import { FileTokenStore } from '../../device-client/src/node/index.js';
@@ -186,6 +186,22 @@ describe('fetchWithToken', () => {
     const token = (await store.load())!.accessToken;
     expect(seen[1]!.authorization).toBe(`DPoP ${token}`);
     expect(seen[1]!.claims.ath).toBe(sha256(token));
+  });
+
+  it('resolves a URL relative to the page, as fetch does, and names the absolute URL in htu', async () => {
+    reset();
+    const store = new MemoryTokenStore();
+    await store.save(paired());
+    const dpop = await createDpop(store, { timers: clock });
+    // A page at base/app/ (the only browser global the client reads for this).
+    vi.stubGlobal('location', { href: `${base}/app/index.html` });
+    try {
+      const res = await dpop.fetchWithToken('../v1/me');
+      expect(res.status).toBe(200);
+      expect(seen[0]!.claims.htu).toBe(`${base}/v1/me`);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('uses one key per store: a second handle on the same store signs with the same key', async () => {
