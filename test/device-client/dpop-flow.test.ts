@@ -4,10 +4,11 @@
 // when the server requires nonces, and fetchWithToken against a resource server that checks
 // the token and its proof with jose.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, createLocalJWKSet, EmbeddedJWK, jwtVerify, type JSONWebKeySet, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -230,5 +231,45 @@ describe('fetchWithToken against a resource server', () => {
     });
     expect(stolen.status).toBe(401);
     expect(stolen.headers.get('www-authenticate')).toBe('DPoP error="invalid_token"');
+  });
+});
+
+describe('fetchWithToken against the README resource-server recipe', () => {
+  it('is accepted by the recipe as written, on the real clock (the default one)', async () => {
+    // The recipe reads the real clock: a server whose clock is now, and a handle with the default clock.
+    const live = await startTestServer({ clockStart: Date.now() });
+    const moduleDir = path.resolve('node_modules/.cache/kalm-dpop-client-recipe');
+    try {
+      await live.createClient({ id: clientId, name: 'Living-room TV' });
+      const recipe = /### Resource server: verifying a DPoP-bound token[\s\S]*?```js\n([\s\S]*?)```/.exec(readFileSync('README.md', 'utf8'))![1]!;
+      // Inside the repository, so the module resolves jose from node_modules.
+      mkdirSync(moduleDir, { recursive: true });
+      const file = path.join(moduleDir, `verify-dpop-${process.pid}.mjs`);
+      writeFileSync(file, recipe.replaceAll('http://localhost:8080', live.url));
+      const { verifyDpopRequest } = (await import(pathToFileURL(file).href)) as {
+        verifyDpopRequest: (method: string, url: string, headers: Record<string, string | string[] | undefined>) => Promise<Record<string, unknown>>;
+      };
+      const api = createServer((req, res) => {
+        verifyDpopRequest(req.method!, `${apiUrl}${req.url}`, req.headers).then(
+          (claims) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(claims)),
+          (err: Error) => res.writeHead(401, { 'www-authenticate': 'DPoP error="invalid_dpop_proof"' }).end(err.message),
+        );
+      });
+      await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+      const apiUrl = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
+      try {
+        const store = new FileTokenStore(path.join(dir, 'recipe', 'pairing.json'));
+        const dpop = await createDpop(store);
+        await pairWithDpop(live, store, dpop);
+        const res = await dpop.fetchWithToken(`${apiUrl}/valuations?page=1`);
+        expect(await res.text()).toContain(`"jkt":"${dpop.jkt}"`);
+        expect(res.status).toBe(200);
+      } finally {
+        await new Promise((resolve) => api.close(resolve));
+      }
+    } finally {
+      await live.stop();
+      rmSync(moduleDir, { recursive: true, force: true });
+    }
   });
 });
