@@ -8,6 +8,7 @@ import {
   AccessDeniedError,
   ExpiredTokenError,
   getAccessToken,
+  MemoryTokenStore,
   OAuthResponseError,
   PairingLostError,
   startDeviceAuthorization,
@@ -21,7 +22,8 @@ import { qrSvg } from '../../device-client/src/qr.js';
 const body = document.body;
 const { issuer = location.origin, clientId = 'tv-demo', scope } = body.dataset;
 const descriptions = JSON.parse(body.dataset.scopes || '{}') as Record<string, string>;
-const store = new IndexedDbTokenStore();
+// A runtime without IndexedDB keeps the pairing (and the key) for the life of the page only.
+const store = 'indexedDB' in globalThis ? new IndexedDbTokenStore() : new MemoryTokenStore();
 // WebCrypto needs a secure context (https, or localhost): elsewhere the page pairs with
 // Bearer tokens, and says so on the signed-in screen.
 let dpop: Dpop | undefined;
