@@ -63,6 +63,8 @@ describe('DPoP nonces at /token (DPOP_NONCE=1)', () => {
   it('refuses a made-up nonce, keeps the previous slot nonce good, and retires it after that', async () => {
     const form = await pendingForm();
     expect((await errorOf(await token(form, await proofWith('AAAAAAAAAAAAAAAAAAAAAA')))).body.error).toBe('use_dpop_nonce');
+    // As many characters as a nonce, more bytes.
+    expect((await errorOf(await token(form, await proofWith('é'.repeat(22))))).body.error).toBe('use_dpop_nonce');
     const nonce = (await token(form, await proofWith())).headers.get('dpop-nonce')!;
     server.clock.advance(5 * 60 * 1000);
     const next = await token(form, await proofWith(nonce));

@@ -185,6 +185,23 @@ describe('DPoP at /token', () => {
     expect((await errorOf(await token(form, await proofFor(await dpopKey('RS256'))))).body.error).toBe('authorization_pending');
   });
 
+  it('answers every malformed proof invalid_dpop_proof, never a 5xx', async () => {
+    const { clientId } = await server.createClient();
+    const flow = (await (await server.post('/device_authorization', { client_id: clientId })).json()) as { device_code: string };
+    const form = { grant_type: GRANT_TYPES.deviceCode, device_code: flow.device_code, client_id: clientId };
+    const encode = (part: unknown) => Buffer.from(typeof part === 'string' ? part : JSON.stringify(part)).toString('base64url');
+    const claims = encode({ jti: 'z', htm: 'POST', htu: tokenUrl, iat: Math.floor(server.clock.now() / 1000) });
+    const garbage = [
+      '', '..', 'a.b.c', `${encode('not json')}.${claims}.sig`, `${encode([1])}.${claims}.sig`,
+      `${encode({ alg: 'ES256', typ: 'dpop+jwt', jwk: [] })}.${claims}.sig`,
+      `${encode({ alg: 'ES256', typ: 'dpop+jwt', jwk: { kty: 'EC', x: 'AA' } })}.${claims}.sig`,
+      `${encode({ alg: 'RS256', typ: 'dpop+jwt', jwk: { kty: 'RSA', n: 'AQAB', e: 'AQAB' } })}.${claims}.sig`,
+      `${encode({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.publicJwk })}.${encode('[]')}.sig`,
+      'x'.repeat(9000),
+    ];
+    for (const value of garbage) await expectProofError(await token(form, value));
+  });
+
   it('holds a client registered with require_dpop to a proof on every grant', async () => {
     const { clientId } = await server.createClient({ requireDpop: true });
     const deviceCode = await approvedCode(clientId);

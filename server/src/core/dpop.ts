@@ -74,7 +74,12 @@ export function createDpopService(deps: DpopDeps): DpopService {
 function createNonces({ store, clock, random }: DpopDeps) {
   let secret: Promise<Buffer> | undefined;
   let cached: { slot: number; nonce: string } | undefined;
-  const key = () => (secret ??= store.dpop.serverSecret(NONCE_SECRET, Buffer.from(random(32)), clock.now()));
+  // Loaded once; a failed load is tried again on the next request rather than kept.
+  const key = () =>
+    (secret ??= store.dpop.serverSecret(NONCE_SECRET, Buffer.from(random(32)), clock.now()).catch((err: unknown) => {
+      secret = undefined;
+      throw err;
+    }));
   const forSlot = async (slot: number) => createHmac('sha256', await key()).update(`${NONCE_SECRET}:${slot}`).digest().subarray(0, 16).toString('base64url');
   return {
     async current(): Promise<string> {
@@ -85,9 +90,11 @@ function createNonces({ store, clock, random }: DpopDeps) {
     /** The current slot's nonce or the previous one's. */
     async isFresh(nonce: unknown): Promise<boolean> {
       if (typeof nonce !== 'string') return false;
+      const given = Buffer.from(nonce);
       const slot = Math.floor(clock.now() / NONCE_SLOT_MS);
       for (const candidate of [await this.current(), await forSlot(slot - 1)]) {
-        if (nonce.length === candidate.length && timingSafeEqual(Buffer.from(nonce), Buffer.from(candidate))) return true;
+        const expected = Buffer.from(candidate);
+        if (given.length === expected.length && timingSafeEqual(given, expected)) return true;
       }
       return false;
     },
@@ -110,6 +117,7 @@ async function checkProof(deps: DpopDeps, nonces: Nonces, request: DpopRequest):
   const { clock, config } = deps;
   const jwk = checkHeader(request.proof);
   let payload: JWTPayload;
+  let jkt: string;
   try {
     ({ payload } = await jwtVerify(request.proof, EmbeddedJWK, {
       typ: 'dpop+jwt',
@@ -117,8 +125,9 @@ async function checkProof(deps: DpopDeps, nonces: Nonces, request: DpopRequest):
       requiredClaims: ['jti', 'htm', 'htu', 'iat'],
       currentDate: new Date(clock.now()),
     }));
+    jkt = await calculateJwkThumbprint(jwk, 'sha256');
   } catch (err) {
-    if (err instanceof joseErrors.JOSEError) throw invalidProof(`the DPoP proof does not verify: ${err.message}`);
+    if (isProofFault(err)) throw invalidProof(`the DPoP proof does not verify: ${err.message}`);
     throw err;
   }
   const claims = checkClaims(payload, request, epochSeconds(clock), config.dpopProofWindow);
@@ -126,7 +135,6 @@ async function checkProof(deps: DpopDeps, nonces: Nonces, request: DpopRequest):
   if (request.nonceRequired && !(await nonces.isFresh(claims.nonce))) {
     throw new OAuthError('use_dpop_nonce', 'the DPoP proof must carry the nonce of the DPoP-Nonce header');
   }
-  const jkt = await calculateJwkThumbprint(jwk, 'sha256');
   // RFC 9449 §11.1: a proof is used once. It is refused by its iat after the window, so its
   // jti need not be kept longer; scoped by key, so nobody can spend another key's jti.
   const proofKey = createHash('sha256').update(`${jkt}.${claims.jti}`).digest();
@@ -135,6 +143,14 @@ async function checkProof(deps: DpopDeps, nonces: Nonces, request: DpopRequest):
     throw invalidProof('this DPoP proof has been used already (jti replay)');
   }
   return { jkt };
+}
+
+/**
+ * What a proof the client made can make jose and WebCrypto throw: jose's own errors, and the
+ * TypeError or DOMException of importing a key that is not one (a wrong curve, a short RSA modulus).
+ */
+function isProofFault(err: unknown): err is Error {
+  return err instanceof joseErrors.JOSEError || err instanceof TypeError || err instanceof DOMException;
 }
 
 /** RFC 9449 §4.3 checks 2–5 and 7 on the JOSE header, before any key is imported. */
