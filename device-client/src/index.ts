@@ -6,7 +6,9 @@
  * push over WebSocket and revocation watching `@kalm/device-client/push`, client secrets
  * `@kalm/device-client/client-secret`, QR codes
  * `@kalm/device-client/qr`, reading an access token's claims `@kalm/device-client/claims`,
- * file storage and `ws` `@kalm/device-client/node`, the MQTT transport `@kalm/device-client/mqtt`.
+ * file storage and `ws` `@kalm/device-client/node`, the MQTT transport `@kalm/device-client/mqtt`,
+ * DPoP (RFC 9449) `@kalm/device-client/dpop` (given to the core as its `fetch`), the browser's
+ * IndexedDB store `@kalm/device-client/indexeddb`.
  *
  * Transport seam (for `./mqtt` and any other transport): return a
  * {@link DeviceAuthorization} (`userCode`, `verificationUri`, `verificationUriComplete`,

@@ -4,9 +4,9 @@ import { systemTimers, type Timers } from './timers.js';
 
 /** What a device keeps after pairing: the tokens and where to renew them. Serialisable as JSON. */
 export interface Pairing {
-  /** Access token to send as `Authorization: Bearer …`. */
+  /** Access token to send as `Authorization: Bearer …` (or `DPoP …` with a proof, `./dpop`). */
   accessToken: string;
-  /** RFC 6749 §7.1 token type, normally `Bearer`. */
+  /** RFC 6749 §7.1 token type: `Bearer`, or `DPoP` when bound to the device's key (RFC 9449 §5). */
   tokenType: string;
   /** When the access token expires, ms since the epoch; absent when the server did not say. */
   expiresAt?: number | undefined;

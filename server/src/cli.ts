@@ -15,7 +15,7 @@ Usage:
   kalm serve                                   start the server (PORT, HOST, PUBLIC_URL, DATA_DIR, MQTT_URL, LOG_LEVEL)
   kalm client create --name NAME (--public | --confidential) --grant GRANT... --scope "SCOPES"
                      [--redirect-uri URI...] [--id ID] [--alg ES256|RS256]
-                     [--expires-in SECONDS] [--interval SECONDS] [--json]
+                     [--expires-in SECONDS] [--interval SECONDS] [--require-dpop] [--json]
   kalm client list [--json]
   kalm user create --username NAME --password-stdin [--role user|developer|admin]
   kalm user list [--json]
@@ -107,6 +107,7 @@ const clientCreate: Command = async (args, config) => {
       alg: { type: 'string' },
       'expires-in': { type: 'string' },
       interval: { type: 'string' },
+      'require-dpop': { type: 'boolean' },
       json: { type: 'boolean' },
     },
   });
@@ -136,6 +137,8 @@ const clientCreate: Command = async (args, config) => {
       // RFC 8628 §3.2 `expires_in` and `interval` of this client's device codes.
       deviceCodeTtl: seconds('--expires-in', values['expires-in']),
       devicePollInterval: seconds('--interval', values.interval),
+      // RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
+      requireDpop: values['require-dpop'] ?? false,
     }),
   );
   if (values.json) {
@@ -160,7 +163,8 @@ const clientList: Command = async (args, config) => {
     return;
   }
   for (const c of clients) {
-    console.log(`${c.id}\t${c.type}\t${c.name}\tgrants: ${c.grantTypes.join(',')}\tscopes: ${c.scopes.join(' ')}`);
+    const dpop = c.requireDpop ? '\tdpop: required' : '';
+    console.log(`${c.id}\t${c.type}\t${c.name}\tgrants: ${c.grantTypes.join(',')}\tscopes: ${c.scopes.join(' ')}${dpop}`);
   }
 };
 

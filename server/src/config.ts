@@ -79,6 +79,20 @@ export interface Config {
   pushAuthTimeoutMs: number;
   /** WebSocket push: ping interval, ms; a peer that has not answered the previous ping is dropped. Default 30000. */
   pushHeartbeatMs: number;
+  /**
+   * DPoP (RFC 9449 §4.3, §11.1): how far a proof's `iat` may lie from the server's clock, seconds,
+   * either way (devices' clocks drift; with `DPOP_NONCE` on the nonce bounds a proof's age too).
+   * A proof's `jti` is remembered as long as the proof is acceptable, so a replay within the
+   * window is refused. Env `DPOP_PROOF_WINDOW`. Default 60.
+   */
+  dpopProofWindow: number;
+  /**
+   * DPoP server nonces (RFC 9449 §8): every proof at `/token` must carry a nonce the server gave
+   * (`use_dpop_nonce` with a `DPoP-Nonce` header otherwise). Nonces change every 5 minutes and
+   * the previous one stays good, and every process on the database accepts them. Env
+   * `DPOP_NONCE` (`1` turns it on). Default off.
+   */
+  dpopNonce: boolean;
 }
 
 const DEFAULT_PORT = 8080;
@@ -110,6 +124,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     pushMaxSocketsPerIp: 50,
     pushAuthTimeoutMs: 5_000,
     pushHeartbeatMs: 30_000,
+    dpopProofWindow: 60,
+    dpopNonce: false,
     ...overrides,
     publicUrl,
     accessTokenAudience: overrides.accessTokenAudience ?? publicUrl,
@@ -144,6 +160,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (env.ACCESS_TOKEN_AUDIENCE) o.accessTokenAudience = env.ACCESS_TOKEN_AUDIENCE;
   if (env.PUSH_MAX_SOCKETS_PER_IP) o.pushMaxSocketsPerIp = integer('PUSH_MAX_SOCKETS_PER_IP', env.PUSH_MAX_SOCKETS_PER_IP, 1, 1_000_000);
+  if (env.DPOP_PROOF_WINDOW) o.dpopProofWindow = integer('DPOP_PROOF_WINDOW', env.DPOP_PROOF_WINDOW, 5, 600);
+  if (env.DPOP_NONCE) o.dpopNonce = env.DPOP_NONCE !== '0' && env.DPOP_NONCE !== 'false';
   if (env.DEMO) o.demo = env.DEMO !== '0' && env.DEMO !== 'false';
   return defaultConfig(o);
 }

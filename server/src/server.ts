@@ -83,6 +83,8 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     core.store.deviceCodes.purgeExpired(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
     // Spent authorization codes stay a while after expiry, so a replay still revokes what they issued.
     core.store.authorization.purgeExpiredCodes(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
+    // A DPoP proof's jti is kept only while the proof could still be accepted (RFC 9449 §11.1).
+    core.store.dpop.purgeExpiredProofs(core.clock.now()).catch((err) => logger.error({ err }, 'purge failed'));
   }, PURGE_EVERY_MS);
   purge.unref();
   // Other server processes on this database: their decisions reach the devices waiting here

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import jsqr from 'jsqr';
+import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
@@ -13,6 +15,8 @@ beforeAll(async () => {
   // Tests run with the demo off: create the client the TV page pairs as.
   await server.createClient({ id: 'tv-demo', name: 'Kalm TV demo' });
   browser = await launchBrowser({ viewport: { width: 1920, height: 1080 } });
+  // The page's clock is the server's (fake) one: DPoP proofs carry it as iat (RFC 9449 §4.3).
+  await browser.context.clock.setFixedTime(server.clock.now());
 });
 afterAll(async () => {
   await browser?.close();
@@ -23,6 +27,36 @@ afterAll(async () => {
 function decodeQr(file: string): string | undefined {
   const png = PNG.sync.read(readFileSync(file));
   return jsqr.default(new Uint8ClampedArray(png.data), png.width, png.height)?.data;
+}
+
+/** What the page keeps in IndexedDB: the pairing, and the DPoP key as the page sees it. */
+function readStore(page: Page) {
+  return page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const open = indexedDB.open('kalm-device');
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    const get = <T>(key: string) =>
+      new Promise<T>((resolve) => {
+        const req = db.transaction('kalm').objectStore('kalm').get(key);
+        req.onsuccess = () => resolve(req.result as T);
+      });
+    const pairing = await get<{ accessToken: string; refreshToken: string; tokenType: string } | undefined>('pairing');
+    const key = await get<CryptoKeyPair>('dpop-key');
+    const exportPrivate = await crypto.subtle.exportKey('jwk', key.privateKey).then(
+      () => 'exported',
+      (e: Error) => e.name,
+    );
+    db.close();
+    return {
+      pairing,
+      isCryptoKey: key.privateKey instanceof CryptoKey,
+      extractable: key.privateKey.extractable,
+      exportPrivate,
+      publicJwk: await crypto.subtle.exportKey('jwk', key.publicKey),
+    };
+  });
 }
 
 describe('TV demo page', () => {
@@ -36,7 +70,7 @@ describe('TV demo page', () => {
     expect(response!.headers()['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
     await page.waitForSelector('body[data-state="pairing"][data-push="open"]');
     const userCode = (await page.textContent('#user-code'))!.trim();
-    expect(userCode).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    expect(userCode).toMatch(/^[A-Z]{4}-[A-Z]{5}$/);
     expect(await page.textContent('#short-url')).toBe(`${server.url.replace('http://', '')}/device`);
     expect(await page.textContent('#countdown')).toMatch(/^Code expires in (10:00|9:5\d)$/);
 
@@ -68,6 +102,44 @@ describe('TV demo page', () => {
     await page.waitForSelector('body[data-state="message"]');
     expect(await page.textContent('#message-title')).toBe('Sign-in declined');
     await browser.screenshot(page, 'tv-declined');
+  });
+
+  it('pairs with a DPoP token bound to a non-extractable key kept in IndexedDB, and after a reload refreshes it with that key', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`${server.url}/tv`);
+    await page.waitForSelector('body[data-state="pairing"][data-push="open"]');
+    const user = await server.createUser();
+    await server.core.deviceFlow.approve((await page.textContent('#user-code'))!.trim(), user.id, ['valuate:read']);
+    await page.waitForSelector('body[data-state="signed-in"]');
+    expect(await page.textContent('#token-type')).toBe('DPoP token');
+    expect(await page.textContent('#binding-text')).toBe('bound to this TV’s key');
+    const jkt = (await page.textContent('#jkt'))!;
+
+    // The key is a CryptoKey in IndexedDB that the page itself cannot export; the token names it.
+    const stored = await readStore(page);
+    expect(stored).toMatchObject({ isCryptoKey: true, extractable: false, exportPrivate: 'InvalidAccessError', pairing: { tokenType: 'DPoP' } });
+    expect(await calculateJwkThumbprint(stored.publicJwk as JWK)).toBe(jkt);
+    // The paired push subscription carries a proof of that key, and the server accepts it.
+    await page.waitForSelector('body[data-watch="paired"]');
+
+    // Two hours later the access token is stale: a reload resumes from IndexedDB and refreshes
+    // with a proof of the same key (a refresh without it, or with another key, is refused).
+    server.clock.advance(2 * 3_600_000);
+    await browser.context.clock.setFixedTime(server.clock.now());
+    await page.reload();
+    await page.waitForSelector('body[data-state="signed-in"][data-watch="paired"]');
+    const after = await readStore(page);
+    expect(after.pairing!.refreshToken).not.toBe(stored.pairing!.refreshToken);
+    expect(after.publicJwk).toEqual(stored.publicJwk);
+    expect(await page.textContent('#jkt')).toBe(jkt);
+
+    const [grant] = await server.core.store.grants.listByUser(user.id);
+    await server.core.tokens.revokeGrant(grant!.id);
+    await page.waitForSelector('body[data-state="message"]');
+    expect((await readStore(page)).pairing).toBeUndefined();
+    expect(problems).toEqual([]);
   });
 
   it('serves the script as an external, cacheable file and refuses inline script', async () => {

@@ -118,11 +118,26 @@ describe('phone verification pages in Chromium (390×844, JavaScript off)', () =
   });
 
   it('shows one message for an unknown code, with what was typed escaped', async () => {
-    await enterCode('BCDF-GHJK');
+    await enterCode('BCDF-GHJKC');
     expect(new URL(page.url()).pathname).toBe('/device');
     await expect(page.getByRole('alert').textContent()).resolves.toContain("That code didn't work");
-    await expect(page.getByLabel('Code', { exact: true }).inputValue()).resolves.toBe('BCDF-GHJK');
+    await expect(page.getByLabel('Code', { exact: true }).inputValue()).resolves.toBe('BCDF-GHJKC');
     await browser.screenshot(page, 'verify-6-wrong-code');
+  });
+
+  it('tells a mistyped code at once, keeps what was typed, and then takes the right one', async () => {
+    const auth = await authorize('valuate:read');
+    // One letter read wrong across the room: the seventh, taken for its neighbour in the alphabet.
+    const letters = 'BCDFGHJKLMNPQRSTVWXZ';
+    const typo = `${auth.user_code.slice(0, 6)}${letters[(letters.indexOf(auth.user_code[6]!) + 1) % 20]}${auth.user_code.slice(7)}`;
+    await enterCode(typo.toLowerCase());
+    expect(new URL(page.url()).pathname).toBe('/device');
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('That code has a typo — check the letters on your TV.');
+    await expect(page.getByLabel('Code', { exact: true }).inputValue()).resolves.toBe(typo.toLowerCase());
+    await browser.screenshot(page, 'verify-6-typo');
+    await enterCode(auth.user_code);
+    await signInIfAsked();
+    expect(new URL(page.url()).pathname).toBe('/device/consent');
   });
 
   it('says a code already decided in another tab was already used', async () => {
@@ -195,14 +210,14 @@ describe('brute-force limit in Chromium', () => {
         const [response] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.getByRole('button', { name: 'Continue' }).click()]);
         return response.status();
       };
-      for (let i = 0; i < 5; i++) expect(await tryCode('BCDF-GHJK')).toBe(400);
-      expect(await tryCode('BCDF-GHJK')).toBe(429);
+      for (let i = 0; i < 5; i++) expect(await tryCode('BCDF-GHJKC')).toBe(400);
+      expect(await tryCode('BCDF-GHJKC')).toBe(429);
       await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Too many tries');
       await expect(page.getByRole('alert').textContent()).resolves.toContain('wait 30 seconds');
       await browser.screenshot(page, 'verify-10-limited');
       limited.clock.advance(30_000);
-      expect(await tryCode('BCDF-GHJK')).toBe(400);
-      expect(await tryCode('BCDF-GHJK')).toBe(429);
+      expect(await tryCode('BCDF-GHJKC')).toBe(400);
+      expect(await tryCode('BCDF-GHJKC')).toBe(429);
       await expect(page.getByRole('alert').textContent()).resolves.toContain('wait 1 minute');
     } finally {
       await limited.stop();

@@ -25,7 +25,7 @@ const run = (args: string[]) => runCli(NPX_BIN, args, { ...process.env, KALM_DEV
 describe('kalm-device CLI', () => {
   it('prints the QR code and the user code, exits 0 after approval and stores the pairing; token prints a fresh token', async () => {
     const login = run(['login', '--issuer', server.url, '--client-id', clientId, '--scope', 'valuate:read billing:read']);
-    const [, userCode] = await login.stdoutUntil(/Code: ([A-Z]{4}-[A-Z]{4})/);
+    const [, userCode] = await login.stdoutUntil(/Code: ([A-Z]{4}-[A-Z]{5})/);
     const user = await server.createUser();
     await server.core.deviceFlow.approve(userCode!, user.id, ['billing:read']);
     expect(await login.exit).toBe(0);
@@ -49,7 +49,7 @@ describe('kalm-device CLI', () => {
 
   it('exits 3 when the person denies', async () => {
     const login = run(['login', '--issuer', server.url, '--client-id', clientId, '--store', path.join(dir, 'denied.json')]);
-    const [, userCode] = await login.stdoutUntil(/Code: ([A-Z]{4}-[A-Z]{4})/);
+    const [, userCode] = await login.stdoutUntil(/Code: ([A-Z]{4}-[A-Z]{5})/);
     await server.core.deviceFlow.deny(userCode!);
     expect(await login.exit).toBe(3);
     expect(login.output().stderr).toContain('denied');

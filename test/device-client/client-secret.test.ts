@@ -43,6 +43,6 @@ describe('confidential device client (clientSecretBasic)', () => {
     const awkward = await server.createClient({ id: 'box:1+a%b=c', name: 'Awkward box', type: 'confidential' });
     const fetch = clientSecretBasic(awkward.clientId, awkward.clientSecret!);
     const auth = await startDeviceAuthorization({ issuer: server.url, clientId: awkward.clientId, fetch, push: false });
-    expect(auth.userCode).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    expect(auth.userCode).toMatch(/^[A-Z]{4}-[A-Z]{5}$/);
   });
 });

@@ -35,7 +35,7 @@ describe('device client against the real server', () => {
     const store = new MemoryTokenStore();
     const timers = manualTimers(server.clock);
     const auth = await startDeviceAuthorization({ issuer: server.url, clientId, scope: ['valuate:read', 'billing:read'], timers, store, push: false });
-    expect(auth.userCode).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    expect(auth.userCode).toMatch(/^[A-Z]{4}-[A-Z]{5}$/);
     expect(auth.verificationUri).toBe(`${server.url}/device`);
     expect(auth.verificationUriComplete).toBe(`${server.url}/device?user_code=${auth.userCode}`);
     expect(auth.interval).toBe(5);

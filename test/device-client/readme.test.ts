@@ -59,7 +59,7 @@ describe('device-client as a maker installs it', () => {
     const userCode = await new Promise<string>((resolve, reject) => {
       child.stdout.on('data', (chunk) => {
         stdout += chunk;
-        const m = /enter ([A-Z]{4}-[A-Z]{4})/.exec(stdout);
+        const m = /enter ([A-Z]{4}-[A-Z]{5})/.exec(stdout);
         if (m) resolve(m[1]!);
       });
       void exit.then((code) => reject(new Error(`exited ${code}: ${stdout}${stderr}`)));
@@ -110,6 +110,8 @@ describe('device-client as a maker installs it', () => {
         "import { startDeviceAuthorization, getAccessToken, AccessDeniedError, type Pairing } from '@kalm/device-client';",
         "import { qrSvg } from '@kalm/device-client/qr';",
         "import { FileTokenStore, nodePush } from '@kalm/device-client/node';",
+        "import { createDpop, type Dpop } from '@kalm/device-client/dpop';",
+        "import { IndexedDbTokenStore } from '@kalm/device-client/indexeddb';",
         "const store = new FileTokenStore('./pairing.json');",
         "const auth = await startDeviceAuthorization({ issuer: 'http://localhost:8080', clientId: 'tv-demo', scope: ['a', 'b'], store, push: await nodePush() });",
         'const svg: string = qrSvg(auth);',
@@ -120,7 +122,10 @@ describe('device-client as a maker installs it', () => {
         'const token: string = await getAccessToken(store);',
         '// @ts-expect-error clientId is a string: the declarations are real types, not any',
         "await startDeviceAuthorization({ issuer: 'x', clientId: 42 });",
-        'console.log(svg, pairing.scope, token);',
+        'const dpop: Dpop = await createDpop(store);',
+        "const res: Response = await dpop.fetchWithToken('https://api.example/v1/me', { method: 'POST' });",
+        'const browserStore: IndexedDbTokenStore = new IndexedDbTokenStore();',
+        'console.log(svg, pairing.scope, token, res.status, dpop.jkt, browserStore.name);',
       ].join('\n'),
     );
     const result = await run(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', project]).then(

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
+import { readUserCode } from '../../server/src/core/user-codes.js';
 import { authorize, errorOf, postAs } from './flow.js';
 
 let server: TestServer;
@@ -11,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
+const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{5}$/;
 
 describe('POST /device_authorization (RFC 8628 §3.1–3.2)', () => {
   it('answers every RFC 8628 §3.2 member, with integer expires_in and interval and no null member', async () => {
@@ -22,6 +23,7 @@ describe('POST /device_authorization (RFC 8628 §3.1–3.2)', () => {
     expect(text).not.toContain('null');
     const body = JSON.parse(text) as Record<string, unknown>;
     expect(body.user_code).toMatch(USER_CODE);
+    expect(readUserCode(String(body.user_code))).toMatchObject({ kind: 'code', checked: true });
     expect(body.verification_uri).toBe(`${server.core.config.publicUrl}/device`);
     expect(body.verification_uri_complete).toBe(`${server.core.config.publicUrl}/device?user_code=${body.user_code}`);
     expect(body.expires_in).toBe(600);

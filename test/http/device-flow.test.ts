@@ -24,7 +24,7 @@ function poll(deviceCode: string, id = clientId) {
 describe('device flow over HTTP', () => {
   it('answers authorization_pending, then tokens once the person approves a subset of scopes', async () => {
     const auth = await authorize();
-    expect(auth.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    expect(auth.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{5}$/);
     expect(auth.verification_uri_complete).toBe(`${server.core.config.publicUrl}/device?user_code=${auth.user_code}`);
 
     const pending = await poll(auth.device_code);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeUserCode } from '../../server/src/core/user-codes.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
 import { authorize, introspect, poll, postAs, refresh, type ClientAuth, type Tokens } from './flow.js';
 
@@ -39,7 +40,8 @@ describe('structured logs', () => {
     const secrets = {
       deviceCode: flow.device_code,
       userCode: flow.user_code,
-      userCodeNormalised: flow.user_code.replace('-', ''),
+      // The stored form: the 8 random letters, without the check character (a substring of the typed form too).
+      userCodeNormalised: normalizeUserCode(flow.user_code)!,
       accessToken: tokens.access_token,
       accessTokenSignature: tokens.access_token.split('.')[2]!,
       refreshToken: tokens.refresh_token!,

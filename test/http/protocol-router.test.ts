@@ -193,7 +193,7 @@ describe('the router', () => {
       expect(preflight.status, path).toBe(204);
       expect(preflight.headers.get('access-control-allow-origin'), path).toBe('*');
       expect(preflight.headers.get('access-control-allow-methods'), path).toBe('GET, POST');
-      expect(preflight.headers.get('access-control-allow-headers'), path).toBe('Authorization, Content-Type');
+      expect(preflight.headers.get('access-control-allow-headers'), path).toBe('Authorization, Content-Type, DPoP');
       expect(preflight.headers.get('access-control-max-age'), path).toBe('600');
     }
     for (const path of ['/register', '/healthz']) {

@@ -26,7 +26,7 @@ function pageClient(server: TestServer, from: From): PageClient {
 /** Enter a wrong user code on the verification page from a fresh session; 400 while the budget lasts, then 429. */
 async function wrongCode(server: TestServer, from: From): Promise<number> {
   const client = pageClient(server, from);
-  return (await client.post('/device', { csrf_token: await client.csrf(), user_code: 'BCDF-GHJK' })).status;
+  return (await client.post('/device', { csrf_token: await client.csrf(), user_code: 'BCDF-GHJKC' })).status;
 }
 
 /** The address a device authorization was recorded with (shown as "network" on the consent page). */

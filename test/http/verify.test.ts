@@ -49,11 +49,11 @@ describe('security of the verification pages', () => {
     const tokenB = await b.csrf();
     expect(tokenA).not.toBe(tokenB);
     for (const path of ['/device', '/device/consent', '/signin', '/devices/rename', '/devices/revoke']) {
-      expect((await a.post(path, { user_code: 'BCDF-GHJK' })).status, path).toBe(403);
-      expect((await a.post(path, { csrf_token: tokenB, user_code: 'BCDF-GHJK' })).status, path).toBe(403);
+      expect((await a.post(path, { user_code: 'BCDF-GHJKC' })).status, path).toBe(403);
+      expect((await a.post(path, { csrf_token: tokenB, user_code: 'BCDF-GHJKC' })).status, path).toBe(403);
     }
-    expect((await a.post('/device', { csrf_token: tokenA, user_code: 'BCDF-GHJK' }, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
-    expect((await a.post('/device', { csrf_token: tokenA, user_code: 'BCDF-GHJK' })).status).toBe(400);
+    expect((await a.post('/device', { csrf_token: tokenA, user_code: 'BCDF-GHJKC' }, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await a.post('/device', { csrf_token: tokenA, user_code: 'BCDF-GHJKC' })).status).toBe(400);
   });
 
   it('sends a strict CSP, no-store, no-referrer and an HttpOnly SameSite=Lax cookie without Secure over http', async () => {
@@ -213,7 +213,7 @@ describe('code entry', () => {
     const used = await authorize();
     await server.core.deviceFlow.deny(used.user_code);
     const answers = [];
-    for (const code of ['BCDF-GHJK', expired.user_code, used.user_code]) {
+    for (const code of ['BCDF-GHJKC', expired.user_code, used.user_code]) {
       const res = await enter(client, code);
       answers.push({ status: res.status, alert: alertText(res.body) });
     }
@@ -221,6 +221,23 @@ describe('code entry', () => {
     expect(answers[0]!.alert).toContain('That code didn&#39;t work');
     expect(answers[1]).toEqual(answers[0]);
     expect(answers[2]).toEqual(answers[0]);
+  });
+
+  it('tells a typo the check character caught in the person\'s language, apart from a wrong code', async () => {
+    const auth = await authorize();
+    const swapped = `${auth.user_code.slice(0, 2)}${auth.user_code[3]}${auth.user_code[2]}${auth.user_code.slice(4)}`;
+    const changed = `${auth.user_code.slice(0, -1)}${auth.user_code.endsWith('B') ? 'C' : 'B'}`;
+    for (const [headers, message] of [[{}, en.messages['entry.typo']], [{ 'accept-language': 'de' }, de.messages['entry.typo']]] as const) {
+      const client = newClient(headers);
+      for (const typo of [swapped, changed].filter((t) => t !== auth.user_code)) {
+        const res = await enter(client, typo);
+        expect(res.status, typo).toBe(400);
+        expect(alertText(res.body), typo).toBe(message);
+        expect(res.body).toContain(`value="${typo}"`);
+      }
+    }
+    expect(en.messages['entry.typo']).toBe('That code has a typo — check the letters on your TV.');
+    expect(de.messages['entry.typo']).toBe('Dieser Code hat einen Tippfehler – prüfe die Buchstaben auf deinem Fernseher.');
   });
 
   it('escapes what was typed when it shows it back', async () => {
@@ -238,7 +255,7 @@ describe('code entry', () => {
     const res = await client.get('/device');
     expect(res.body).not.toContain('<b>x</b>');
     expect(res.body).toContain('value="&lt;B&gt;X&lt;/B&gt;"');
-    expect(alertText(res.body)).toBe('A code has 8 letters, like BCDF-GHJK. Check what you typed.');
+    expect(alertText(res.body)).toBe('A code has 9 letters, like BCDF-GHJKC. Check what you typed.');
   });
 
   it('lets only one of two people decide a code: the second is told it was already used', async () => {
@@ -287,7 +304,7 @@ describe('code entry', () => {
 describe('brute-force limiter arithmetic (fake clock)', () => {
   it('allows 5 free failures, then waits 30 s, 60 s, 120 s, …, and a success never resets the count', async () => {
     const client = newClient();
-    const wrong = () => enter(client, 'BCDF-GHJK');
+    const wrong = () => enter(client, 'BCDF-GHJKC');
     for (let i = 0; i < 5; i++) expect((await wrong()).status).toBe(400);
     let limited = await wrong();
     expect(limited.status).toBe(429);
@@ -313,21 +330,21 @@ describe('brute-force limiter arithmetic (fake clock)', () => {
     const ip = `127.0.0.${nextIp++}`;
     for (let i = 0; i < 5; i++) {
       const fresh = new PageClient(server.url, { localAddress: ip });
-      expect((await enter(fresh, 'BCDF-GHJK')).status).toBe(400);
+      expect((await enter(fresh, 'BCDF-GHJKC')).status).toBe(400);
     }
-    expect((await enter(new PageClient(server.url, { localAddress: ip }), 'BCDF-GHJK')).status).toBe(429);
+    expect((await enter(new PageClient(server.url, { localAddress: ip }), 'BCDF-GHJKC')).status).toBe(429);
 
     const roaming = newClient();
-    for (let i = 0; i < 5; i++) expect((await enter(roaming, 'BCDF-GHJK')).status).toBe(400);
+    for (let i = 0; i < 5; i++) expect((await enter(roaming, 'BCDF-GHJKC')).status).toBe(400);
     const sameSessionOtherIp = new PageClient(server.url, { localAddress: `127.0.0.${nextIp++}` });
     for (const [k, v] of roaming.cookies) sameSessionOtherIp.cookies.set(k, v);
-    expect((await enter(sameSessionOtherIp, 'BCDF-GHJK')).status).toBe(429);
+    expect((await enter(sameSessionOtherIp, 'BCDF-GHJKC')).status).toBe(429);
   });
 
   it('counts a burst of parallel wrong codes one by one: only the free ones get through', async () => {
     const client = newClient();
     const csrf = await client.csrf();
-    const burst = await Promise.all(Array.from({ length: 20 }, () => client.post('/device', { csrf_token: csrf, user_code: 'BCDF-GHJK' })));
+    const burst = await Promise.all(Array.from({ length: 20 }, () => client.post('/device', { csrf_token: csrf, user_code: 'BCDF-GHJKC' })));
     const statuses = burst.map((r) => r.status);
     expect(statuses.filter((s) => s === 400)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(15);

@@ -122,7 +122,7 @@ describe('interop: openid-client v6', () => {
     });
     const { config } = await configure(id, client.ClientSecretBasic(secret));
     const authorization = await client.initiateDeviceAuthorization(config, { scope: 'valuate:read' });
-    expect(authorization.user_code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    expect(authorization.user_code).toMatch(/^[A-Z]{4}-[A-Z]{5}$/);
     expect(await client.tokenIntrospection(config, 'unknown')).toEqual({ active: false });
     const { config: wrong } = await configure(id, client.ClientSecretBasic(`${secret}x`));
     // A 401 with WWW-Authenticate (RFC 6749 §5.2) is surfaced by openid-client as the parsed challenge.

@@ -65,7 +65,7 @@ describe('the device-client MQTT transport', () => {
     const store = new MemoryTokenStore();
     const auth = await startMqttDeviceAuthorization({ client, clientId, scope: 'valuate:read billing:read', timers, store });
     expect(auth.rid).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect(auth.userCode).toMatch(/^[B-Z]{4}-[B-Z]{4}$/);
+    expect(auth.userCode).toMatch(/^[B-Z]{4}-[B-Z]{5}$/);
     expect(auth.verificationUri).toBe(`${server.url}/device`);
     expect(auth).toMatchObject({ expiresIn: 600, interval: 5, verificationUriComplete: `${server.url}/device?user_code=${auth.userCode}` });
     expect(auth).not.toHaveProperty('deviceCode');

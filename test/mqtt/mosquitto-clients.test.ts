@@ -61,7 +61,7 @@ describe('a plain MQTT 3.1.1 client (mosquitto_pub / mosquitto_sub) as the devic
     await publish(topic(rid, 'authorize'), JSON.stringify({ client_id: world.clientId, scope: 'valuate:read', jwk: publicJwk }));
     const accepted = JSON.parse(await sub.line(`${topic(rid, 'authorize/accepted')} `)) as Record<string, unknown>;
     expect(accepted).toMatchObject({ expires_in: 600, interval: 5, verification_uri: `${world.server.url}/device` });
-    expect(accepted.user_code).toMatch(/^[B-Z]{4}-[B-Z]{4}$/);
+    expect(accepted.user_code).toMatch(/^[B-Z]{4}-[B-Z]{5}$/);
 
     await world.server.core.deviceFlow.approve(String(accepted.user_code), world.user.id, ['valuate:read']);
     expect(JSON.parse(await sub.line(`${topic(rid, 'status')} `))).toEqual({ status: 'approved' });

@@ -65,6 +65,14 @@ describe('authorize requests the bridge refuses', () => {
     expect((await ask('authorize', JSON.stringify({ client_id: clientId, jwk: key.publicJwk }))).body.error).toBe('invalid_client');
   });
 
+  it('answers unauthorized_client to a client that requires DPoP, whose tokens the bridge cannot bind', async () => {
+    const key = await newDeviceKey();
+    const { clientId } = await world.server.createClient({ requireDpop: true });
+    const { body } = await ask('authorize', JSON.stringify({ client_id: clientId, jwk: key.publicJwk }));
+    expect(body).toMatchObject({ error: 'unauthorized_client' });
+    expect(String(body.error_description)).toMatch(/DPoP/);
+  });
+
   it('answers invalid_scope to a scope the client may not ask for', async () => {
     const key = await newDeviceKey();
     const { body } = await ask('authorize', JSON.stringify({ client_id: world.clientId, scope: 'root:everything', jwk: key.publicJwk }));

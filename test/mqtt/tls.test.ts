@@ -45,7 +45,7 @@ describe('the bridge over mqtts://', () => {
       const rid = newRid();
       await device.subscribe(topic(rid, '#'));
       await device.publish(topic(rid, 'authorize'), JSON.stringify({ client_id: clientId, jwk: (await newDeviceKey()).publicJwk }));
-      expect(JSON.parse((await device.next(on(topic(rid, 'authorize/accepted')))).payload).user_code).toMatch(/^[B-Z]{4}-[B-Z]{4}$/);
+      expect(JSON.parse((await device.next(on(topic(rid, 'authorize/accepted')))).payload).user_code).toMatch(/^[B-Z]{4}-[B-Z]{5}$/);
       await device.end();
     } finally {
       await server.stop();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { USER_CODE_ALPHABET, USER_CODE_LENGTH, formatUserCode, normalizeUserCode } from '../../server/src/core/user-codes.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { PageClient } from '../http/verify-client.js';
+import { USER_CODE_ALPHABET, USER_CODE_LENGTH, formatUserCode, normalizeUserCode, readUserCode } from '../../server/src/core/user-codes.js';
+import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
+import { PageClient, csrfOf } from '../http/verify-client.js';
 import { seededRandom } from './support/random.js';
 
 // RFC 8628 §5.1: how many user-code guesses the code-entry limits let through, measured
@@ -26,7 +26,7 @@ function randomCode(): string {
   return Array.from({ length: USER_CODE_LENGTH }, () => USER_CODE_ALPHABET[rng.int(0, USER_CODE_ALPHABET.length)]).join('');
 }
 
-/** One guess from `ip` in a brand-new session: 400 (wrong, counted), 429 (limited) or 303 (a live code). */
+/** One guess from `ip` in a brand-new session: 400 (wrong, counted), 429 (limited) or 303 (a live code). Well-formed: its check character holds. */
 async function guess(ip: string, code = formatUserCode(randomCode())) {
   const browser = new PageClient(server.url, { localAddress: ip });
   const csrf = await browser.csrf('/device');
@@ -145,5 +145,101 @@ describe('brute force on code entry (RFC 8628 §5.1)', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => guess(ip!)));
     expect(answers.filter((a) => a.status === 400)).toHaveLength(5);
     expect(answers.filter((a) => a.status === 429)).toHaveLength(15);
+  });
+});
+
+const TYPO = 'That code has a typo — check the letters on your TV.';
+const WRONG = 'That code didn&#39;t work';
+
+/** A slip a person makes copying `shown` off a TV: one letter changed, or two neighbours swapped; shown back with its dash. */
+function typoOf(shown: string): string {
+  const letters = [...shown.replace('-', '')];
+  const at = rng.int(0, letters.length);
+  if (rng.next() < 0.5 && at + 1 < letters.length && letters[at] !== letters[at + 1]) {
+    [letters[at], letters[at + 1]] = [letters[at + 1]!, letters[at]!];
+  } else {
+    letters[at] = USER_CODE_ALPHABET[(USER_CODE_ALPHABET.indexOf(letters[at]!) + rng.int(1, USER_CODE_ALPHABET.length)) % USER_CODE_ALPHABET.length]!;
+  }
+  return `${letters.slice(0, 4).join('')}-${letters.slice(4).join('')}`;
+}
+
+describe('typos on code entry (the check character)', () => {
+  /** One person at one address, in one browser session: both limiter keys are the same for every entry. */
+  function person(browser = new PageClient(server.url, { localAddress: addresses(1)[0]! })) {
+    return async (code: string) => browser.post('/device', { csrf_token: await browser.csrf('/device'), user_code: code });
+  }
+
+  it('answers 20 typos of a live code at once and counts none of them: the right code then still goes through', async () => {
+    const live = (await (await server.post('/device_authorization', { client_id: clientId })).json()) as { user_code: string; device_code: string };
+    const owner = await server.createUser();
+    const browser = new PageClient(server.url, { localAddress: addresses(1)[0]! });
+    const signedIn = await browser.post('/signin', { csrf_token: await browser.csrf('/signin'), username: owner.username, password: owner.password });
+    expect(signedIn.status).toBe(303);
+    const enter = person(browser);
+    const typos = new Set<string>();
+    while (typos.size < 20) typos.add(typoOf(live.user_code));
+    for (const typo of typos) {
+      expect(readUserCode(typo), typo).toEqual({ kind: 'typo' });
+      const res = await enter(typo);
+      expect(res.status, typo).toBe(400);
+      expect(res.body, typo).toContain(TYPO);
+      expect(res.body, typo).not.toContain(WRONG);
+    }
+    const right = await enter(live.user_code);
+    expect(right.status).toBe(303);
+    expect(right.location).toBe('/device/consent');
+    const consent = await browser.get('/device/consent');
+    await browser.post('/device/consent', { csrf_token: csrfOf(consent.body), decision: 'approve', scope: 'valuate:read' });
+    const tokens = await server.post('/token', { grant_type: GRANT_TYPES.deviceCode, device_code: live.device_code, client_id: clientId });
+    expect(tokens.status).toBe(200);
+  });
+
+  it('still counts well-formed wrong codes, typos or not in between: of 10, the 6th and later hit the 429', async () => {
+    const enter = person();
+    for (let i = 0; i < 20; i++) expect((await enter(typoOf(formatUserCode(randomCode())))).status).toBe(400);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await enter(formatUserCode(randomCode()));
+      statuses.push(res.status);
+      if (res.status === 400) expect(res.body).toContain(WRONG);
+    }
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 429, 429, 429, 429, 429]);
+    // A typo is answered before the limiter: a limited person still learns it was a typo, and nothing is looked up.
+    const typo = await enter(typoOf(formatUserCode(randomCode())));
+    expect(typo.status).toBe(400);
+    expect(typo.body).toContain(TYPO);
+  });
+
+  it('answers a linked code whose check character fails with the typo message, and counts nothing', async () => {
+    const live = (await (await server.post('/device_authorization', { client_id: clientId })).json()) as { user_code: string };
+    const ip = addresses(1)[0]!;
+    const browser = new PageClient(server.url, { localAddress: ip });
+    for (let i = 0; i < 20; i++) {
+      expect((await browser.get(`/device?user_code=${encodeURIComponent(typoOf(live.user_code))}`)).location).toBe('/device');
+      const page = await browser.get('/device');
+      expect(page.body).toContain(TYPO);
+      expect(page.body).not.toContain('It matches, continue');
+    }
+    await browser.get(`/device?user_code=${encodeURIComponent(live.user_code)}`);
+    const confirm = await browser.get('/device');
+    expect(confirm.body).toContain(live.user_code);
+    const confirmed = await browser.post('/device', { csrf_token: csrfOf(confirm.body), action: 'confirm' });
+    // Accepted: on to sign-in, then consent.
+    expect(confirmed.location).toBe(`/signin?return_to=${encodeURIComponent('/device/consent')}`);
+    // The 20 typos left the address its whole free budget.
+    for (let i = 0; i < 5; i++) expect((await guess(ip)).status).toBe(400);
+    expect((await guess(ip)).status).toBe(429);
+  });
+
+  it('still looks up, and counts, a code typed without its check character (accepted for this release)', async () => {
+    const live = (await (await server.post('/device_authorization', { client_id: clientId })).json()) as { user_code: string };
+    const enter = person();
+    const unchecked = live.user_code.slice(0, -1);
+    expect(unchecked).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    for (let i = 0; i < 5; i++) expect((await enter(randomCode())).status).toBe(400);
+    expect((await enter(randomCode())).status).toBe(429);
+    expect((await enter(unchecked)).status).toBe(429);
+    const ok = await person()(unchecked);
+    expect(ok.location).toBe(`/signin?return_to=${encodeURIComponent('/device/consent')}`);
   });
 });

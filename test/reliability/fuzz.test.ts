@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatUserCode, generateUserCode, normalizeUserCode, USER_CODE_ALPHABET, USER_CODE_LENGTH } from '../../server/src/core/user-codes.js';
+import { formatUserCode, generateUserCode, normalizeUserCode, readUserCode, USER_CODE_ALPHABET, USER_CODE_LENGTH } from '../../server/src/core/user-codes.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
 import { PageClient } from '../http/verify-client.js';
 import { rawBytes, rawRequest, type RawResponse } from './support/raw-http.js';
@@ -475,22 +475,28 @@ describe('fuzzing the push channel', () => {
 describe('user-code normalisation', () => {
   const alphabetChar = fc.constantFrom(...USER_CODE_ALPHABET.split(''));
   const validCode = fc.string({ unit: alphabetChar, minLength: USER_CODE_LENGTH, maxLength: USER_CODE_LENGTH });
-  /** What a person might type for `code`: any case, dashes and spaces anywhere. */
-  const typed = (code: string) =>
-    fc
+  /** What a person might type for the shown form of `code`: any case, dashes and spaces anywhere. */
+  const typed = (code: string) => {
+    const shown = formatUserCode(code).replace('-', '');
+    return fc
       .tuple(
-        fc.array(fc.boolean(), { minLength: code.length, maxLength: code.length }),
-        fc.array(fc.constantFrom('', '', '-', ' ', '  ', '\t'), { minLength: code.length + 1, maxLength: code.length + 1 }),
+        fc.array(fc.boolean(), { minLength: shown.length, maxLength: shown.length }),
+        fc.array(fc.constantFrom('', '', '-', ' ', '  ', '\t'), { minLength: shown.length + 1, maxLength: shown.length + 1 }),
       )
-      .map(([lower, seps]) => seps[0] + [...code].map((ch, i) => (lower[i] ? ch.toLowerCase() : ch) + seps[i + 1]).join(''));
+      .map(([lower, seps]) => seps[0] + [...shown].map((ch, i) => (lower[i] ? ch.toLowerCase() : ch) + seps[i + 1]).join(''));
+  };
+  const storedForm = new RegExp(`^[${USER_CODE_ALPHABET}]{${USER_CODE_LENGTH}}$`);
 
-  it('is idempotent and yields only undefined or a code from the alphabet', () => {
+  it('is idempotent on the stored form and yields only undefined or a code from the alphabet', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 20 }), validCode), (input) => {
+      fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 20 }), validCode, validCode.map(formatUserCode)), (input) => {
+        const entry = readUserCode(input);
         const once = normalizeUserCode(input);
+        expect(once).toBe(entry.kind === 'code' ? entry.code : undefined);
         if (once === undefined) return;
-        expect(once).toMatch(new RegExp(`^[${USER_CODE_ALPHABET}]{${USER_CODE_LENGTH}}$`));
+        expect(once).toMatch(storedForm);
         expect(normalizeUserCode(once)).toBe(once);
+        expect(normalizeUserCode(formatUserCode(once))).toBe(once);
       }),
       runs(2000),
     );
@@ -499,7 +505,7 @@ describe('user-code normalisation', () => {
   it('ignores case, dashes and spaces', () => {
     fc.assert(
       fc.property(validCode.chain((code) => fc.tuple(fc.constant(code), typed(code))), ([code, input]) => {
-        expect(normalizeUserCode(input)).toBe(code);
+        expect(readUserCode(input)).toEqual({ kind: 'code', code, checked: true });
         expect(normalizeUserCode(formatUserCode(code).toLowerCase())).toBe(code);
       }),
       runs(1000),
@@ -518,13 +524,25 @@ describe('user-code normalisation', () => {
     );
   });
 
+  it('reads a typed code with one letter changed as a typo, never as another code', () => {
+    fc.assert(
+      fc.property(validCode, fc.nat(USER_CODE_LENGTH), alphabetChar, (code, at, replacement) => {
+        const letters = [...formatUserCode(code).replace('-', '')];
+        fc.pre(letters[at] !== replacement);
+        letters[at] = replacement;
+        expect(readUserCode(letters.join(''))).toEqual({ kind: 'typo' });
+      }),
+      runs(1000),
+    );
+  });
+
   it('generates codes that use only the alphabet and normalise to themselves, shown or not', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (s) => {
         const rng = seededRandom(s);
         const random = (size: number) => Uint8Array.from({ length: size }, () => rng.int(0, 256));
         const code = generateUserCode(random);
-        expect(code).toMatch(new RegExp(`^[${USER_CODE_ALPHABET}]{${USER_CODE_LENGTH}}$`));
+        expect(code).toMatch(storedForm);
         expect(normalizeUserCode(code)).toBe(code);
         expect(normalizeUserCode(formatUserCode(code))).toBe(code);
       }),

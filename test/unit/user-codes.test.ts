@@ -4,6 +4,7 @@ import {
   formatUserCode,
   generateUserCode,
   normalizeUserCode,
+  readUserCode,
 } from '../../server/src/core/user-codes.js';
 import { systemRandom, type RandomSource } from '../../server/src/core/secrets.js';
 
@@ -17,12 +18,20 @@ function scripted(...blocks: number[][]): RandomSource {
 }
 
 describe('user codes (RFC 8628 §6.1)', () => {
-  it('draws 8 characters of the base-20 consonant alphabet and shows them as XXXX-XXXX', () => {
+  it('draws 8 characters of the base-20 consonant alphabet and shows them with a check character as XXXX-XXXXC', () => {
     for (let i = 0; i < 200; i++) {
       const code = generateUserCode(systemRandom);
       expect(code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{8}$/);
-      expect(formatUserCode(code)).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+      const shown = formatUserCode(code);
+      expect(shown).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{5}$/);
+      expect(shown.slice(0, 9).replace('-', '')).toBe(code);
     }
+  });
+
+  it('shows a known code with its check character', () => {
+    expect(formatUserCode('BCDFGHJK')).toBe('BCDF-GHJKC');
+    expect(formatUserCode('BBBBBBBB')).toBe('BBBB-BBBBB');
+    expect(formatUserCode('ZZZZZZZZ')).toBe('ZZZZ-ZZZZT');
   });
 
   it('skips bytes of 240 and above, so no character is favoured (no modulo bias)', () => {
@@ -42,14 +51,27 @@ describe('user codes (RFC 8628 §6.1)', () => {
     for (const count of counts.values()) expect(Math.abs(count - expected) / expected).toBeLessThan(0.1);
   });
 
-  it('normalises what a person types: case, dashes and spaces do not matter', () => {
-    for (const typed of ['BCDF-GHJK', 'bcdf-ghjk', 'bcdfghjk', ' BcDf GhJk ', 'BCDF - GHJK', 'bc-df-gh-jk']) {
+  it('normalises what a person types to the stored form: case, dashes and spaces do not matter', () => {
+    for (const typed of ['BCDF-GHJKC', 'bcdf-ghjkc', 'bcdfghjkc', ' BcDf GhJk c ', 'BCDF - GHJKC', 'bc-df-gh-jk-c']) {
+      expect(readUserCode(typed), typed).toEqual({ kind: 'code', code: 'BCDFGHJK', checked: true });
       expect(normalizeUserCode(typed), typed).toBe('BCDFGHJK');
     }
   });
 
-  it('rejects input that cannot be a user code', () => {
-    for (const typed of ['', 'BCDF-GHJ', 'BCDF-GHJKL', 'BCDF-GHJA', 'BCDF-GH1K', 'BCDF%GHJK', 'B'.repeat(65), '<script>']) {
+  it('still takes a code typed without its check character, unchecked, for this release', () => {
+    for (const typed of ['BCDF-GHJK', 'bcdfghjk', ' BcDf GhJk ']) {
+      expect(readUserCode(typed), typed).toEqual({ kind: 'code', code: 'BCDFGHJK', checked: false });
+    }
+  });
+
+  it('tells a typo the check character caught from input that is not a code at all', () => {
+    // One letter changed, two neighbours swapped, the check character itself wrong.
+    for (const typed of ['BCDF-GHJKD', 'BCDF-GHKJC', 'CBDF-GHJKC', 'BCDF-GHJLC', 'bcdfghjkz']) {
+      expect(readUserCode(typed), typed).toEqual({ kind: 'typo' });
+      expect(normalizeUserCode(typed), typed).toBeUndefined();
+    }
+    for (const typed of ['', 'BCDF-GHJ', 'BCDF-GHJKCB', 'BCDF-GHJA', 'BCDF-GHJAC', 'BCDF-GH1KC', 'BCDF%GHJKC', 'B'.repeat(65), '<script>']) {
+      expect(readUserCode(typed), typed).toEqual({ kind: 'malformed' });
       expect(normalizeUserCode(typed), typed).toBeUndefined();
     }
   });

@@ -27,7 +27,7 @@ ${input.error ? notice('error', input.error, 'code-error') : ''}
     <input class="code-input" id="user_code" name="user_code" type="text" inputmode="text"
       autocomplete="one-time-code" autocapitalize="characters" autocorrect="off" spellcheck="false"
       maxlength="32" required autofocus aria-describedby="${describedBy}"${input.error ? html` aria-invalid="true"` : ''}
-      value="${input.value ?? ''}" placeholder="BCDF-GHJK">
+      value="${input.value ?? ''}" placeholder="BCDF-GHJKC">
     <p class="hint" id="code-hint">${t.t('entry.hint')}</p>
   </div>
   <button class="button button-primary" type="submit">${t.t('entry.submit')}</button>

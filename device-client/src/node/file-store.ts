@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import type { JWK } from 'jose';
+import { generateDpopKey, importDpopKey, type DpopKeyPair, type DpopKeyStore } from '../dpop-key.js';
 import type { Pairing, TokenStore } from '../tokens.js';
 
 /**
@@ -26,14 +28,27 @@ export function defaultPairingFile(env: NodeJS.ProcessEnv = process.env): string
  * 0700 folder). `save` writes a temporary file, flushes it to disk and renames it
  * over the old one, so a crash leaves either the old or the new pairing, never half.
  *
+ * It keeps the DPoP key too ({@link DpopKeyStore}, for `@kalm/device-client/dpop`): a
+ * private JWK in `dpopKeyFile` (mode 0600, beside the pairing: `pairing.json` →
+ * `pairing.dpop-key.json`), written once and imported back as a non-extractable
+ * `CryptoKey` for signing. `clear` leaves it: a new pairing binds to the same key.
+ *
  * @example
  * ```ts
  * const store = new FileTokenStore(defaultPairingFile())
  * ```
  */
-export class FileTokenStore implements TokenStore {
-  /** @param file path of the JSON file */
-  constructor(readonly file: string) {}
+export class FileTokenStore implements TokenStore, DpopKeyStore {
+  #key: Promise<DpopKeyPair> | undefined;
+
+  /**
+   * @param file path of the JSON file
+   * @param dpopKeyFile path of the DPoP key's JWK file
+   */
+  constructor(
+    readonly file: string,
+    readonly dpopKeyFile = file.replace(/(\.json)?$/, '.dpop-key.json'),
+  ) {}
 
   /** The stored pairing, or undefined when the file does not exist. */
   async load(): Promise<Pairing | undefined> {
@@ -47,16 +62,14 @@ export class FileTokenStore implements TokenStore {
 
   /** Replace the pairing, durably. */
   async save(pairing: Pairing): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const temp = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(pairing, null, 2)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, this.file);
+    await rename(await writeTemp(this.file, pairing), this.file);
+  }
+
+  /** The DPoP key from `dpopKeyFile`, generated and written (0600) on first use. */
+  dpopKey(): Promise<DpopKeyPair> {
+    this.#key ??= loadDpopKeyFile(this.dpopKeyFile);
+    this.#key.catch(() => (this.#key = undefined));
+    return this.#key;
   }
 
   /** Delete the file. */
@@ -65,4 +78,42 @@ export class FileTokenStore implements TokenStore {
       if (err.code !== 'ENOENT') throw err;
     });
   }
+}
+
+// `value` as JSON in a new temporary file beside `file` (mode 0600, its folder 0700), flushed
+// to disk; returns its path, for an atomic rename or link into place.
+async function writeTemp(file: string, value: unknown): Promise<string> {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return temp;
+}
+
+const readJwk = async (file: string) => importDpopKey(JSON.parse(await readFile(file, 'utf8')) as JWK);
+
+// The key is generated extractable only to be written out once; what signs is the copy
+// imported back from the file, non-extractable. link() publishes the file atomically and only
+// if none is there, so two processes starting at once end up with the same key.
+async function loadDpopKeyFile(file: string): Promise<DpopKeyPair> {
+  try {
+    return await readJwk(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const { kty, crv, x, y, d } = await crypto.subtle.exportKey('jwk', (await generateDpopKey(true)).privateKey);
+  const temp = await writeTemp(file, { kty, crv, x, y, d });
+  try {
+    await link(temp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    await unlink(temp);
+  }
+  return readJwk(file);
 }

@@ -28,7 +28,7 @@ export interface ApplicationService {
   create(
     owner: UserRecord | null,
     input: ApplicationInput,
-    registration?: { via: ClientProfileRecord['registeredVia']; tokenEndpointAuthMethod?: string; metadata?: Record<string, unknown> },
+    registration?: { via: ClientProfileRecord['registeredVia']; tokenEndpointAuthMethod?: string; metadata?: Record<string, unknown>; requireDpop?: boolean },
   ): Promise<{ client: ClientRecord; clientSecret?: string }>;
   /** The applications `owner` registered. */
   listOwned(owner: UserRecord): Promise<Application[]>;
@@ -112,6 +112,7 @@ export function createApplicationService(deps: {
         scopes: app.scopes,
         redirectUris: app.redirectUris,
         ownerUserId: owner?.id ?? null,
+        requireDpop: registration.requireDpop ?? false,
       });
       await store.registration.saveProfile({
         clientId: client.id,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from './clock.js';
 import { GRANT_TYPES, type ClientService } from './clients.js';
+import { refreshTokenBinding, type DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
 import { matchesRegisteredRedirectUri } from './redirect-uris.js';
 import { isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
@@ -27,6 +28,8 @@ export interface AuthorizationRequest {
   codeChallenge: string;
   /** OpenID Connect `prompt` values we honour: `consent` forces the screen, `none` forbids it. */
   prompt: Set<'consent' | 'none'>;
+  /** RFC 9449 §10 `dpop_jkt`: the code will be redeemable only with a DPoP proof of this key. */
+  dpopJkt?: string | undefined;
   /** The request's own parameters, to carry it through sign-in and the consent form unchanged. */
   params: Record<string, string>;
 }
@@ -54,12 +57,17 @@ export interface AuthorizationCodeFlow {
   /** The redirect URL of an error response (`access_denied` when the person said no). */
   errorRedirect(request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>, error: OAuthError): string;
   /** RFC 6749 §4.1.3 token request: PKCE verifier, redirect URI and client are checked; a reused code revokes its tokens. */
-  redeem(client: ClientRecord, input: { code: string; redirectUri?: string | undefined; codeVerifier?: string | undefined }): Promise<TokenResponse>;
+  redeem(
+    client: ClientRecord,
+    input: { code: string; redirectUri?: string | undefined; codeVerifier?: string | undefined; dpop?: DpopProof | undefined },
+  ): Promise<TokenResponse>;
 }
 
 // RFC 7636 §4.1: 43 to 128 unreserved characters; §4.2: S256 gives 43 base64url characters.
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+// RFC 9449 §10: a base64url SHA-256 JWK thumbprint (RFC 7638), the same shape as an S256 challenge.
+const JWK_THUMBPRINT = S256_CHALLENGE;
 const MAX_CODE_LENGTH = 512;
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))). */
@@ -192,7 +200,9 @@ function checkRequest(flow: AuthorizationCodeDeps, raw: AuthorizationParams, { c
     prompt.add(value);
   }
   if (prompt.has('none') && prompt.size > 1) return back('invalid_request', 'prompt=none cannot be combined with other values');
-  return { ok: true, request: { client, redirectUri, redirectUriGiven, scopes, state, codeChallenge: challenge, prompt, params } };
+  const dpopJkt = params.dpop_jkt;
+  if (dpopJkt !== undefined && !JWK_THUMBPRINT.test(dpopJkt)) return back('invalid_request', 'dpop_jkt is not a base64url SHA-256 JWK thumbprint');
+  return { ok: true, request: { client, redirectUri, redirectUriGiven, scopes, state, codeChallenge: challenge, prompt, dpopJkt, params } };
 }
 
 async function rememberedConsent({ store }: AuthorizationCodeDeps, request: AuthorizationRequest, userId: string): Promise<string[] | undefined> {
@@ -225,6 +235,7 @@ async function approve({ store, clock, random, config }: AuthorizationCodeDeps, 
     expiresAt: now + AUTHORIZATION_CODE_TTL_SECONDS * 1000,
     usedAt: null,
     grantId: null,
+    dpopJkt: request.dpopJkt ?? null,
   });
   await store.authorization.saveConsent({ userId, clientId: request.client.id, requestedScopes: request.scopes, grantedScopes: granted, updatedAt: now });
   return responseUrl(config, request.redirectUri, { code, state: request.state });
@@ -253,9 +264,10 @@ async function redeem(flow: AuthorizationCodeDeps, client: ClientRecord, input: 
     createdAt: now,
     lastUsedAt: now,
     revokedAt: null,
+    dpopJkt: refreshTokenBinding(client, input.dpop),
   };
   // Sign first, commit second: tokens are handed out only if the commit that spends the code succeeds.
-  const { response, refresh } = await tokens.issueForGrant(client, grant, record.scopes);
+  const { response, refresh } = await tokens.issueForGrant(client, grant, record.scopes, input.dpop);
   if (!(await store.authorization.redeemCode(hash, grant, refresh, now))) {
     // Spent (or expired) between our read and our write: the same as a reuse.
     const spent = await store.authorization.getCode(hash);
@@ -284,6 +296,10 @@ async function redeemableCode({ store, clock, tokens }: AuthorizationCodeDeps, c
   if (input.codeVerifier === undefined) throw new OAuthError('invalid_request', 'code_verifier is required (PKCE)');
   if (!CODE_VERIFIER.test(input.codeVerifier) || !safeEqual(s256(input.codeVerifier), record.codeChallenge)) {
     throw invalidGrant('code_verifier does not match the code_challenge');
+  }
+  // RFC 9449 §10: the token request proves the key the authorization request named.
+  if (record.dpopJkt !== null && input.dpop?.jkt !== record.dpopJkt) {
+    throw invalidGrant('the authorization request named a DPoP key (dpop_jkt): send a DPoP proof of that key');
   }
   return record;
 }

@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import { GRANT_TYPES } from './clients.js';
+import type { DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
 import { formatScope, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
 import { newSecret, type RandomSource } from './secrets.js';
@@ -11,8 +12,9 @@ export interface ClientCredentialsFlow {
   /**
    * RFC 6749 §4.4: an access token for the client itself (`sub` = client id), never a
    * refresh token (§4.4.3). The client is already authenticated and allowed the grant.
+   * With `dpop` (RFC 9449 §5), the access token is bound to its key.
    */
-  issue(client: ClientRecord, scope: string | undefined): Promise<TokenResponse>;
+  issue(client: ClientRecord, scope: string | undefined, dpop?: DpopProof): Promise<TokenResponse>;
 }
 
 // Grants behind client credentials tokens are kept while a token they back may still be
@@ -29,7 +31,7 @@ export function createClientCredentialsFlow(deps: {
 }): ClientCredentialsFlow {
   const { store, clock, config } = deps;
   return {
-    async issue(client, scope) {
+    async issue(client, scope, dpop) {
       // RFC 6749 §4.4: "MUST only be used by confidential clients". Registration already refuses
       // the grant to public clients; this keeps core safe on its own.
       if (client.type !== 'confidential') {
@@ -53,10 +55,11 @@ export function createClientCredentialsFlow(deps: {
         createdAt: now,
         lastUsedAt: now,
         revokedAt: null,
+        dpopJkt: null,
       };
-      const access = await deps.tokens.mintAccessToken({ client, sub: client.id, scopes, grantId: grant.id });
+      const access = await deps.tokens.mintAccessToken({ client, sub: client.id, scopes, grantId: grant.id, dpop });
       await store.authorization.insertClientCredentialsGrant(grant, now - config.accessTokenTtl * 1000 - GRANT_KEEP_SLACK_MS);
-      return { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: formatScope(scopes) };
+      return { access_token: access.token, token_type: dpop ? 'DPoP' : 'Bearer', expires_in: access.expiresIn, scope: formatScope(scopes) };
     },
   };
 }

@@ -42,6 +42,8 @@ export interface NewClient {
   devicePollInterval?: number | null;
   accessTokenAlg?: SigningAlg | null;
   ownerUserId?: string | null;
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: refuse this client's token requests without a DPoP proof. */
+  requireDpop?: boolean;
 }
 
 export interface ClientService {
@@ -119,6 +121,7 @@ export function createClientService(deps: {
         accessTokenAlg: input.accessTokenAlg ?? null,
         ownerUserId: input.ownerUserId ?? null,
         createdAt: deps.clock.now(),
+        requireDpop: input.requireDpop ?? false,
       };
       await deps.clients.create(client);
       return clientSecret ? { client, clientSecret } : { client };

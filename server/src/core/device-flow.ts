@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import { GRANT_TYPES, type ClientService } from './clients.js';
+import { refreshTokenBinding, type DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
 import type { DeviceEvents } from './events.js';
 import { createPollPacer, type PollPacer } from './poll-pacing.js';
@@ -43,8 +44,8 @@ export type DecisionResult = 'approved' | 'denied';
 export interface DeviceFlow {
   /** RFC 8628 §3.1–3.2. The client is already authenticated. */
   authorize(client: ClientRecord, scope: string | undefined, origin?: RequestOrigin): Promise<DeviceAuthorizationResponse>;
-  /** RFC 8628 §3.4–3.5: one poll of the token endpoint. */
-  poll(client: ClientRecord, deviceCode: string): Promise<TokenResponse>;
+  /** RFC 8628 §3.4–3.5: one poll of the token endpoint; with `dpop` (RFC 9449 §5), the tokens are bound to its key. */
+  poll(client: ClientRecord, deviceCode: string, dpop?: DpopProof): Promise<TokenResponse>;
   /** A live, undecided code by what a person typed; undefined for unknown, expired or decided codes alike. */
   findPending(userCodeInput: string): Promise<PendingDeviceRequest | undefined>;
   /** Approve a pending code for `userId` with a non-empty subset of the requested scopes. */
@@ -119,7 +120,7 @@ export function createDeviceFlow(deps: DeviceFlowDeps): DeviceFlow {
   return {
     authorize: (client, scope, origin = {}) => authorize(flow, client, scope, origin),
     authorizeHeld: (client, scope, origin = {}) => authorizeHeld(flow, client, scope, origin),
-    poll: (client, deviceCode) => poll(flow, client, deviceCode),
+    poll: (client, deviceCode, dpop) => poll(flow, client, deviceCode, dpop),
     pollById: (client, deviceCodeId, commit) => pollById(flow, client, deviceCodeId, commit),
     findPending: (userCodeInput) => findPending(flow, userCodeInput),
     approve: (userCodeInput, userId, grantedScopes) => approve(flow, userCodeInput, userId, grantedScopes),
@@ -185,10 +186,10 @@ function authorizationResponse(config: Config, deviceCode: string, userCode: str
 }
 
 /** RFC 8628 §3.4: one poll of the token endpoint with the device code. */
-async function poll(flow: DeviceFlowContext, client: ClientRecord, deviceCode: string): Promise<TokenResponse> {
+async function poll(flow: DeviceFlowContext, client: ClientRecord, deviceCode: string, dpop: DpopProof | undefined): Promise<TokenResponse> {
   flow.clients.assertGrant(client, GRANT_TYPES.deviceCode);
   const record = deviceCode.length <= MAX_DEVICE_CODE_LENGTH ? await flow.store.deviceCodes.getByHash(hashSecret(deviceCode)) : undefined;
-  return pollRecord(flow, client, record, flow.commitToStore);
+  return pollRecord(flow, client, record, flow.commitToStore, dpop);
 }
 
 async function pollById(flow: DeviceFlowContext, client: ClientRecord, deviceCodeId: number, commit = flow.commitToStore): Promise<TokenResponse> {
@@ -197,7 +198,13 @@ async function pollById(flow: DeviceFlowContext, client: ClientRecord, deviceCod
 }
 
 /** RFC 8628 §3.5: the answer to a poll, from the state of its code. */
-async function pollRecord(flow: DeviceFlowContext, client: ClientRecord, record: DeviceCodeRecord | undefined, commit: RedemptionCommit): Promise<TokenResponse> {
+async function pollRecord(
+  flow: DeviceFlowContext,
+  client: ClientRecord,
+  record: DeviceCodeRecord | undefined,
+  commit: RedemptionCommit,
+  dpop?: DpopProof,
+): Promise<TokenResponse> {
   const { pacer } = flow;
   if (!record || record.clientId !== client.id) throw new OAuthError('invalid_grant', 'unknown device code');
   if (record.status !== 'pending') pacer.forget(record.id);
@@ -210,7 +217,7 @@ async function pollRecord(flow: DeviceFlowContext, client: ClientRecord, record:
   if (record.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
   // An approved code is redeemed at once, whenever the last poll was: a device told by push
   // must not be answered slow_down.
-  if (record.status === 'approved') return redeem(flow, client, record, commit);
+  if (record.status === 'approved') return redeem(flow, client, record, commit, dpop);
   checkPace(pacer, record, now);
 }
 
@@ -224,7 +231,7 @@ function checkPace(pacer: PollPacer, record: DeviceCodeRecord, now: number): nev
 }
 
 /** An approved code's grant and tokens, handed out only once the code is spent. */
-async function redeem(flow: DeviceFlowContext, client: ClientRecord, record: DeviceCodeRecord, commit: RedemptionCommit): Promise<TokenResponse> {
+async function redeem(flow: DeviceFlowContext, client: ClientRecord, record: DeviceCodeRecord, commit: RedemptionCommit, dpop: DpopProof | undefined): Promise<TokenResponse> {
   const { clock } = flow;
   const scopes = record.grantedScopes ?? [];
   const grant: GrantRecord = {
@@ -239,9 +246,10 @@ async function redeem(flow: DeviceFlowContext, client: ClientRecord, record: Dev
     createdAt: clock.now(),
     lastUsedAt: clock.now(),
     revokedAt: null,
+    dpopJkt: refreshTokenBinding(client, dpop),
   };
   // Sign first, commit second: a token is handed out only if the commit that spends the code succeeds.
-  const { response, refresh } = await flow.tokens.issueForGrant(client, grant, scopes);
+  const { response, refresh } = await flow.tokens.issueForGrant(client, grant, scopes, dpop);
   if (!(await commit({ deviceCodeId: record.id, grant, refresh, response }))) {
     throw new OAuthError('invalid_grant', 'device code has already been used');
   }

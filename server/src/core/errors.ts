@@ -21,7 +21,10 @@ export type OAuthErrorCode =
   | 'invalid_client_metadata'
   // OpenID Connect Core §3.1.2.6, answered to prompt=none
   | 'login_required'
-  | 'consent_required';
+  | 'consent_required'
+  // RFC 9449 §5, §8, §12.2
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 /**
  * The one error class of the protocol: `core/` throws it, `http/` turns it into

@@ -5,6 +5,7 @@ import { createAuthorizationCodeFlow, type AuthorizationCodeFlow } from './autho
 import { createClientCredentialsFlow, type ClientCredentialsFlow } from './client-credentials.js';
 import { createRegistrationService, type RegistrationService } from './registration.js';
 import { createDeviceFlow, type DeviceFlow } from './device-flow.js';
+import { createDpopService, type DpopService } from './dpop.js';
 import { createDeviceEvents, type DeviceEvents } from './events.js';
 import { createCrossProcessEvents, type CrossProcessEvents } from './cross-process.js';
 import { createExpiryWatch, type ExpiryWatch } from './expiry.js';
@@ -32,6 +33,8 @@ export interface Core {
   clients: ClientService;
   users: UserService;
   tokens: TokenService;
+  /** RFC 9449 DPoP: proof checks (jti replay in the store) and server nonces. */
+  dpop: DpopService;
   deviceFlow: DeviceFlow;
   /** RFC 6749 §4.1 with RFC 7636 PKCE (S256 only). */
   authorizationCode: AuthorizationCodeFlow;
@@ -77,6 +80,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const clients = createClientService({ clients: store.clients, catalog, clock, random });
   const users = createUserService({ users: store.users, clock, random });
   const tokens = createTokenService({ store, keys, clock, random, config, events });
+  const dpop = createDpopService({ store, clock, random, config });
   const deviceFlow = createDeviceFlow({ store, clients, tokens, catalog, events, clock, random, config });
   const authorizationCode = createAuthorizationCodeFlow({ store, clients, tokens, catalog, clock, random, config });
   const clientCredentials = createClientCredentialsFlow({ store, tokens, catalog, clock, random, config });
@@ -88,7 +92,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const sessions = createSessionService({ sessions: store.sessions, clock, random });
   const attempts = createAttemptLimiter({ attempts: store.attempts, clock });
   const pairedDevices = createPairedDevices({ grants: store.grants, clients, tokens });
-  return { config, store, clock, random, catalog, events, keys, clients, users, tokens, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices };
+  return { config, store, clock, random, catalog, events, keys, clients, users, tokens, dpop, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices };
 }
 
 export { OAuthError } from './errors.js';

@@ -105,6 +105,9 @@ export function createRegistrationService(deps: {
       if (contacts) echoed.contacts = contacts;
       if (applicationType !== undefined) echoed.application_type = applicationType;
       const name = optionalString(metadata, 'client_name') ?? 'Unnamed application';
+      // RFC 9449 §5.2: the client always uses DPoP, so its token requests without a proof are refused.
+      const dpopBound = metadata.dpop_bound_access_tokens ?? false;
+      if (typeof dpopBound !== 'boolean') throw invalidMetadata('dpop_bound_access_tokens must be a boolean');
 
       const owner = live.ownerUserId ? ((await store.users.get(live.ownerUserId)) ?? null) : null;
       const input = { name, kind, redirectUris, grantTypes, scopes };
@@ -113,7 +116,7 @@ export function createRegistrationService(deps: {
       if (!(await store.registration.useInitialAccessToken(tokenHash, clock.now()))) {
         throw invalidToken('the initial access token is invalid, expired or used up');
       }
-      const { client, clientSecret } = await deps.applications.create(owner, input, { via: 'register', tokenEndpointAuthMethod: method, metadata: echoed });
+      const { client, clientSecret } = await deps.applications.create(owner, input, { via: 'register', tokenEndpointAuthMethod: method, metadata: echoed, requireDpop: dpopBound });
       // RFC 7591 §3.2.1 client information response.
       return {
         client_id: client.id,
@@ -125,6 +128,7 @@ export function createRegistrationService(deps: {
         response_types: responseTypes,
         token_endpoint_auth_method: method,
         scope: formatScope(client.scopes),
+        dpop_bound_access_tokens: client.requireDpop === true,
         ...echoed,
       };
     },

@@ -1,5 +1,6 @@
 import { SignJWT, jwtVerify, createLocalJWKSet, errors as joseErrors, type JWTPayload } from 'jose';
 import { epochSeconds, type Clock } from './clock.js';
+import { assertRefreshBinding, type DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
 import { formatScope, isSubset, parseScope } from './scopes.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
@@ -11,7 +12,8 @@ import type { ClientRecord, GrantRecord, RefreshTokenRecord, Store } from '../st
 /** RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** RFC 9449 §5: `DPoP` when the access token is bound to the key of the request's proof. */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   refresh_token?: string;
@@ -23,6 +25,8 @@ export interface AccessTokenClaims extends JWTPayload {
   scope: string;
   /** The grant (refresh-token family) it came from; absent for client credentials. */
   grant_id?: string;
+  /** RFC 9449 §6.1: the confirmation of a DPoP-bound token, the RFC 7638 thumbprint of its key. */
+  cnf?: { jkt: string };
 }
 
 export interface MintedAccessToken {
@@ -53,17 +57,19 @@ export interface IntrospectionResponse {
 
 export interface TokenService {
   /** A signed RFC 9068 JWT access token for `sub` (a user id, or the client id for client credentials). */
-  mintAccessToken(input: { client: ClientRecord; sub: string; scopes: string[]; grantId?: string }): Promise<MintedAccessToken>;
+  mintAccessToken(input: { client: ClientRecord; sub: string; scopes: string[]; grantId?: string; dpop?: DpopProof | undefined }): Promise<MintedAccessToken>;
   /** A new opaque refresh token of `grant`, and the record to store (only its hash). */
   newRefreshToken(grant: GrantRecord): { token: string; record: RefreshTokenRecord };
-  /** The access and refresh tokens of a grant that has just been created. */
-  issueForGrant(client: ClientRecord, grant: GrantRecord, scopes: string[]): Promise<{ response: TokenResponse; refresh?: RefreshTokenRecord }>;
+  /** The access and refresh tokens of a grant that has just been created; with `dpop`, the access token is bound to its key. */
+  issueForGrant(client: ClientRecord, grant: GrantRecord, scopes: string[], dpop?: DpopProof): Promise<{ response: TokenResponse; refresh?: RefreshTokenRecord }>;
   /**
    * RFC 6749 §6 with rotation: the old refresh token is spent; presenting it again revokes its family.
    * `commit`, when given, performs the rotation in place of `store.refreshTokens.rotate`: a
    * transport that keeps the answer for the device stores it in the same transaction.
+   * `dpop`, the key of the request's proof, binds the new access token; a refresh token bound
+   * to a key (RFC 9449 §5.0) is refused without a proof of that key.
    */
-  refresh(client: ClientRecord, refreshToken: string, scope: string | undefined, commit?: RotationCommit): Promise<TokenResponse>;
+  refresh(client: ClientRecord, refreshToken: string, scope: string | undefined, commit?: RotationCommit, dpop?: DpopProof): Promise<TokenResponse>;
   /** RFC 7009: revoke a refresh token (its whole grant) or an access token. Unknown tokens are fine. */
   revoke(client: ClientRecord, token: string, tokenTypeHint: string | undefined): Promise<void>;
   /** RFC 7662 introspection. */
@@ -99,8 +105,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     newRefreshToken: (grant) => newRefreshToken(context, grant),
     revokeGrant: (grantId) => revokeGrant(context, grantId),
     verifyAccessToken: (token) => verifyAccessToken(context, token),
-    issueForGrant: (client, grant, scopes) => issueTokens(context, client, grant, scopes),
-    refresh: (client, refreshToken, scope, commit = rotateInStore) => refresh(context, client, refreshToken, scope, commit),
+    issueForGrant: (client, grant, scopes, dpop) => issueTokens(context, client, grant, scopes, dpop),
+    refresh: (client, refreshToken, scope, commit = rotateInStore, dpop) => refresh(context, client, refreshToken, scope, commit, dpop),
     revoke: (client, token, tokenTypeHint) => revoke(context, client, token, tokenTypeHint),
     introspect: (token, tokenTypeHint) => introspect(context, token, tokenTypeHint),
   };
@@ -108,7 +114,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
 
 async function mintAccessToken(
   { keys, clock, random, config }: TokenContext,
-  { client, sub, scopes, grantId }: Parameters<TokenService['mintAccessToken']>[0],
+  { client, sub, scopes, grantId, dpop }: Parameters<TokenService['mintAccessToken']>[0],
 ): Promise<MintedAccessToken> {
   const alg = client.accessTokenAlg ?? config.accessTokenAlg;
   const { kid, key } = await keys.signingKey(alg);
@@ -116,6 +122,8 @@ async function mintAccessToken(
   const jti = newSecret(random, 16);
   const claims: AccessTokenClaims = { client_id: client.id, scope: formatScope(scopes) };
   if (grantId) claims.grant_id = grantId;
+  // RFC 9449 §6.1: the token is good only with a proof of this key.
+  if (dpop) claims.cnf = { jkt: dpop.jkt };
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg, typ: 'at+jwt', kid })
     .setIssuer(config.publicUrl)
@@ -188,11 +196,11 @@ async function findRefreshToken({ store }: TokenContext, token: string) {
 }
 
 /** The access token, and the refresh token when the client may refresh, of a grant just created. */
-async function issueTokens(context: TokenContext, client: ClientRecord, grant: GrantRecord, scopes: string[]) {
-  const access = await mintAccessToken(context, { client, sub: grant.userId ?? client.id, scopes, grantId: grant.id });
+async function issueTokens(context: TokenContext, client: ClientRecord, grant: GrantRecord, scopes: string[], dpop: DpopProof | undefined) {
+  const access = await mintAccessToken(context, { client, sub: grant.userId ?? client.id, scopes, grantId: grant.id, dpop });
   const response: TokenResponse = {
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: tokenType(dpop),
     expires_in: access.expiresIn,
     scope: formatScope(scopes),
   };
@@ -203,11 +211,21 @@ async function issueTokens(context: TokenContext, client: ClientRecord, grant: G
 }
 
 /** RFC 6749 §6 with rotation: checks the refresh token, detects its reuse, and rotates it. */
-async function refresh(context: TokenContext, client: ClientRecord, refreshToken: string, scope: string | undefined, commit: RotationCommit): Promise<TokenResponse> {
+async function refresh(
+  context: TokenContext,
+  client: ClientRecord,
+  refreshToken: string,
+  scope: string | undefined,
+  commit: RotationCommit,
+  dpop: DpopProof | undefined,
+): Promise<TokenResponse> {
   const found = await findRefreshToken(context, refreshToken);
   const invalid = new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked');
   if (!found || found.record.clientId !== client.id || found.grant.revokedAt !== null) throw invalid;
   const { record, grant } = found;
+  // RFC 9449 §5.0: checked before reuse detection, so whoever holds a bound token but not its
+  // key can neither use it nor end the family of the device that has both.
+  assertRefreshBinding(grant, dpop);
   const now = context.clock.now();
   if (record.usedAt !== null) {
     // RFC 9700 §4.14.2: a spent refresh token came back, so one of the two holders is an
@@ -216,8 +234,8 @@ async function refresh(context: TokenContext, client: ClientRecord, refreshToken
   }
   if (record.expiresAt <= now) throw invalid;
   const scopes = narrowedScopes(grant, scope);
-  const access = await mintAccessToken(context, { client, sub: grant.userId ?? client.id, scopes, grantId: grant.id });
-  const rotation = rotate(context, grant, record, now, scopes, access);
+  const access = await mintAccessToken(context, { client, sub: grant.userId ?? client.id, scopes, grantId: grant.id, dpop });
+  const rotation = rotate(context, grant, record, now, scopes, access, tokenType(dpop));
   if (!(await commit(rotation))) {
     // Spent by a concurrent request between our read and our write: the same reuse.
     return endFamilyOnReuse(context, grant, invalid);
@@ -236,11 +254,19 @@ function narrowedScopes(grant: GrantRecord, scope: string | undefined): string[]
 }
 
 /** The rotation to commit: the next refresh token of the family, and the response carrying it. */
-function rotate(context: TokenContext, grant: GrantRecord, spent: RefreshTokenRecord, now: number, scopes: string[], access: MintedAccessToken): Rotation {
+function rotate(
+  context: TokenContext,
+  grant: GrantRecord,
+  spent: RefreshTokenRecord,
+  now: number,
+  scopes: string[],
+  access: MintedAccessToken,
+  tokenType: TokenResponse['token_type'],
+): Rotation {
   const next = newRefreshToken(context, grant);
   const response: TokenResponse = {
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: tokenType,
     expires_in: access.expiresIn,
     scope: formatScope(scopes),
     refresh_token: next.token,
@@ -296,7 +322,9 @@ async function introspect(context: TokenContext, token: string, tokenTypeHint: s
 async function introspectAccessToken(context: TokenContext, token: string): Promise<IntrospectionResponse | undefined> {
   const claims = await verifyAccessToken(context, token);
   if (!claims) return undefined;
-  const { iss, sub, aud, exp, iat, jti, client_id, scope } = claims;
+  const { iss, sub, aud, exp, iat, jti, client_id, scope, cnf } = claims;
+  // RFC 9449 §6.2: a bound token's confirmation, and its type.
+  if (cnf) return { active: true, token_type: 'DPoP', scope, client_id, sub, aud, iss, exp, iat, jti, cnf: { jkt: cnf.jkt } };
   return { active: true, token_type: 'Bearer', scope, client_id, sub, aud, iss, exp, iat, jti };
 }
 
@@ -312,5 +340,12 @@ async function introspectRefreshToken(context: TokenContext, token: string): Pro
     iss: context.config.publicUrl,
     exp: Math.floor(found.record.expiresAt / 1000),
     iat: Math.floor(found.record.createdAt / 1000),
+    // RFC 9449 §5.0: the key a public client's refresh token is bound to.
+    ...(found.grant.dpopJkt !== null && { cnf: { jkt: found.grant.dpopJkt } }),
   };
+}
+
+/** RFC 9449 §5: the token type of an access token minted with or without a proof. */
+function tokenType(dpop: DpopProof | undefined): TokenResponse['token_type'] {
+  return dpop ? 'DPoP' : 'Bearer';
 }

@@ -70,6 +70,11 @@ export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }:
       if (existing) return repeated(existing);
       // MQTT has no way to carry a client secret privately: only public clients (RFC 6749 §2.1).
       const client = await core.clients.authenticate({ clientId, method: 'none' });
+      // RFC 9449 §5.2: such a client's tokens are all DPoP-bound; the bridge binds tokens to the
+      // device's MQTT key instead and issues Bearer ones, so it must not serve the client at all.
+      if (client.requireDpop === true) {
+        throw new OAuthError('unauthorized_client', 'this client requires DPoP-bound tokens (RFC 9449), which the MQTT bridge does not issue: use the HTTP endpoints');
+      }
       const held = await core.deviceFlow.authorizeHeld(client, scope, { userAgent: 'MQTT device' });
       const inserted = await repo.insert({
         rid,

@@ -1,4 +1,7 @@
+import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
+import type { AccessTokenClaims } from '../core/tokens.js';
+import { pushEndpointUrl } from '../urls.js';
 import type { DeviceEvent } from '../core/events.js';
 import { PUSH_CLOSE } from './limits.js';
 import type { SubscribeRequest } from './protocol.js';
@@ -66,13 +69,37 @@ export function createPushHub(core: Core): PushHub {
     session.finish(again.status === 'denied' ? 'denied' : 'approved');
   }
 
-  async function subscribePaired(session: PushSession, accessToken: string) {
+  /**
+   * RFC 9449 §7.1: a DPoP-bound token is good only with a proof of its key, made for `GET` on the
+   * push URL and carrying the token's hash. The description of what failed, or undefined.
+   */
+  async function proofProblem(claims: AccessTokenClaims, accessToken: string, dpop: string | undefined): Promise<string | undefined> {
+    const jkt = claims.cnf?.jkt;
+    if (jkt === undefined) return undefined;
+    if (dpop === undefined) return 'the access token is DPoP-bound: send a dpop proof';
+    try {
+      const proof = await core.dpop.checkProof({ proof: dpop, htm: 'GET', htu: pushEndpointUrl(core.config.publicUrl), accessToken, nonceRequired: false });
+      return proof.jkt === jkt ? undefined : 'the DPoP proof is not of the key the access token is bound to';
+    } catch (err) {
+      // RFC 6455 §5.5: a close reason fits in 123 bytes; descriptions are ASCII.
+      if (err instanceof OAuthError) return err.description.slice(0, 120);
+      throw err;
+    }
+  }
+
+  async function subscribePaired(session: PushSession, accessToken: string, dpop: string | undefined) {
     const claims = await core.tokens.verifyAccessToken(accessToken);
     if (session.ended) return;
     // Only a token of a grant can be revoked as a pairing (client credentials tokens have none).
     const grantId = claims?.grant_id;
     if (!grantId) {
       session.end(PUSH_CLOSE.notFound, 'invalid access token');
+      return;
+    }
+    const problem = await proofProblem(claims, accessToken, dpop);
+    if (session.ended) return;
+    if (problem !== undefined) {
+      session.end(PUSH_CLOSE.dpopProof, problem);
       return;
     }
     let sessions = byGrant.get(grantId);
@@ -86,7 +113,7 @@ export function createPushHub(core: Core): PushHub {
 
   return {
     subscribe(session: PushSession, request: SubscribeRequest) {
-      return request.kind === 'device_code' ? subscribeDevice(session, request.deviceCode) : subscribePaired(session, request.accessToken);
+      return request.kind === 'device_code' ? subscribeDevice(session, request.deviceCode) : subscribePaired(session, request.accessToken, request.dpop);
     },
 
     remove(session) {

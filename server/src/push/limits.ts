@@ -18,6 +18,11 @@ export const PUSH_CLOSE = {
   malformed: 4400,
   /** No subscribe message within the timeout. */
   authTimeout: 4401,
+  /**
+   * A DPoP-bound access token without a valid proof of its key (missing, of another key, for
+   * another URL, stale or replayed): RFC 9449 §7.1, answered 401 `invalid_dpop_proof` over HTTP.
+   */
+  dpopProof: 4403,
   /** Unknown, expired or used device code, or an invalid access token. */
   notFound: 4404,
   /** Too many sockets from this IP address. */

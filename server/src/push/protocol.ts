@@ -4,8 +4,11 @@ import type { RawData } from 'ws';
 export type SubscribeRequest =
   /** A waiting device: tell me when my code is approved, denied or expires. */
   | { kind: 'device_code'; deviceCode: string }
-  /** A paired device: tell me when my grant is revoked. */
-  | { kind: 'access_token'; accessToken: string };
+  /**
+   * A paired device: tell me when my grant is revoked. A DPoP-bound access token comes with
+   * `dpop`, a proof of its key for `GET` on the push URL with `ath` (RFC 9449 §7.1).
+   */
+  | { kind: 'access_token'; accessToken: string; dpop?: string };
 
 /** Status of a subscription, as told to the client. */
 export type PushStatus = 'pending' | 'paired' | 'approved' | 'denied' | 'expired' | 'revoked';
@@ -22,7 +25,7 @@ function credential(value: unknown): string | undefined {
 
 /**
  * Parse the subscribe message: a text frame holding a JSON object with `type: "subscribe"`
- * and exactly one of `device_code` or `access_token`. Unknown members are ignored, so a
+ * and exactly one of `device_code` or `access_token` (with it, optionally, a `dpop` proof). Unknown members are ignored, so a
  * later client may send more. Undefined means malformed.
  */
 export function parseSubscribe(data: RawData, isBinary: boolean): SubscribeRequest | undefined {
@@ -35,12 +38,16 @@ export function parseSubscribe(data: RawData, isBinary: boolean): SubscribeReque
     return undefined;
   }
   if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
-  const { type, device_code: deviceCodeValue, access_token: accessTokenValue } = message as Record<string, unknown>;
+  const { type, device_code: deviceCodeValue, access_token: accessTokenValue, dpop: dpopValue } = message as Record<string, unknown>;
   if (type !== 'subscribe') return undefined;
   const deviceCode = credential(deviceCodeValue);
   const accessToken = credential(accessTokenValue);
   if (deviceCodeValue !== undefined && accessTokenValue !== undefined) return undefined;
   if (deviceCode) return { kind: 'device_code', deviceCode };
-  if (accessToken) return { kind: 'access_token', accessToken };
+  if (accessToken) {
+    if (dpopValue === undefined) return { kind: 'access_token', accessToken };
+    const dpop = credential(dpopValue);
+    return dpop ? { kind: 'access_token', accessToken, dpop } : undefined;
+  }
   return undefined;
 }

@@ -5,7 +5,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { Core } from '../../core/index.js';
 import { OAuthError } from '../../core/errors.js';
-import { formatUserCode, normalizeUserCode } from '../../core/user-codes.js';
+import { formatUserCode, readUserCode } from '../../core/user-codes.js';
 import {
   renderCodeEntry,
   renderConfirmCode,
@@ -13,6 +13,7 @@ import {
   renderError,
   renderOutcome,
   type DeviceOutcome,
+  type Translator,
 } from '@kalm/verify-ui';
 import { attemptKeys } from './kit/attempt-keys.js';
 import { csrfToken } from './kit/csrf.js';
@@ -72,15 +73,15 @@ async function showCodeEntry(req: Request, res: Response): Promise<void> {
   const t = pageTranslator(req);
   const linkCode = deviceData(req).linkCode;
   if (linkCode) {
-    const normal = normalizeUserCode(linkCode);
-    if (!normal) {
-      // A mangled link: let the person type the code instead.
+    const linked = readUserCode(linkCode);
+    if (linked.kind !== 'code') {
+      // A mangled or mistyped link: let the person type the code instead. Nothing was looked up.
       await updateSession(req, { linkCode: undefined });
-      const entry = renderCodeEntry({ t, csrfToken: csrfToken(req), value: linkCode, error: t.t('entry.malformed') });
+      const entry = renderCodeEntry({ t, csrfToken: csrfToken(req), value: linkCode, error: entryError(t, linked.kind) });
       return renderPage(req, res, entry, 200, 'device');
     }
     // RFC 8628 §5.4: a code from a link must be compared with the device's screen first.
-    return renderPage(req, res, renderConfirmCode({ t, csrfToken: csrfToken(req), userCode: formatUserCode(normal) }), 200, 'device');
+    return renderPage(req, res, renderConfirmCode({ t, csrfToken: csrfToken(req), userCode: formatUserCode(linked.code) }), 200, 'device');
   }
   renderPage(req, res, renderCodeEntry({ t, csrfToken: csrfToken(req) }), 200, 'device');
 }
@@ -104,9 +105,12 @@ async function enterCode(core: Core, req: Request, res: Response): Promise<void>
   const entry = (error: string, status: number) =>
     renderPage(req, res, renderCodeEntry({ t, csrfToken: csrfToken(req), value: input.trim().slice(0, 32), error }), status, 'device');
 
-  const code = normalizeUserCode(input);
-  // Not the shape of a code: nothing was looked up, so nothing is counted.
-  if (!code) return entry(t.t('entry.malformed'), 400);
+  const typed = readUserCode(input);
+  // Not the shape of a code, or a typo its check character caught: answered at once, before the
+  // limiter, and never looked up, so a slip of the finger costs no attempt. 400, as every entry
+  // the page cannot take; the message tells the two apart.
+  if (typed.kind !== 'code') return entry(entryError(t, typed.kind), 400);
+  const { code } = typed;
 
   // RFC 8628 §5.1: failed entries are limited per client IP and per browser.
   const result = await core.attempts.guard(attemptKeys(req, 'device'), () => core.deviceFlow.findPending(code));
@@ -117,6 +121,11 @@ async function enterCode(core: Core, req: Request, res: Response): Promise<void>
   await updateSession(req, { code, codeExpiresAt: result.value.expiresAt, outcome: undefined });
   if (!currentUser(req)) return redirectToSignIn(req, res, '/device/consent');
   res.redirect(303, '/device/consent');
+}
+
+/** What the entry form says about an entry that is not a code. */
+function entryError(t: Translator, kind: 'typo' | 'malformed'): string {
+  return t.t(kind === 'typo' ? 'entry.typo' : 'entry.malformed');
 }
 
 /** The code of this session, or a redirect to where the person should be. */

@@ -1,5 +1,6 @@
 /** RFC 8414 authorization server metadata, and the health probe beside it. */
 import { GRANT_TYPES } from '../../core/clients.js';
+import { DPOP_ALGORITHMS } from '../../core/dpop.js';
 import type { Core } from '../../core/index.js';
 import { ENDPOINT_PATHS, endpointUrl, pushEndpointUrl } from '../../urls.js';
 
@@ -32,6 +33,8 @@ export function authorizationServerMetadata(core: Core): Record<string, unknown>
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     // RFC 9068 access tokens.
     access_token_signing_alg_values_supported: ['ES256', 'RS256'],
+    // RFC 9449 §5.1: DPoP proofs accepted at the token endpoint (and by the push channel).
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
     // Extension (RFC 8414 §2 allows more members): the WebSocket where a waiting device is told its decision.
     device_push_endpoint: pushEndpointUrl(issuer),
   };

@@ -16,7 +16,7 @@ import type { Logger } from '../../logger.js';
 import { asOAuthError, challengeHeaders, httpStatus, oauthErrorBody, SERVER_ERROR_BODY } from '../oauth-errors.js';
 import { logRequest, requestStart } from '../request-log.js';
 import { protocolEndpoints, type Endpoint } from './routes.js';
-import { endpointHeaders, send, type EndpointHeaders } from './send.js';
+import { endpointHeaders, send, WithHeaders, type EndpointHeaders, type HeaderSet } from './send.js';
 
 interface Route {
   endpoint: Endpoint;
@@ -82,8 +82,12 @@ async function serve({ endpoint, headers }: Route, req: IncomingMessage, res: Se
   // RFC 9110 §9.3.2: HEAD is a GET without the body (Node drops it).
   if (method === endpoint.method || (method === 'HEAD' && endpoint.method === 'GET')) {
     try {
-      const body = await endpoint.answer(req, res);
-      status = send(res, endpoint.status, body, headers.success, undefined, headers.revalidated ? req : undefined);
+      const answer = await endpoint.answer(req, res);
+      const conditional = headers.revalidated ? req : undefined;
+      status =
+        answer instanceof WithHeaders
+          ? send(res, endpoint.status, answer.value as object | undefined, headers.success, answer.headers, conditional)
+          : send(res, endpoint.status, answer, headers.success, undefined, conditional);
     } catch (err) {
       status = sendError(res, err, headers, logger, method, path);
     }
@@ -97,12 +101,15 @@ async function serve({ endpoint, headers }: Route, req: IncomingMessage, res: Se
 }
 
 /** RFC 6749 §5.2: an OAuth error as its JSON answer; anything else is a bug, logged and answered 500. Returns the status. */
-function sendError(res: ServerResponse, err: unknown, headers: EndpointHeaders, logger: Logger, method: string | undefined, path: string): number {
+function sendError(res: ServerResponse, thrown: unknown, headers: EndpointHeaders, logger: Logger, method: string | undefined, path: string): number {
+  const own: HeaderSet | undefined = thrown instanceof WithHeaders ? thrown.headers : undefined;
+  const err = thrown instanceof WithHeaders ? thrown.value : thrown;
   const oauth = asOAuthError(err);
   if (!oauth) {
     logger.error({ err, method, path }, 'unhandled error');
-    return send(res, 500, SERVER_ERROR_BODY, headers.failure);
+    return send(res, 500, SERVER_ERROR_BODY, headers.failure, own);
   }
   const status = httpStatus(oauth);
-  return send(res, status, oauthErrorBody(oauth), headers.failure, challengeHeaders(oauth, status));
+  const challenge = challengeHeaders(oauth, status);
+  return send(res, status, oauthErrorBody(oauth), headers.failure, own && challenge ? { ...challenge, ...own } : (own ?? challenge));
 }

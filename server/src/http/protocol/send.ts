@@ -9,6 +9,18 @@ import { notModified, weakEntityTag } from './conditional.js';
 /** Response headers, built once and shared by every answer they belong to. */
 export type HeaderSet = Readonly<Record<string, string>>;
 
+/**
+ * An answer, or a thrown error, with headers of its own beyond its endpoint's set (the
+ * `DPoP-Nonce` of RFC 9449 §8). Made only for the requests that need it: every other answer is
+ * its plain body, and the router checks `instanceof` only.
+ */
+export class WithHeaders {
+  constructor(
+    readonly value: unknown,
+    readonly headers: HeaderSet,
+  ) {}
+}
+
 /** How a cache may keep the successful answers of an endpoint. */
 export interface Caching {
   headers: HeaderSet;
@@ -48,10 +60,12 @@ export interface EndpointHeaders {
 }
 
 const NO_SNIFF: HeaderSet = { 'X-Content-Type-Options': 'nosniff' };
-const ANY_ORIGIN: HeaderSet = { 'Access-Control-Allow-Origin': '*' };
+// RFC 9449 §8: a browser app must be able to read the nonce it is given.
+const ANY_ORIGIN: HeaderSet = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'DPoP-Nonce' };
 const PREFLIGHT: HeaderSet = {
   'Access-Control-Allow-Methods': 'GET, POST',
-  'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+  // RFC 9449 §4.1: the proof travels in the `DPoP` request header.
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type, DPoP',
   'Access-Control-Max-Age': '600',
 };
 

@@ -18,6 +18,8 @@ export interface AuthorizationCodeRecord {
   usedAt: number | null;
   /** The grant its redemption created; revoked when the code comes back (RFC 6749 §4.1.2). */
   grantId: string | null;
+  /** RFC 9449 §10: the `dpop_jkt` of the authorization request; the token request must prove that key. */
+  dpopJkt: string | null;
 }
 
 export interface AuthorizationCodeRepository {

@@ -20,6 +20,11 @@ export interface ClientRecord {
   accessTokenAlg: SigningAlg | null;
   ownerUserId: string | null;
   createdAt: number;
+  /**
+   * RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request of this client must carry a
+   * DPoP proof (`kalm client create --require-dpop`). Absent means false.
+   */
+  requireDpop?: boolean;
 }
 
 export interface ClientRepository {

@@ -20,6 +20,12 @@ export interface GrantRecord {
   createdAt: number;
   lastUsedAt: number | null;
   revokedAt: number | null;
+  /**
+   * RFC 9449 §5.0: the JWK thumbprint (RFC 7638) the grant's refresh tokens are bound to; a
+   * refresh must carry a DPoP proof of that key. Set only for public clients (a confidential
+   * client's refresh tokens are bound by its authentication); null when unbound.
+   */
+  dpopJkt: string | null;
 }
 
 export interface GrantRepository {

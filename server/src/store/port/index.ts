@@ -13,6 +13,7 @@ import type { ClientRepository } from './clients.js';
 import type { ConsentRepository } from './consents.js';
 import type { DecisionFeedRepository } from './decision-feed.js';
 import type { DeviceCodeRepository } from './device-codes.js';
+import type { DpopRepository } from './dpop.js';
 import type { KeyRepository } from './keys.js';
 import type { MqttRepository } from './mqtt-bridge.js';
 import type { RegistrationRepository } from './registration.js';
@@ -25,6 +26,7 @@ export type * from './clients.js';
 export type * from './consents.js';
 export type * from './decision-feed.js';
 export type * from './device-codes.js';
+export type * from './dpop.js';
 export type * from './grants.js';
 export type * from './keys.js';
 export type * from './mqtt-bridge.js';
@@ -52,6 +54,8 @@ export interface Store {
   authorization: AuthorizationRepository;
   registration: RegistrationRepository;
   decisionFeed: DecisionFeedRepository;
+  /** RFC 9449: DPoP proofs seen and the nonce secret. */
+  dpop: DpopRepository;
   close(): void;
 }
 

@@ -17,6 +17,7 @@ interface CodeRow {
   expires_at: number;
   used_at: number | null;
   grant_id: string | null;
+  dpop_jkt: string | null;
 }
 
 function toCode(row: CodeRow): AuthorizationCodeRecord {
@@ -32,6 +33,7 @@ function toCode(row: CodeRow): AuthorizationCodeRecord {
     expiresAt: row.expires_at,
     usedAt: row.used_at,
     grantId: row.grant_id,
+    dpopJkt: row.dpop_jkt,
   };
 }
 
@@ -40,8 +42,8 @@ class AlreadyUsed extends Error {}
 /** The code half of `store.authorization`: issue, read, spend once, purge. */
 export function createAuthorizationCodeRepository(db: Database.Database): AuthorizationCodeRepository {
   const insertCode = db.prepare(`INSERT INTO authorization_codes (code_hash, client_id, user_id, scopes, redirect_uri,
-      redirect_uri_given, code_challenge, created_at, expires_at, used_at, grant_id)
-    VALUES (@codeHash, @clientId, @userId, @scopes, @redirectUri, @redirectUriGiven, @codeChallenge, @createdAt, @expiresAt, NULL, NULL)`);
+      redirect_uri_given, code_challenge, created_at, expires_at, used_at, grant_id, dpop_jkt)
+    VALUES (@codeHash, @clientId, @userId, @scopes, @redirectUri, @redirectUriGiven, @codeChallenge, @createdAt, @expiresAt, NULL, NULL, @dpopJkt)`);
   const codeByHash = db.prepare<[Buffer], CodeRow>('SELECT * FROM authorization_codes WHERE code_hash = ?');
   const spend = db.prepare(`UPDATE authorization_codes SET used_at = @now, grant_id = @grantId
     WHERE code_hash = @hash AND used_at IS NULL AND expires_at > @now`);

@@ -16,6 +16,7 @@ interface ClientRow {
   access_token_alg: ClientRecord['accessTokenAlg'];
   owner_user_id: string | null;
   created_at: number;
+  require_dpop: number;
 }
 
 function toClient(row: ClientRow): ClientRecord {
@@ -32,14 +33,15 @@ function toClient(row: ClientRow): ClientRecord {
     accessTokenAlg: row.access_token_alg,
     ownerUserId: row.owner_user_id,
     createdAt: row.created_at,
+    requireDpop: row.require_dpop === 1,
   };
 }
 
 export function createClientRepository(db: Database.Database): ClientRepository {
   const insert = db.prepare(`INSERT INTO clients (id, name, type, secret_hash, grant_types, scopes, redirect_uris,
-      device_code_ttl, device_poll_interval, access_token_alg, owner_user_id, created_at)
+      device_code_ttl, device_poll_interval, access_token_alg, owner_user_id, created_at, require_dpop)
     VALUES (@id, @name, @type, @secretHash, @grantTypes, @scopes, @redirectUris,
-      @deviceCodeTtl, @devicePollInterval, @accessTokenAlg, @ownerUserId, @createdAt)`);
+      @deviceCodeTtl, @devicePollInterval, @accessTokenAlg, @ownerUserId, @createdAt, @requireDpop)`);
   const byId = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE id = ?');
   const all = db.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY created_at, id');
   const byOwner = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE owner_user_id = ? ORDER BY created_at, id');
@@ -52,6 +54,7 @@ export function createClientRepository(db: Database.Database): ClientRepository 
         grantTypes: words.format(c.grantTypes),
         scopes: words.format(c.scopes),
         redirectUris: JSON.stringify(c.redirectUris),
+        requireDpop: c.requireDpop ? 1 : 0,
       });
     },
     async get(id) {

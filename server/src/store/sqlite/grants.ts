@@ -16,6 +16,7 @@ interface GrantRow {
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
+  dpop_jkt: string | null;
 }
 
 function toGrant(row: GrantRow): GrantRecord {
@@ -31,11 +32,12 @@ function toGrant(row: GrantRow): GrantRecord {
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
+    dpopJkt: row.dpop_jkt,
   };
 }
 
-const INSERT_GRANT = `INSERT INTO grants (id, client_id, user_id, scopes, origin, device_name, request_ip, request_user_agent, created_at, last_used_at, revoked_at)
-  VALUES (@id, @clientId, @userId, @scopes, @origin, @deviceName, @requestIp, @requestUserAgent, @createdAt, @lastUsedAt, @revokedAt)`;
+const INSERT_GRANT = `INSERT INTO grants (id, client_id, user_id, scopes, origin, device_name, request_ip, request_user_agent, created_at, last_used_at, revoked_at, dpop_jkt)
+  VALUES (@id, @clientId, @userId, @scopes, @origin, @deviceName, @requestIp, @requestUserAgent, @createdAt, @lastUsedAt, @revokedAt, @dpopJkt)`;
 
 /** Insert a grant; for use inside another repository's transaction. */
 export function insertGrant(db: Database.Database, grant: GrantRecord): void {

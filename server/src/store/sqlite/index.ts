@@ -8,6 +8,7 @@ import { createConsentRepository } from './consents.js';
 import { databaseFile, openDatabase } from './database.js';
 import { createDecisionFeedRepository } from './decision-feed.js';
 import { createDeviceCodeRepository } from './device-codes.js';
+import { createDpopRepository } from './dpop.js';
 import { createDurability, durable } from './durability.js';
 import { createClientGrantRepository, createGrantRepository } from './grants.js';
 import { createKeyRepository } from './keys.js';
@@ -41,6 +42,7 @@ export function createSqliteStore(dataDir: string): StoreEngine & { db: Database
     authorization: repo({ ...createAuthorizationCodeRepository(db), ...createConsentRepository(db), ...createClientGrantRepository(db) }),
     registration: repo(createRegistrationRepository(db)),
     decisionFeed: repo(createDecisionFeedRepository(db)),
+    dpop: repo(createDpopRepository(db)),
     mqtt: repo(createMqttRepository(db)),
     close: () => {
       durability.close();
