@@ -63,6 +63,18 @@ function isIntegerIn(n: number, min: number, max: number): boolean {
   return Number.isInteger(n) && n >= min && n <= max;
 }
 
+/**
+ * A new client id: 16 base64url characters (96 random bits) that never begin with `-`, so that
+ * a command line (`kalm-device login --client-id ID`, `kalm client show ID`) never reads one as an
+ * option. One id in 64 is drawn again; the rest of the alphabet is untouched.
+ */
+function newClientId(random: RandomSource): string {
+  for (;;) {
+    const id = newSecret(random, 12);
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export function createClientService(deps: {
   clients: ClientRepository;
   catalog: ScopeCatalog;
@@ -105,7 +117,7 @@ export function createClientService(deps: {
       if (input.devicePollInterval != null && !isIntegerIn(input.devicePollInterval, 1, 600)) {
         throw new OAuthError('invalid_request', 'polling interval must be an integer from 1 to 600 seconds');
       }
-      const id = input.id ?? newSecret(deps.random, 12);
+      const id = input.id ?? newClientId(deps.random);
       if (!CLIENT_ID.test(id)) throw new OAuthError('invalid_request', 'client id must be 1 to 128 visible ASCII characters');
       const clientSecret = input.type === 'confidential' ? newSecret(deps.random, 32) : undefined;
       const client: ClientRecord = {
