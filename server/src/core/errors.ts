@@ -40,7 +40,13 @@ export class OAuthError extends Error {
     /** Extra members of the error body, such as the new `interval` of a slow_down. */
     readonly extra: Record<string, string | number> = {},
   ) {
+    // An OAuthError is an answer, not a fault: nothing reads its stack, so none is captured
+    // (V8 walks the stack for every Error otherwise, and the most frequent request of all, a
+    // pending poll, is answered with one). Programmer errors stay plain Errors, with stacks.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${error}: ${description}`);
+    Error.stackTraceLimit = stackTraceLimit;
   }
 
   toJSON(): Record<string, string | number> {

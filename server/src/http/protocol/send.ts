@@ -3,11 +3,22 @@
  * share, built once per endpoint by `endpointHeaders()`. No other code of the protocol router
  * writes a status or a header.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { notModified, weakEntityTag } from './conditional.js';
 
 /** Response headers, built once and shared by every answer they belong to. */
 export type HeaderSet = Readonly<Record<string, string>>;
+
+/**
+ * A header set as `writeHead` takes it fastest: name, value, name, value… (an object makes
+ * Node walk it with for-in and a hasOwn check per header, on every answer).
+ */
+export type HeaderList = readonly string[];
+
+/** `set` as a {@link HeaderList}. */
+function listOf(set: HeaderSet): HeaderList {
+  return Object.entries(set).flat();
+}
 
 /**
  * An answer, or a thrown error, with headers of its own beyond its endpoint's set (the
@@ -51,12 +62,12 @@ export interface HeaderPolicy {
 
 /** The headers of each kind of answer of one endpoint. */
 export interface EndpointHeaders {
-  success: HeaderSet;
+  success: HeaderList;
   /** Successful answers are tagged and revalidated (see `send`'s `conditional`). */
   revalidated: boolean;
-  failure: HeaderSet;
+  failure: HeaderList;
   /** The answer to OPTIONS: the CORS preflight, or the methods served. */
-  options: HeaderSet;
+  options: HeaderList;
 }
 
 const NO_SNIFF: HeaderSet = { 'X-Content-Type-Options': 'nosniff' };
@@ -73,11 +84,11 @@ const PREFLIGHT: HeaderSet = {
 export function endpointHeaders(policy: HeaderPolicy): EndpointHeaders {
   const base: HeaderSet = policy.cors ? { ...NO_SNIFF, ...ANY_ORIGIN } : NO_SNIFF;
   return {
-    success: { ...base, ...policy.caching.headers },
+    success: listOf({ ...base, ...policy.caching.headers }),
     revalidated: policy.caching.revalidated,
-    failure: { ...base, ...TOKEN_BEARING.headers },
+    failure: listOf({ ...base, ...TOKEN_BEARING.headers }),
     // RFC 9110 §9.3.7 / §10.2.1: OPTIONS names the methods; on a CORS endpoint it is the preflight.
-    options: policy.cors ? { ...base, ...PREFLIGHT } : { ...base, Allow: policy.method === 'GET' ? 'GET, HEAD' : 'POST' },
+    options: listOf(policy.cors ? { ...base, ...PREFLIGHT } : { ...base, Allow: policy.method === 'GET' ? 'GET, HEAD' : 'POST' }),
   };
 }
 
@@ -94,14 +105,14 @@ export function send(
   res: ServerResponse,
   status: number,
   body: object | undefined,
-  headers: HeaderSet,
+  headers: HeaderList,
   extra?: HeaderSet,
   conditional?: IncomingMessage,
 ): number {
-  const out: OutgoingHttpHeaders = extra === undefined ? { ...headers } : { ...headers, ...extra };
+  const out: Array<string | number> = extra === undefined ? headers.slice() : headers.concat(listOf(extra));
   if (body === undefined) {
     // RFC 9110 §8.6: a 204 has no Content-Length; any other empty answer says 0 (not chunked).
-    if (status !== 204) out['Content-Length'] = 0;
+    if (status !== 204) out.push('Content-Length', 0);
     res.writeHead(status, out);
     res.end();
     return status;
@@ -109,15 +120,14 @@ export function send(
   const payload = JSON.stringify(body);
   if (conditional !== undefined) {
     const tag = weakEntityTag(payload);
-    out.ETag = tag;
+    out.push('ETag', tag);
     if (notModified(conditional, tag)) {
       res.writeHead(304, out);
       res.end();
       return 304;
     }
   }
-  out['Content-Type'] = JSON_TYPE;
-  out['Content-Length'] = Buffer.byteLength(payload);
+  out.push('Content-Type', JSON_TYPE, 'Content-Length', Buffer.byteLength(payload));
   res.writeHead(status, out);
   res.end(payload);
   return status;
