@@ -3,12 +3,13 @@ import type { Clock } from './clock.js';
 import { GRANT_TYPES, type ClientService } from './clients.js';
 import { refreshTokenBinding, type DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
+import { newGrant } from './grants.js';
 import { matchesRegisteredRedirectUri } from './redirect-uris.js';
 import { isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
 import { hashSecret, newSecret, safeEqual, type RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 import type { Config } from '../config.js';
-import type { ClientRecord, GrantRecord, Store } from '../store/port/index.js';
+import type { ClientRecord, Store } from '../store/port/index.js';
 
 /** RFC 9700 §4.2.1 recommends short-lived codes; one minute is plenty for a redirect and a POST. */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
@@ -252,20 +253,13 @@ async function redeem(flow: AuthorizationCodeDeps, client: ClientRecord, input: 
   const hash = hashSecret(input.code);
   const record = await redeemableCode(flow, client, input, hash);
   const now = flow.clock.now();
-  const grant: GrantRecord = {
-    id: newSecret(flow.random, 16),
+  const grant = newGrant(flow.random, now, {
     clientId: client.id,
     userId: record.userId,
     scopes: record.scopes,
     origin: GRANT_TYPES.authorizationCode,
-    deviceName: null,
-    requestIp: null,
-    requestUserAgent: null,
-    createdAt: now,
-    lastUsedAt: now,
-    revokedAt: null,
     dpopJkt: refreshTokenBinding(client, input.dpop),
-  };
+  });
   // Sign first, commit second: tokens are handed out only if the commit that spends the code succeeds.
   const { response, refresh } = await tokens.issueForGrant(client, grant, record.scopes, input.dpop);
   if (!(await store.authorization.redeemCode(hash, grant, refresh, now))) {

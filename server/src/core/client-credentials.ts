@@ -2,11 +2,12 @@ import type { Clock } from './clock.js';
 import { GRANT_TYPES } from './clients.js';
 import type { DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
+import { newGrant } from './grants.js';
 import { formatScope, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
-import { newSecret, type RandomSource } from './secrets.js';
+import type { RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 import type { Config } from '../config.js';
-import type { ClientRecord, GrantRecord, Store } from '../store/port/index.js';
+import type { ClientRecord, Store } from '../store/port/index.js';
 
 export interface ClientCredentialsFlow {
   /**
@@ -43,20 +44,7 @@ export function createClientCredentialsFlow(deps: {
       const now = clock.now();
       // A grant per token (no person, no refresh token): deleting the client or revoking the
       // grant ends the token like any other, and resource servers see one `grant_id` claim shape.
-      const grant: GrantRecord = {
-        id: newSecret(deps.random, 16),
-        clientId: client.id,
-        userId: null,
-        scopes,
-        origin: GRANT_TYPES.clientCredentials,
-        deviceName: null,
-        requestIp: null,
-        requestUserAgent: null,
-        createdAt: now,
-        lastUsedAt: now,
-        revokedAt: null,
-        dpopJkt: null,
-      };
+      const grant = newGrant(deps.random, now, { clientId: client.id, userId: null, scopes, origin: GRANT_TYPES.clientCredentials });
       const access = await deps.tokens.mintAccessToken({ client, sub: client.id, scopes, grantId: grant.id, dpop });
       await store.authorization.insertClientCredentialsGrant(grant, now - config.accessTokenTtl * 1000 - GRANT_KEEP_SLACK_MS);
       return { access_token: access.token, token_type: dpop ? 'DPoP' : 'Bearer', expires_in: access.expiresIn, scope: formatScope(scopes) };

@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import { GRANT_TYPES, type ClientService } from './clients.js';
 import { refreshTokenBinding, type DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
+import { newGrant } from './grants.js';
 import type { DeviceEvents } from './events.js';
 import { createPollPacer, type PollPacer } from './poll-pacing.js';
 import { formatScope, isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
@@ -234,20 +235,15 @@ function checkPace(pacer: PollPacer, record: DeviceCodeRecord, now: number): nev
 async function redeem(flow: DeviceFlowContext, client: ClientRecord, record: DeviceCodeRecord, commit: RedemptionCommit, dpop: DpopProof | undefined): Promise<TokenResponse> {
   const { clock } = flow;
   const scopes = record.grantedScopes ?? [];
-  const grant: GrantRecord = {
-    id: newSecret(flow.random, 16),
+  const grant = newGrant(flow.random, clock.now(), {
     clientId: client.id,
     userId: record.userId,
     scopes,
     origin: GRANT_TYPES.deviceCode,
-    deviceName: null,
     requestIp: record.requestIp,
     requestUserAgent: record.requestUserAgent,
-    createdAt: clock.now(),
-    lastUsedAt: clock.now(),
-    revokedAt: null,
     dpopJkt: refreshTokenBinding(client, dpop),
-  };
+  });
   // Sign first, commit second: a token is handed out only if the commit that spends the code succeeds.
   const { response, refresh } = await flow.tokens.issueForGrant(client, grant, scopes, dpop);
   if (!(await commit({ deviceCodeId: record.id, grant, refresh, response }))) {
