@@ -1,13 +1,8 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
+import { kalmCli } from '../helpers/kalm-cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { PageClient } from './support.js';
-
-const run = promisify(execFile);
-const KALM = path.resolve('server/bin/kalm.js');
 
 let server: TestServer;
 
@@ -16,9 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-function kalm(...args: string[]) {
-  return run(process.execPath, [KALM, ...args], { env: { ...process.env, DATA_DIR: server.dataDir, DEMO: '0' } });
-}
+const kalm = (...args: string[]) => kalmCli(server.dataDir, ...args);
 
 async function issueToken(options: { expiresIn?: number; uses?: number; ownerUserId?: string | null } = {}) {
   const { token } = await server.core.registration.issueInitialAccessToken({

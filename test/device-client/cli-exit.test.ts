@@ -2,19 +2,18 @@
 // fresh data dir, the demo user), `kalm-device` as `npx kalm-device` resolves it, with a fresh
 // HOME, and the person in real Chromium on /device. Every outcome must end the process on its
 // own (the bin sets process.exitCode and lets the event loop drain), with its documented code.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessTokenClaims } from '../../device-client/src/claims.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { KALM_BIN, kalmCli } from '../helpers/kalm-cli.js';
 import { freePort } from '../helpers/server.js';
 import { NPX_BIN, runCli, type CliRun } from './cli-process.js';
 
-const KALM = path.resolve('server/bin/kalm.js');
 const root = mkdtempSync(path.join(tmpdir(), 'kalm-device-exit-'));
 const dataDir = path.join(root, 'data');
 let issuer: string;
@@ -27,8 +26,7 @@ let page: Page;
 
 /** `kalm` administration commands on the server's database, as an operator runs them. */
 async function kalm(...args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [KALM, ...args], { env: { ...process.env, DATA_DIR: dataDir } });
-  return stdout;
+  return (await kalmCli(dataDir, ...args)).stdout;
 }
 /** A public device client with an id the operator chose, as `tv-demo` is. */
 const createClient = async (id: string, ...extra: string[]) =>
@@ -37,7 +35,7 @@ const createClient = async (id: string, ...extra: string[]) =>
 beforeAll(async () => {
   const port = await freePort();
   issuer = `http://127.0.0.1:${port}`;
-  serverProcess = spawn(process.execPath, [KALM, 'serve'], {
+  serverProcess = spawn(process.execPath, [KALM_BIN, 'serve'], {
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: issuer, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

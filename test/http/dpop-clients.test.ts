@@ -2,16 +2,11 @@
  * Clients that must use DPoP (RFC 9449 §5.2): `kalm client create --require-dpop` and RFC 7591
  * `dpop_bound_access_tokens` at `/register`; their token requests without a proof are refused.
  */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kalmCli } from '../helpers/kalm-cli.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
 import { dpopKey, proof } from './dpop-proofs.js';
 import { errorOf } from './flow.js';
-
-const run = promisify(execFile);
-const KALM = path.resolve('server/bin/kalm.js');
 
 let server: TestServer;
 
@@ -20,9 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-function kalm(...args: string[]) {
-  return run(process.execPath, [KALM, ...args], { env: { ...process.env, DATA_DIR: server.dataDir, DEMO: '0', LOG_LEVEL: 'silent' } });
-}
+const kalm = (...args: string[]) => kalmCli(server.dataDir, ...args);
 
 /** A device authorization and a poll of it without a proof, then with one. */
 async function pollWithoutThenWithProof(clientId: string) {
