@@ -20,6 +20,7 @@
  * @packageDocumentation
  */
 import type { PushStatus, PushSubscribe } from './push-channel.js';
+import { systemTimers, type Timers } from './timers.js';
 
 export type { PushStatus, PushSubscribe } from './push-channel.js';
 
@@ -49,9 +50,10 @@ const CLOSE_GRACE_MS = 1000;
  * {@link PushSubscribe} over WebSocket. The credential goes in the first message,
  * never in the URL (URLs end up in logs). The close function it returns resolves once the
  * socket is closed, or after a second's grace with the socket cut, so nothing of it
- * is left open once `wait()` or `watchPairing`'s stop has settled.
+ * is left open once `wait()` or `watchPairing`'s stop has settled. `timers` runs that grace
+ * (tests pass their own, so nothing waits a real second).
  */
-export function webSocketPush(WebSocket: WebSocketConstructor): PushSubscribe {
+export function webSocketPush(WebSocket: WebSocketConstructor, timers: Pick<Timers, 'setTimeout' | 'clearTimeout'> = systemTimers): PushSubscribe {
   return (url, credential, onStatus, onEnd) => {
     let socket: WebSocketLike;
     try {
@@ -85,8 +87,8 @@ export function webSocketPush(WebSocket: WebSocketConstructor): PushSubscribe {
       // grace, then the socket is cut; its close event follows, once ws has let go of it all.
       // A browser's socket cannot be cut: stop waiting for it.
       socket.close(1000);
-      const grace = setTimeout(() => (socket.terminate ? socket.terminate() : closed()), CLOSE_GRACE_MS);
-      return done.then(() => clearTimeout(grace));
+      const grace = timers.setTimeout(() => (socket.terminate ? socket.terminate() : closed()), CLOSE_GRACE_MS);
+      return done.then(() => timers.clearTimeout(grace));
     };
   };
 }
