@@ -64,3 +64,14 @@ export class NotFoundError extends OAuthError {
     super('invalid_request', description);
   }
 }
+
+/**
+ * The store cannot be reached (a networked database that is down or restarting). Answered
+ * `temporarily_unavailable` (HTTP 503, RFC 6749 §5.2 shape) so clients retry; nothing was
+ * changed by the request that got it. Engines throw it; core lets it pass.
+ */
+export class StoreUnavailableError extends OAuthError {
+  constructor(readonly reason: string) {
+    super('temporarily_unavailable', 'the service is briefly unavailable; try again shortly');
+  }
+}

@@ -47,3 +47,18 @@ export interface DeviceCodeRepository {
   /** Delete rows that expired before `before`. Returns how many. */
   purgeExpired(before: number): Promise<number>;
 }
+
+/**
+ * RFC 8628 §3.5 pacing of pending polls shared by every instance on the database, for engines
+ * that serve several machines (PostgreSQL keeps it in an UNLOGGED table: no WAL, one upsert a
+ * poll, lost in a database crash, which is harmless: the next poll counts as a first poll).
+ * Engines without it leave pacing to core's in-memory pacer (one process per database).
+ */
+export interface PollPacingRepository {
+  /**
+   * Record one poll of pending code `id` at `now`: `early` when it came sooner than the interval
+   * in force, which then grows by `slowDownStep` seconds. The first poll of a code starts from
+   * the code's own `interval` and is never early. Atomic when instances poll the same code at once.
+   */
+  poll(id: number, now: number, stored: { interval: number; expiresAt: number }, slowDownStep: number): Promise<{ early: boolean; interval: number }>;
+}

@@ -12,7 +12,7 @@ import type { ClientGrantRepository, GrantRepository } from './grants.js';
 import type { ClientRepository } from './clients.js';
 import type { ConsentRepository } from './consents.js';
 import type { DecisionFeedRepository } from './decision-feed.js';
-import type { DeviceCodeRepository } from './device-codes.js';
+import type { DeviceCodeRepository, PollPacingRepository } from './device-codes.js';
 import type { DpopRepository } from './dpop.js';
 import type { KeyRepository } from './keys.js';
 import type { MqttRepository } from './mqtt-bridge.js';
@@ -56,7 +56,9 @@ export interface Store {
   decisionFeed: DecisionFeedRepository;
   /** RFC 9449: DPoP proofs seen and the nonce secret. */
   dpop: DpopRepository;
-  close(): void;
+  /** Poll pacing shared across instances; absent: core paces in memory (see PollPacingRepository). */
+  pollPacing?: PollPacingRepository;
+  close(): Promise<void> | void;
 }
 
 /**
