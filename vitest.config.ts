@@ -1,12 +1,55 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Test files that run a second time on PostgreSQL (the `postgres` project): every flow a user
+ * reaches over HTTP, the pages, push and MQTT, through the same tests as on SQLite. Files that
+ * read the SQLite file itself, or spawn servers on a data dir of their own, stay SQLite-only;
+ * the PostgreSQL store's own contract tests (test/store/) run both engines in one file.
+ */
+const ON_POSTGRES = [
+  'test/http/*.test.ts',
+  'test/authcode/*.test.ts',
+  'test/push/push.test.ts',
+  'test/push/limits.test.ts',
+  'test/mqtt/flow.test.ts',
+  'test/mqtt/device-client.test.ts',
+  'test/browser/verify.test.ts',
+  'test/reliability/races.test.ts',
+  'test/reliability/brute-force.test.ts',
+  'test/reliability/secrets-hygiene.test.ts',
+  'test/device-client/flow.test.ts',
+];
+const SQLITE_ONLY = [
+  // Read the SQLite file or its rows directly.
+  'test/http/storage-at-rest.test.ts',
+  'test/authcode/authorize.test.ts',
+  // Spawn `kalm serve` on data dirs of their own (DATA_DIR only).
+  'test/http/cli-serve.test.ts',
+  'test/http/cli.test.ts',
+  'test/http/default-public-url.test.ts',
+  'test/http/dpop-cross-process.test.ts',
+  'test/http/trust-proxy.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 20_000,
     hookTimeout: 30_000,
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    projects: [
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'postgres',
+          include: ON_POSTGRES,
+          exclude: SQLITE_ONLY,
+          globalSetup: ['test/global-setup.ts', 'test/postgres-setup.ts'],
+          env: { KALM_TEST_ENGINE: 'postgres' },
+        },
+      },
+    ],
   },
 });

@@ -6,13 +6,13 @@ import { GRANT_ALIASES } from './core/clients.js';
 import { OAuthError } from './core/errors.js';
 import { createCore, type Core } from './core/index.js';
 import { parseScope } from './core/scopes.js';
-import { createSqliteStore } from './store/sqlite/index.js';
+import { migrateStore, openStore } from './store/open.js';
 import type { SigningAlg } from './store/port/index.js';
 
 const USAGE = `kalm — the Kalm authorization server
 
 Usage:
-  kalm serve                                   start the server (PORT, HOST, PUBLIC_URL, DATA_DIR, MQTT_URL, LOG_LEVEL)
+  kalm serve                                   start the server (PORT, HOST, PUBLIC_URL, DATABASE_URL or DATA_DIR, MQTT_URL, LOG_LEVEL)
   kalm client create --name NAME (--public | --confidential) --grant GRANT... --scope "SCOPES"
                      [--redirect-uri URI...] [--id ID] [--alg ES256|RS256]
                      [--expires-in SECONDS] [--interval SECONDS] [--require-dpop] [--json]
@@ -20,11 +20,12 @@ Usage:
   kalm user create --username NAME --password-stdin [--role user|developer|admin]
   kalm user list [--json]
   kalm keys rotate
+  kalm migrate                                 apply the database migrations and exit (kalm serve applies them too)
   kalm iat create [--owner USERNAME] [--expires-in SECONDS] [--uses N] [--json]
                                                an RFC 7591 initial access token for POST /register
 
 Grants: device_code, refresh_token, authorization_code, client_credentials.
-DATA_DIR decides which database is changed (default ./data).`;
+DATABASE_URL (postgres://...) decides which database is changed; unset, the SQLite one in DATA_DIR (default ./data).`;
 
 type Command = (args: string[], config: Config) => Promise<void>;
 
@@ -32,11 +33,11 @@ type Command = (args: string[], config: Config) => Promise<void>;
 class UsageError extends Error {}
 
 async function withCore<T>(config: Config, fn: (core: Core) => Promise<T>): Promise<T> {
-  const store = createSqliteStore(config.dataDir);
+  const store = await openStore(config);
   try {
     return await fn(await createCore({ config, store }));
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -225,6 +226,13 @@ const iatCreate: Command = async (args, config) => {
   console.log('(shown only now; only its hash is stored)  use: Authorization: Bearer <token> on POST /register');
 };
 
+const migrate: Command = async (args, config) => {
+  if (args.length > 0) throw new UsageError(`kalm migrate takes no arguments, got "${args.join(' ')}"`);
+  // Several instances starting at once migrate once: PostgreSQL under an advisory lock, SQLite in one transaction per step.
+  const { engine, from, to } = await migrateStore(config);
+  console.log(from === to ? `${engine} database is up to date (version ${to})` : `${engine} database migrated from version ${from} to ${to}`);
+};
+
 /** Every command, by its words. */
 export const commands: Record<string, Command> = {
   serve,
@@ -234,6 +242,7 @@ export const commands: Record<string, Command> = {
   'user list': userList,
   'keys rotate': keysRotate,
   'iat create': iatCreate,
+  migrate,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -36,8 +36,16 @@ export interface Config {
    * directly could otherwise name any address it likes.
    */
   trustProxy: TrustProxy;
-  /** Folder of the SQLite database. Env `DATA_DIR`. Default `./data`. */
+  /** Folder of the SQLite database, when `databaseUrl` is unset. Env `DATA_DIR`. Default `./data`. */
   dataDir: string;
+  /**
+   * PostgreSQL instead of SQLite: `postgres://user:password@host:5432/database` (TLS with
+   * `?sslmode=require`, or `verify-full` with `sslrootcert=`). Several instances on several
+   * machines may share it. Env `DATABASE_URL`. Default unset: SQLite in `dataDir`. Never logged.
+   */
+  databaseUrl: string | undefined;
+  /** Most PostgreSQL connections one instance opens (its pool), plus one for LISTEN. Env `DATABASE_POOL_MAX`. Default 10. */
+  databasePoolMax: number;
   /** MQTT broker the bridge connects to; the bridge is off when unset. Env `MQTT_URL`. */
   mqttUrl: string | undefined;
   /** Topic prefix of the MQTT bridge. Env `MQTT_TOPIC_PREFIX`. Default `kalm/v1`. */
@@ -106,6 +114,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     host: '127.0.0.1',
     trustProxy: false,
     dataDir: path.resolve('data'),
+    databaseUrl: undefined,
+    databasePoolMax: 10,
     mqttUrl: undefined,
     mqttTopicPrefix: 'kalm/v1',
     mqttUsername: undefined,
@@ -140,6 +150,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.PUBLIC_URL) o.publicUrl = url('PUBLIC_URL', env.PUBLIC_URL);
   if (env.TRUST_PROXY) o.trustProxy = trustProxy(env.TRUST_PROXY);
   if (env.DATA_DIR) o.dataDir = path.resolve(env.DATA_DIR);
+  if (env.DATABASE_URL) o.databaseUrl = databaseUrl(env.DATABASE_URL);
+  if (env.DATABASE_POOL_MAX) o.databasePoolMax = integer('DATABASE_POOL_MAX', env.DATABASE_POOL_MAX, 1, 1000);
   if (env.MQTT_URL) o.mqttUrl = url('MQTT_URL', env.MQTT_URL);
   if (env.MQTT_TOPIC_PREFIX) o.mqttTopicPrefix = env.MQTT_TOPIC_PREFIX.replace(/\/+$/, '');
   if (env.MQTT_USERNAME) o.mqttUsername = env.MQTT_USERNAME;
@@ -193,6 +205,20 @@ function trustProxy(value: string): TrustProxy {
     throw new Error(`TRUST_PROXY must be a hop count or a list of addresses, CIDR ranges or loopback/linklocal/uniquelocal (${(err as Error).message}), got "${value}"; ${hint}`);
   }
   return list;
+}
+
+/** `DATABASE_URL`: a `postgres://` or `postgresql://` URL; the message never repeats it (it may hold a password). */
+function databaseUrl(value: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (!parsed || (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')) {
+    throw new Error('DATABASE_URL must be a postgres:// URL (postgres://user:password@host:5432/database); unset it to use SQLite in DATA_DIR');
+  }
+  return value;
 }
 
 function url(name: string, value: string): string {

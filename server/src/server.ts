@@ -7,7 +7,8 @@ import { createProtocolRouter } from './http/protocol/router.js';
 import { createLogger, type Logger } from './logger.js';
 import { startMqttBridge, type MqttBridge } from './mqtt/bridge.js';
 import { attachPush } from './push/index.js';
-import { createSqliteStore } from './store/sqlite/index.js';
+import { openStore } from './store/open.js';
+import type { StoreEngine } from './store/port/index.js';
 
 export interface StartOptions {
   clock?: CoreOptions['clock'];
@@ -43,8 +44,14 @@ const CROSS_PROCESS_EVERY_MS = 200;
 export async function startServer(input: Config, options: StartOptions = {}): Promise<RunningServer> {
   const config: Config = { ...input };
   const logger = options.logger ?? createLogger(config.logLevel);
-  const store = createSqliteStore(config.dataDir);
-  const core = await createCore({ config, store, clock: options.clock, random: options.random, authenticator: options.authenticator });
+  const store = await openStore(config, { onError: (err) => logger.warn({ err }, 'database connection lost; requests answer 503 until it is back') });
+  let core: Core;
+  try {
+    core = await createCore({ config, store, clock: options.clock, random: options.random, authenticator: options.authenticator });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 });
   // Transports that ride on the HTTP server (WebSocket push) or beside it (MQTT) push their stop function here.
   const detachers: Array<() => Promise<void>> = [];
@@ -73,7 +80,7 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     }
   } catch (err) {
     if (http.listening) http.close();
-    store.close();
+    await store.close();
     throw err;
   }
   // The bridge connects in the background: a broker that is down never delays or blocks HTTP.
@@ -87,12 +94,7 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     core.store.dpop.purgeExpiredProofs(core.clock.now()).catch((err) => logger.error({ err }, 'purge failed'));
   }, PURGE_EVERY_MS);
   purge.unref();
-  // Other server processes on this database: their decisions reach the devices waiting here
-  // within this long (one PRAGMA read a tick when no other process writes).
-  const crossProcess = setInterval(() => {
-    core.crossProcess.check().catch((err) => logger.error({ err }, 'reading other processes\' decisions failed'));
-  }, CROSS_PROCESS_EVERY_MS);
-  crossProcess.unref();
+  const stopCrossProcess = await followOtherInstances(store, core, logger);
   const running: RunningServer = {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     port,
@@ -102,14 +104,42 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     ...(mqtt ? { mqtt } : {}),
     async close() {
       clearInterval(purge);
-      clearInterval(crossProcess);
+      await stopCrossProcess();
       for (const detach of detachers.reverse()) await detach();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
-      store.close();
+      await store.close();
     },
   };
   return running;
+}
+
+/**
+ * Decisions and revocations committed by other server processes or instances on this database
+ * reach the devices waiting here: at once where the engine is told of commits (PostgreSQL
+ * LISTEN/NOTIFY; after a lost listening connection returns, what was missed is read back), else
+ * within `CROSS_PROCESS_EVERY_MS` (SQLite: one PRAGMA read a tick when no other process writes).
+ */
+async function followOtherInstances(store: StoreEngine, core: Core, logger: Logger): Promise<() => Promise<void>> {
+  const catchUp = () => {
+    core.crossProcess.check().catch((err) => logger.error({ err }, "reading other instances' decisions failed"));
+  };
+  if (store.decisionFeed.listen) {
+    const stop = await store.decisionFeed.listen({
+      event: (event) => core.crossProcess.deliver(event),
+      reconnected: () => {
+        logger.info('listening for other instances again; reading what was decided meanwhile');
+        catchUp();
+      },
+      lost: (err) => logger.warn({ err }, 'lost the connection that hears other instances; retrying'),
+    });
+    // Whatever was committed between opening the store and listening.
+    catchUp();
+    return stop;
+  }
+  const timer = setInterval(catchUp, CROSS_PROCESS_EVERY_MS);
+  timer.unref();
+  return async () => clearInterval(timer);
 }
 
 /**

@@ -9,6 +9,7 @@ import type { NewClient } from '../../server/src/core/clients.js';
 import { createLogger } from '../../server/src/logger.js';
 import { startServer, type RunningServer } from '../../server/src/server.js';
 import { fakeClock, type FakeClock } from './clock.js';
+import { ensureDatabaseFor } from './engine.js';
 
 export interface TestServer extends RunningServer {
   clock: FakeClock;
@@ -66,7 +67,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logger = createLogger(options.logLevel ?? 'debug', sink);
   // The issuer must equal the URL clients discover it at, so the port is chosen first.
   const port = options.config?.port ?? (await freePort());
-  const config = defaultConfig({ port, host: '127.0.0.1', dataDir, demo: false, publicUrl: `http://127.0.0.1:${port}`, ...options.config });
+  // In the postgres project, the data dir stands for a database of its own on the test cluster.
+  const databaseUrl = await ensureDatabaseFor(dataDir);
+  const config = defaultConfig({ port, host: '127.0.0.1', dataDir, databaseUrl, demo: false, publicUrl: `http://127.0.0.1:${port}`, ...options.config });
   const server = await startServer(config, { clock, logger });
   let userCount = 0;
   return Object.assign(server, {

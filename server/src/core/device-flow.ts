@@ -4,7 +4,7 @@ import { refreshTokenBinding, type DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
 import { newGrant } from './grants.js';
 import type { DeviceEvents } from './events.js';
-import { createPollPacer, type PollPacer } from './poll-pacing.js';
+import { createPollPacer, sharedPollPacer, type PollPacer } from './poll-pacing.js';
 import { formatScope, isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
@@ -117,7 +117,7 @@ interface DeviceFlowContext extends DeviceFlowDeps {
 export function createDeviceFlow(deps: DeviceFlowDeps): DeviceFlow {
   const { store, clients, tokens, catalog, events, clock, random, config } = deps;
   const commitToStore: RedemptionCommit = (r) => store.deviceCodes.redeem(r.deviceCodeId, r.grant, r.refresh);
-  const flow: DeviceFlowContext = { store, clients, tokens, catalog, events, clock, random, config, pacer: createPollPacer(), commitToStore };
+  const flow: DeviceFlowContext = { store, clients, tokens, catalog, events, clock, random, config, pacer: store.pollPacing ? sharedPollPacer(store.pollPacing) : createPollPacer(), commitToStore };
   return {
     authorize: (client, scope, origin = {}) => authorize(flow, client, scope, origin),
     authorizeHeld: (client, scope, origin = {}) => authorizeHeld(flow, client, scope, origin),
@@ -219,14 +219,14 @@ async function pollRecord(
   // An approved code is redeemed at once, whenever the last poll was: a device told by push
   // must not be answered slow_down.
   if (record.status === 'approved') return redeem(flow, client, record, commit, dpop);
-  checkPace(pacer, record, now);
+  return checkPace(pacer, record, now);
 }
 
 /** A pending code: slow_down when polled too soon, else authorization_pending. */
-function checkPace(pacer: PollPacer, record: DeviceCodeRecord, now: number): never {
+async function checkPace(pacer: PollPacer, record: DeviceCodeRecord, now: number): Promise<never> {
   // RFC 8628 §3.5: slow_down when polled sooner than the interval in force; the first poll is free.
-  // Paced in memory, so a pending poll writes nothing (see poll-pacing.ts).
-  const { early, interval } = pacer.poll(record.id, now, record, SLOW_DOWN_STEP);
+  // Paced in memory, or in the store's shared pacing when several instances serve (see poll-pacing.ts).
+  const { early, interval } = await pacer.poll(record.id, now, record, SLOW_DOWN_STEP);
   if (early) throw new OAuthError('slow_down', 'polling too fast', { interval });
   throw new OAuthError('authorization_pending', 'the user has not yet decided');
 }

@@ -1,5 +1,6 @@
 /** The SQLite engine of the store port: one connection, every repository on it, group commit. */
-import type Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import type { StoreEngine } from '../port/index.js';
 import { createAttemptRepository } from './attempts.js';
 import { createAuthorizationCodeRepository } from './authorization-codes.js';
@@ -17,6 +18,24 @@ import { createRegistrationRepository } from './registration.js';
 import { createSessionRepository } from './sessions.js';
 import { createAccessTokenRepository, createRefreshTokenRepository } from './tokens.js';
 import { createUserRepository } from './users.js';
+
+/** `kalm migrate` on SQLite: open the database in `dataDir` (which migrates it) and say from which version to which. */
+export function migrateSqlite(dataDir: string): { from: number; to: number } {
+  const version = (db: Database.Database) => db.pragma('user_version', { simple: true }) as number;
+  const file = databaseFile(dataDir);
+  let from = 0;
+  if (file !== ':memory:' && existsSync(file)) {
+    const before = new Database(file, { readonly: true });
+    from = version(before);
+    before.close();
+  }
+  const db = openDatabase(dataDir);
+  try {
+    return { from, to: version(db) };
+  } finally {
+    db.close();
+  }
+}
 
 /**
  * The SQLite implementation of `Store`. Statements are prepared once, here; every
