@@ -23,13 +23,23 @@ function loadMigrations(): Migration[] {
     .sort((a, b) => a.version - b.version);
 }
 
+/** The refusal of a database that a newer server already migrated (the same words on both engines). */
+export function newerSchemaMessage(version: number, newest: number): string {
+  return `database schema is version ${version}, newer than this server (${newest}); upgrade the server`;
+}
+
 /**
  * Apply every migration newer than the database's `user_version`, each in its own
  * transaction, so a crash mid-way leaves the database at the last whole version.
+ * Throws (and changes nothing) when the database is newer than the newest migration: a newer
+ * server wrote it, and this one would misread its schema.
  */
 export function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  for (const m of loadMigrations()) {
+  const migrations = loadMigrations();
+  const newest = migrations.at(-1)?.version ?? 0;
+  if (current > newest) throw new Error(newerSchemaMessage(current, newest));
+  for (const m of migrations) {
     if (m.version <= current) continue;
     db.transaction(() => {
       db.exec(m.sql);
