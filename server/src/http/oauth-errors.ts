@@ -39,8 +39,15 @@ export function httpStatus(err: OAuthError): number {
 const BEARER_CHALLENGE = { 'WWW-Authenticate': 'Bearer error="invalid_token"' } as const;
 const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="kalm"' } as const;
 
-/** The `WWW-Authenticate` header of an error answered with `status`: only a 401 has one (RFC 9110 §15.5.2). */
+// RFC 9110 §10.2.3: a 503 says when to come back; the store is usually back within seconds.
+const RETRY_AFTER = { 'Retry-After': '2' } as const;
+
+/**
+ * The headers an error answered with `status` adds: the `WWW-Authenticate` challenge of a 401
+ * (RFC 9110 §15.5.2), the `Retry-After` of a 503; none otherwise.
+ */
 export function challengeHeaders(err: OAuthError, status: number): Readonly<Record<string, string>> | undefined {
+  if (status === 503) return RETRY_AFTER;
   if (status !== 401) return undefined;
   return err.error === 'invalid_token' ? BEARER_CHALLENGE : BASIC_CHALLENGE;
 }

@@ -4,7 +4,9 @@
  * refused, an OAuth error a page let through, or a bug.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { renderError } from '@kalm/verify-ui';
 import type { Logger } from '../logger.js';
+import { pageTranslator, renderPage } from './pages/kit/render.js';
 import { asOAuthError, challengeHeaders, httpStatus, oauthErrorBody, SERVER_ERROR_BODY } from './oauth-errors.js';
 
 /** A path nothing serves: JSON, as for every other error. */
@@ -26,6 +28,12 @@ export function pageErrorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     const status = httpStatus(oauth);
+    if (status === 503 && req.method !== 'OPTIONS' && req.accepts(['json', 'html']) === 'html') {
+      // A person on the pages, not a client: a page that says to try again (the store is away).
+      res.setHeader('Retry-After', '2');
+      renderPage(req, res, renderError({ t: pageTranslator(req), message: pageTranslator(req).t('error.unavailable') }), 503);
+      return;
+    }
     // RFC 6749 §5.1: no cache keeps an error answer either (the parser may raise one before any page runs).
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
