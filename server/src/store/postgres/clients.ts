@@ -1,0 +1,80 @@
+/** The `clients` repository on PostgreSQL: registered OAuth clients. */
+import type { ClientRecord, ClientRepository } from '../port/index.js';
+import { changes, row, rows, query, type Db } from './database.js';
+
+interface ClientRow {
+  id: string;
+  name: string;
+  type: ClientRecord['type'];
+  secret_hash: string | null;
+  grant_types: string[];
+  scopes: string[];
+  redirect_uris: string[];
+  device_code_ttl: number | null;
+  device_poll_interval: number | null;
+  access_token_alg: ClientRecord['accessTokenAlg'];
+  owner_user_id: string | null;
+  created_at: number;
+  require_dpop: boolean;
+}
+
+function toClient(row: ClientRow): ClientRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    secretHash: row.secret_hash,
+    grantTypes: row.grant_types,
+    scopes: row.scopes,
+    redirectUris: row.redirect_uris,
+    deviceCodeTtl: row.device_code_ttl,
+    devicePollInterval: row.device_poll_interval,
+    accessTokenAlg: row.access_token_alg,
+    ownerUserId: row.owner_user_id,
+    createdAt: row.created_at,
+    requireDpop: row.require_dpop,
+  };
+}
+
+// Named, not `*`: a prepared statement's result must not change when a newer server adds a column.
+const COLUMNS = 'id, name, type, secret_hash, grant_types, scopes, redirect_uris, device_code_ttl, device_poll_interval, access_token_alg, owner_user_id, created_at, require_dpop';
+
+const INSERT = {
+  name: 'clients.insert',
+  text: `INSERT INTO clients (id, name, type, secret_hash, grant_types, scopes, redirect_uris,
+      device_code_ttl, device_poll_interval, access_token_alg, owner_user_id, created_at, require_dpop)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+};
+const BY_ID = { name: 'clients.by_id', text: `SELECT ${COLUMNS} FROM clients WHERE id = $1` };
+const ALL = { name: 'clients.all', text: `SELECT ${COLUMNS} FROM clients ORDER BY created_at, id` };
+const BY_OWNER = { name: 'clients.by_owner', text: `SELECT ${COLUMNS} FROM clients WHERE owner_user_id = $1 ORDER BY created_at, id` };
+const SET_SECRET_HASH = { name: 'clients.set_secret', text: "UPDATE clients SET secret_hash = $2 WHERE id = $1 AND type = 'confidential'" };
+const DELETE = { name: 'clients.delete', text: 'DELETE FROM clients WHERE id = $1' };
+
+export function createClientRepository(db: Db): ClientRepository {
+  return {
+    async create(c) {
+      await query(db, INSERT, [
+        c.id, c.name, c.type, c.secretHash, c.grantTypes, c.scopes, c.redirectUris,
+        c.deviceCodeTtl, c.devicePollInterval, c.accessTokenAlg, c.ownerUserId, c.createdAt, c.requireDpop ?? false,
+      ]);
+    },
+    async get(id) {
+      const r = await row<ClientRow>(db, BY_ID, [id]);
+      return r && toClient(r);
+    },
+    async list() {
+      return (await rows<ClientRow>(db, ALL)).map(toClient);
+    },
+    async listByOwner(ownerUserId) {
+      return (await rows<ClientRow>(db, BY_OWNER, [ownerUserId])).map(toClient);
+    },
+    async updateSecretHash(id, secretHash) {
+      return (await changes(db, SET_SECRET_HASH, [id, secretHash])) === 1;
+    },
+    async delete(id) {
+      // Grants, refresh tokens, device and authorization codes, consents and profiles cascade.
+      return (await changes(db, DELETE, [id])) === 1;
+    },
+  };
+}
