@@ -1,0 +1,178 @@
+/**
+ * The `decisionFeed` repository on PostgreSQL: decisions and revocations committed by any
+ * instance on the database.
+ *
+ * Two ways to learn of them. At once: `listen` holds ONE dedicated connection (outside the
+ * pool) on `LISTEN kalm_feed`; the triggers of migration 006 send a notification when a
+ * deciding or revoking transaction commits, with a FeedEvent of port/decision-feed.ts as JSON:
+ *   {"kind": "decided", "deviceCodeId": 12, "status": "approved", "at": 1700000000000}
+ *   {"kind": "revoked", "grantId": "…", "at": 1700000000000}
+ * And by reading the rows (`decidedSince`, `revokedSince`): the catch-up read after the
+ * listening connection was lost, which PostgreSQL does not replay. While it is lost, `listen`
+ * reconnects with a capped backoff and calls `reconnected()` once it listens again.
+ */
+import type pg from 'pg';
+import type { DecisionFeedRepository, FeedEvent, FeedHandlers } from '../port/index.js';
+import { type Db, dedicatedClient, row, rows } from './database.js';
+
+/** The channel the 006 triggers notify on. */
+export const FEED_CHANNEL = 'kalm_feed';
+
+const DECIDED = {
+  name: 'feed.decided',
+  text: 'SELECT id, status, decided_at AS at FROM device_codes WHERE decided_at >= $1 ORDER BY decided_at',
+};
+const REVOKED = { name: 'feed.revoked', text: 'SELECT id, revoked_at AS at FROM grants WHERE revoked_at >= $1 ORDER BY revoked_at' };
+const LATEST = {
+  name: 'feed.latest',
+  text: 'SELECT (SELECT max(decided_at) FROM device_codes) AS decided, (SELECT max(revoked_at) FROM grants) AS revoked',
+};
+
+/** Reconnection delays of the listening connection: doubling from the first, never above the cap. */
+export interface ListenBackoff {
+  firstMs: number;
+  maxMs: number;
+}
+
+const DEFAULT_BACKOFF: ListenBackoff = { firstMs: 100, maxMs: 2_000 };
+
+/**
+ * A notification's payload as a FeedEvent, or undefined when it is not one (another writer on
+ * the channel, a newer server's event kind): ignored rather than trusted.
+ */
+export function parseFeedPayload(payload: string | undefined): FeedEvent | undefined {
+  if (!payload) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.at !== 'number' || !Number.isFinite(v.at)) return undefined;
+  if (v.kind === 'decided' && Number.isSafeInteger(v.deviceCodeId) && (v.status === 'approved' || v.status === 'denied')) {
+    return { kind: 'decided', deviceCodeId: v.deviceCodeId as number, status: v.status, at: v.at };
+  }
+  if (v.kind === 'revoked' && typeof v.grantId === 'string') return { kind: 'revoked', grantId: v.grantId, at: v.at };
+  return undefined;
+}
+
+export function createDecisionFeedRepository(db: Db, options: { backoff?: ListenBackoff } = {}): DecisionFeedRepository {
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  return {
+    // The server reads the feed when `listen` delivers, or after `reconnected`: any time it asks
+    // here, something may have been committed elsewhere (there is no cheap version counter
+    // across connections as SQLite's data_version).
+    async changedElsewhere() {
+      return true;
+    },
+    async decidedSince(since) {
+      const found = await rows<{ id: number; status: string; at: number }>(db, DECIDED, [since]);
+      // A code decided and then redeemed was approved.
+      return found.map(({ id, status, at }) => ({ deviceCodeId: id, status: status === 'denied' ? 'denied' : 'approved', at }));
+    },
+    async revokedSince(since) {
+      return (await rows<{ id: string; at: number }>(db, REVOKED, [since])).map(({ id, at }) => ({ grantId: id, at }));
+    },
+    async latest() {
+      const r = (await row<{ decided: number | null; revoked: number | null }>(db, LATEST))!;
+      return Math.max(r.decided ?? 0, r.revoked ?? 0);
+    },
+    listen(handlers) {
+      return listenFeed(db, handlers, backoff);
+    },
+  };
+}
+
+/**
+ * Hold the listening connection until stopped. Resolves once the first connection listens
+ * (rejects if it cannot connect: the caller starts without it or fails); after that a lost
+ * connection is reported once to `lost`, retried with the backoff, and `reconnected` is called
+ * when it listens again. The result ends the connection and any retry.
+ */
+async function listenFeed(db: Db, handlers: FeedHandlers, backoff: ListenBackoff): Promise<() => Promise<void>> {
+  let stopped = false;
+  let current: pg.Client | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let connecting: Promise<void> | undefined;
+  let failures = 0;
+
+  const deliver = (msg: pg.Notification) => {
+    if (msg.channel !== FEED_CHANNEL) return;
+    const event = parseFeedPayload(msg.payload);
+    if (event) handlers.event(event);
+  };
+
+  /** A connected client listening on the channel, with its loss handlers in place. */
+  async function open(): Promise<pg.Client> {
+    const client = dedicatedClient(db);
+    // Before connect: a failure while connecting is also emitted, and must not crash anything.
+    client.on('error', (err) => lose(client, err));
+    client.on('end', () => lose(client, new Error('listening connection ended')));
+    client.on('notification', deliver);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${FEED_CHANNEL}`);
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    return client;
+  }
+
+  function lose(client: pg.Client, err: unknown): void {
+    // Only the connection in use counts: a client that failed to connect is the retry's business.
+    if (client !== current) return;
+    current = undefined;
+    client.end().catch(() => {});
+    if (stopped) return;
+    try {
+      handlers.lost?.(err);
+    } finally {
+      schedule();
+    }
+  }
+
+  function schedule(): void {
+    if (stopped || retryTimer) return;
+    const delay = Math.min(backoff.maxMs, backoff.firstMs * 2 ** Math.min(failures, 16));
+    failures++;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      connecting = reconnect().finally(() => {
+        connecting = undefined;
+      });
+    }, delay);
+    // A retry alone never keeps the process up; whoever stops listening clears it.
+    retryTimer.unref();
+  }
+
+  async function reconnect(): Promise<void> {
+    let client: pg.Client;
+    try {
+      client = await open();
+    } catch {
+      schedule();
+      return;
+    }
+    if (stopped) {
+      await client.end().catch(() => {});
+      return;
+    }
+    current = client;
+    failures = 0;
+    handlers.reconnected();
+  }
+
+  current = await open();
+  return async () => {
+    stopped = true;
+    clearTimeout(retryTimer);
+    retryTimer = undefined;
+    await connecting;
+    const client = current;
+    current = undefined;
+    await client?.end().catch(() => {});
+  };
+}
