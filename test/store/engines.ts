@@ -66,7 +66,11 @@ afterEach(async () => {
   await Promise.all(stores.map((s) => s.close()));
 });
 
+/** Remember `store` to close after the test; its `close` becomes safe to call twice (a test may close it itself). */
 function track(store: StoreEngine): StoreEngine {
+  const close = store.close.bind(store);
+  let closing: Promise<void> | undefined;
+  store.close = () => (closing ??= Promise.resolve(close()));
   opened.push(store);
   return store;
 }
