@@ -4,7 +4,7 @@
  * ids and bridge heartbeats.
  */
 import { describe, expect, it } from 'vitest';
-import type { MqttRequestRecord, NewMqttRequest, StoreEngine } from '../../server/src/store/port/index.js';
+import type { DeviceCodeRecord, MqttRequestRecord, NewMqttRequest, StoreEngine } from '../../server/src/store/port/index.js';
 import { T0, aDeviceCode, aGrant, aRefreshToken, forEachEngine, hash, seed, seedDeviceCode, seedGrant, unique } from './engines.js';
 
 const JWK = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' };
@@ -55,7 +55,7 @@ forEachEngine((engine) => {
     it('binds a rid once when instances bind it at once', async () => {
       const stores = await engine.instances(3);
       const { client } = await seed(stores[0]!);
-      const codes = [];
+      const codes: DeviceCodeRecord[] = [];
       for (let i = 0; i < stores.length; i++) codes.push((await stores[0]!.deviceCodes.insert(aDeviceCode(client.id), T0))!);
       const rid = unique('rid');
       const results = await Promise.all(stores.map((s, i) => s.mqtt.insert(aRequest(codes[i]!.id, client.id, { rid }))));
