@@ -39,14 +39,16 @@ export interface TestEngine {
   instances(n: number): Promise<StoreEngine[]>;
   /** A fresh, empty database (a temp dir on SQLite, a database URL on PostgreSQL), nothing in it. */
   location(): Promise<string>;
-  /** Open a store on `location` (migrating it first, as the server does at start). */
-  openAt(location: string): Promise<StoreEngine>;
+  /** Open a store on `location` (migrating it first, as the server does at start); `onError` as the server gives it (PostgreSQL). */
+  openAt(location: string, options?: { onError?: (err: unknown) => void }): Promise<StoreEngine>;
   /** Apply the migrations alone (`kalm migrate`). */
   migrate(location: string): Promise<{ from: number; to: number }>;
   /** The schema version recorded in `location` (kalm_schema / PRAGMA user_version). */
   schemaVersion(location: string): Promise<number>;
   /** Record `version` as the schema version of `location`, as a newer server would have left it. */
   setSchemaVersion(location: string, version: number): Promise<void>;
+  /** PostgreSQL: stop and start the file's cluster (connections are cut; data kept). */
+  server?: { stop(): Promise<void>; start(): Promise<void> };
 }
 
 /** Declare the cases of `cases` once per engine: `describe('sqlite')` and `describe('postgres')`. */
@@ -138,9 +140,9 @@ function postgresEngine(): TestEngine {
     await (await running).dispose();
   });
   const location = async () => (await cluster!).createDatabase();
-  const openAt = async (url: string) => {
+  const openAt = async (url: string, options: { onError?: (err: unknown) => void } = {}) => {
     const { createPostgresStore } = await import('../../server/src/store/postgres/index.js');
-    return track(await createPostgresStore({ url, poolMax: 4 }));
+    return track(await createPostgresStore({ url, poolMax: 4, ...options }));
   };
   const withClient = async <T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> => {
     const client = new pg.Client({ connectionString: url });
@@ -155,6 +157,10 @@ function postgresEngine(): TestEngine {
     name: 'postgres',
     location,
     openAt,
+    server: {
+      stop: async () => (await cluster!).stop(),
+      start: async () => (await cluster!).start(),
+    },
     open: async () => openAt(await location()),
     async instances(n) {
       const url = await location();
