@@ -11,7 +11,7 @@ import {
   type Translator,
 } from '@kalm/verify-ui';
 import { csrfToken } from './csrf.js';
-import { currentUser, mayRegisterApps } from './session.js';
+import { currentUser, hasPageSession, mayRegisterApps } from './session.js';
 
 /** The page language, from `Accept-Language`. */
 export function requestLocale(req: Request): Locale {
@@ -22,12 +22,16 @@ export function pageTranslator(req: Request): Translator {
   return translator(requestLocale(req));
 }
 
-/** Frame `content` with the layout (header, account, sign-out) and send it. */
+/**
+ * Frame `content` with the layout (header, account, sign-out) and send it. A request whose
+ * session could not be loaded (the 503 page of a store that is away) gets the anonymous frame.
+ */
 export function renderPage(req: Request, res: Response, content: PageContent, status = 200, current?: NavPage): void {
   const t = pageTranslator(req);
-  const user = currentUser(req);
-  const apps = mayRegisterApps(req);
-  const page = renderLayout({ t, title: content.title, body: content.body, heading: content.heading ?? true, user, csrfToken: csrfToken(req), current, apps });
+  const session = hasPageSession(req);
+  const user = session ? currentUser(req) : undefined;
+  const apps = session && mayRegisterApps(req);
+  const page = renderLayout({ t, title: content.title, body: content.body, heading: content.heading ?? true, user, csrfToken: session ? csrfToken(req) : undefined, current, apps });
   res.status(status).type('html').setHeader('Content-Language', t.locale);
   res.send(page.value);
 }

@@ -55,6 +55,14 @@ function newLimiterKey(core: Core): string {
   return Buffer.from(core.random(12)).toString('base64url');
 }
 
+/**
+ * Whether the session middleware loaded this request's session. It has not when loading it
+ * failed (the store is away): the error page of such a request is rendered without one.
+ */
+export function hasPageSession(req: Request): boolean {
+  return states.has(req);
+}
+
 /** The signed-in person, or undefined. */
 export function currentUser(req: Request): AuthenticatedUser | undefined {
   const { record } = state(req).session;
