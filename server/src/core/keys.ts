@@ -45,14 +45,15 @@ async function newKey(alg: KeyAlg, now: number): Promise<KeyRecord> {
 /**
  * Keys live in the store (the data dir); imported CryptoKeys are cached for
  * `cacheMs`, so a `kalm keys rotate` from the CLI reaches a running server
- * within that time without a database read on every token.
+ * within that time without a database read on every token: a list read `cacheMs`
+ * ago is read again.
  */
 export function createKeyManager(repo: KeyRepository, clock: Clock, retainSeconds: () => number, cacheMs = 30_000): KeyManager {
   let cache: { loadedAt: number; records: KeyRecord[]; imported: Map<string, Promise<CryptoKey>> } | undefined;
 
   async function records(): Promise<KeyRecord[]> {
     const now = clock.now();
-    if (!cache || now - cache.loadedAt > cacheMs || now < cache.loadedAt) {
+    if (!cache || now - cache.loadedAt >= cacheMs || now < cache.loadedAt) {
       cache = { loadedAt: now, records: await repo.list(), imported: cache?.imported ?? new Map() };
     }
     return cache.records;
