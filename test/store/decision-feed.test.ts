@@ -3,9 +3,12 @@
  * read from the rows; on PostgreSQL also `listen`, the LISTEN/NOTIFY connection that delivers
  * each decision and revocation committed on any instance, and comes back after it was lost.
  */
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeedEvent, FeedHandlers, StoreEngine } from '../../server/src/store/port/index.js';
+import { closeDatabase, openDatabase } from '../../server/src/store/postgres/database.js';
+import { createDecisionFeedRepository } from '../../server/src/store/postgres/decision-feed.js';
 import { createPostgresStore } from '../../server/src/store/postgres/index.js';
 import { startPostgres, type PrivatePostgres } from '../helpers/postgres.js';
 import { T0, forEachEngine, seedDeviceCode, seedGrant } from './engines.js';
@@ -222,6 +225,34 @@ forEachEngine(
         await heard.reconnected(2);
         expect(heard.lost).toHaveLength(2);
       });
+
+      it('gives up a connection that stopped answering without an error, and listens again', async () => {
+        const url = await engine.location();
+        const a = await engine.openAt(url);
+        // The listener reaches the database through a proxy that can go silent: no reset, no
+        // data, as when a NAT or a peer vanishes.
+        const proxy = await silentProxy(new URL(url));
+        const target = new URL(url);
+        target.port = String(proxy.port);
+        const db = openDatabase({ url: target.toString(), poolMax: 1 });
+        const feed = createDecisionFeedRepository(db, { health: { everyMs: 50, timeoutMs: 250 }, backoff: { firstMs: 10, maxMs: 100 } });
+        const heard = recorder();
+        const stop = await feed.listen!(heard.handlers);
+        try {
+          proxy.silence();
+          await heard.lostOnce();
+          expect(String(heard.lost[0])).toMatch(/did not answer within 250 ms/);
+          await heard.reconnected();
+          const { code, user } = await seedDeviceCode(a);
+          await approve(a, code.id, user.id, T0 + 10);
+          expect(await heard.events_(1)).toEqual([{ kind: 'decided', deviceCodeId: code.id, status: 'approved', at: T0 + 10 }]);
+          expect(heard.lost).toHaveLength(1);
+        } finally {
+          await stop();
+          await closeDatabase(db);
+          await proxy.close();
+        }
+      });
     });
   },
   ['postgres'],
@@ -240,6 +271,36 @@ async function terminateListeners(url: string): Promise<number> {
     );
     return rows.filter((r) => r.done).length;
   });
+}
+
+/** A TCP proxy to `url`'s server whose open connections can be silenced (nothing forwarded, nothing closed); new ones pass. */
+async function silentProxy(url: URL): Promise<{ port: number; silence(): void; close(): Promise<void> }> {
+  const open = new Set<{ silent: boolean; sockets: net.Socket[] }>();
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect(Number(url.port), url.hostname);
+    const link = { silent: false, sockets: [inbound, outbound] };
+    open.add(link);
+    inbound.on('data', (chunk) => link.silent || outbound.write(chunk));
+    outbound.on('data', (chunk) => link.silent || inbound.write(chunk));
+    const drop = () => {
+      open.delete(link);
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on('error', drop).on('close', drop);
+    outbound.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    silence() {
+      for (const link of open) link.silent = true;
+    },
+    async close() {
+      for (const link of open) for (const s of link.sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {

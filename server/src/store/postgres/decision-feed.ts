@@ -28,13 +28,18 @@ const LATEST = {
   text: 'SELECT (SELECT max(decided_at) FROM device_codes) AS decided, (SELECT max(revoked_at) FROM grants) AS revoked',
 };
 
-/** Reconnection delays of the listening connection: doubling from the first, never above the cap. */
-export interface ListenBackoff {
-  firstMs: number;
-  maxMs: number;
+export interface ListenOptions {
+  /** Reconnection delays of the listening connection: doubling from the first, never above the cap. */
+  backoff: { firstMs: number; maxMs: number };
+  /**
+   * Every `everyMs` the listening connection must answer a `SELECT 1` within `timeoutMs`, or it
+   * counts as lost: a connection that died silently (a peer or NAT gone without a reset) would
+   * otherwise deliver nothing, with no error, until TCP keepalive noticed it hours later.
+   */
+  health: { everyMs: number; timeoutMs: number };
 }
 
-const DEFAULT_BACKOFF: ListenBackoff = { firstMs: 100, maxMs: 2_000 };
+const DEFAULT_LISTEN: ListenOptions = { backoff: { firstMs: 100, maxMs: 2_000 }, health: { everyMs: 15_000, timeoutMs: 5_000 } };
 
 /**
  * A notification's payload as a FeedEvent, or undefined when it is not one (another writer on
@@ -58,8 +63,8 @@ export function parseFeedPayload(payload: string | undefined): FeedEvent | undef
   return undefined;
 }
 
-export function createDecisionFeedRepository(db: Db, options: { backoff?: ListenBackoff } = {}): DecisionFeedRepository {
-  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+export function createDecisionFeedRepository(db: Db, options: Partial<ListenOptions> = {}): DecisionFeedRepository {
+  const listenOptions: ListenOptions = { backoff: options.backoff ?? DEFAULT_LISTEN.backoff, health: options.health ?? DEFAULT_LISTEN.health };
   return {
     // The server reads the feed when `listen` delivers, or after `reconnected`: any time it asks
     // here, something may have been committed elsewhere (there is no cheap version counter
@@ -80,7 +85,7 @@ export function createDecisionFeedRepository(db: Db, options: { backoff?: Listen
       return Math.max(r.decided ?? 0, r.revoked ?? 0);
     },
     listen(handlers) {
-      return listenFeed(db, handlers, backoff);
+      return listenFeed(db, handlers, listenOptions);
     },
   };
 }
@@ -88,20 +93,31 @@ export function createDecisionFeedRepository(db: Db, options: { backoff?: Listen
 /**
  * Hold the listening connection until stopped. Resolves once the first connection listens
  * (rejects if it cannot connect: the caller starts without it or fails); after that a lost
- * connection is reported once to `lost`, retried with the backoff, and `reconnected` is called
- * when it listens again. The result ends the connection and any retry.
+ * connection (an error, its end, or a health check unanswered) is reported once to `lost`,
+ * retried with the backoff, and `reconnected` is called when it listens again. The result ends
+ * the connection, the health checks and any retry.
  */
-async function listenFeed(db: Db, handlers: FeedHandlers, backoff: ListenBackoff): Promise<() => Promise<void>> {
+async function listenFeed(db: Db, handlers: FeedHandlers, { backoff, health }: ListenOptions): Promise<() => Promise<void>> {
   let stopped = false;
   let current: pg.Client | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let connecting: Promise<void> | undefined;
   let failures = 0;
+  let checking = false;
 
+  // The handlers run inside the client's event emitter and the retry timer: one that throws
+  // must neither break the connection's parser nor end as an unhandled rejection.
+  const safely = (call: () => void) => {
+    try {
+      call();
+    } catch (err) {
+      db.onError(err);
+    }
+  };
   const deliver = (msg: pg.Notification) => {
     if (msg.channel !== FEED_CHANNEL) return;
     const event = parseFeedPayload(msg.payload);
-    if (event) handlers.event(event);
+    if (event) safely(() => handlers.event(event));
   };
 
   /** A connected client listening on the channel, with its loss handlers in place. */
@@ -127,11 +143,8 @@ async function listenFeed(db: Db, handlers: FeedHandlers, backoff: ListenBackoff
     current = undefined;
     client.end().catch(() => {});
     if (stopped) return;
-    try {
-      handlers.lost?.(err);
-    } finally {
-      schedule();
-    }
+    safely(() => (handlers.lost ? handlers.lost(err) : db.onError(err)));
+    schedule();
   }
 
   function schedule(): void {
@@ -162,12 +175,34 @@ async function listenFeed(db: Db, handlers: FeedHandlers, backoff: ListenBackoff
     }
     current = client;
     failures = 0;
-    handlers.reconnected();
+    safely(() => handlers.reconnected());
+  }
+
+  /** The connection in use answers, or is given up as lost. */
+  async function check(): Promise<void> {
+    const client = current;
+    if (!client || checking) return;
+    checking = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the listening connection did not answer within ${health.timeoutMs} ms`)), health.timeoutMs);
+    });
+    try {
+      await Promise.race([client.query('SELECT 1'), timeout]);
+    } catch (err) {
+      lose(client, err);
+    } finally {
+      clearTimeout(timer);
+      checking = false;
+    }
   }
 
   current = await open();
+  const healthTimer = setInterval(() => void check(), health.everyMs);
+  healthTimer.unref();
   return async () => {
     stopped = true;
+    clearInterval(healthTimer);
     clearTimeout(retryTimer);
     retryTimer = undefined;
     await connecting;
