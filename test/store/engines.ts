@@ -1,7 +1,8 @@
 /**
  * The store contract tests run the same cases on both engines: `forEachEngine((engine) => …)`
  * declares the file's cases once per engine, in a `describe` named after it. Each `open()`
- * gives a fresh, migrated, empty store (SQLite in a temp dir, PostgreSQL on a fresh database);
+ * gives a fresh, migrated, empty store (SQLite in a temp dir, PostgreSQL on a database of its
+ * own: new, or one an earlier test of the file used, emptied);
  * `instances(n)` gives n stores on one fresh database (n server instances: n pools on
  * PostgreSQL, n connections to one file on SQLite), for the cross-instance races. Every store
  * opened in a test is closed after it. PostgreSQL runs on one private cluster per test file,
@@ -127,6 +128,29 @@ function sqliteEngine(): TestEngine {
 let cluster: Promise<PrivatePostgres> | undefined;
 let clusterUsers = 0;
 
+// Migrated databases of this file, recycled between tests: CREATE DATABASE costs about a second
+// here (and migrating half of one), emptying one costs a few ms. A test takes a free one (or a
+// new one) for each `open()`/`instances()`, gets it emptied first, and gives it back after.
+const freeDatabases: string[] = [];
+const takenDatabases: string[] = [];
+afterEach(() => {
+  freeDatabases.push(...takenDatabases.splice(0));
+});
+
+/** Every table of the schema but `kalm_schema` emptied, ids restarted: as freshly migrated. */
+async function emptyDatabase(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      "SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'kalm_schema'",
+    );
+    if (rows.length > 0) await client.query(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
 function postgresEngine(): TestEngine {
   clusterUsers++;
   beforeAll(async () => {
@@ -137,12 +161,21 @@ function postgresEngine(): TestEngine {
     if (--clusterUsers > 0 || !cluster) return;
     const running = cluster;
     cluster = undefined;
+    freeDatabases.length = 0;
     await (await running).dispose();
   });
   const location = async () => (await cluster!).createDatabase();
   const openAt = async (url: string, options: { onError?: (err: unknown) => void } = {}) => {
     const { createPostgresStore } = await import('../../server/src/store/postgres/index.js');
     return track(await createPostgresStore({ url, poolMax: 4, ...options }));
+  };
+  /** A migrated, empty database for this test alone. */
+  const freshDatabase = async () => {
+    const recycled = freeDatabases.pop();
+    const url = recycled ?? (await location());
+    takenDatabases.push(url);
+    if (recycled) await emptyDatabase(url);
+    return url;
   };
   const withClient = async <T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> => {
     const client = new pg.Client({ connectionString: url });
@@ -161,9 +194,9 @@ function postgresEngine(): TestEngine {
       stop: async () => (await cluster!).stop(),
       start: async () => (await cluster!).start(),
     },
-    open: async () => openAt(await location()),
+    open: async () => openAt(await freshDatabase()),
     async instances(n) {
-      const url = await location();
+      const url = await freshDatabase();
       // The first migrates; the others find the schema current (several at once is the migration test's case).
       const stores = [await openAt(url)];
       for (let i = 1; i < n; i++) stores.push(await openAt(url));
