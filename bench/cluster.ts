@@ -76,8 +76,10 @@ if (report.eventLatency) {
   const { crossInstance: c, sameInstance: s, targetP99Ms } = report.eventLatency;
   console.log(`event latency, approval on instance A → push "approved" on instance B (target p99 ≤ ${targetP99Ms} ms):`);
   console.log(`  from the approving request  ${ms(c.fromApprovalRequest)}`);
+  if (c.fromCommit) console.log(`  from its commit (NOTIFY)    ${ms(c.fromCommit)}`);
   console.log(`  from its HTTP answer        ${ms(c.fromApprovalAnswer)}`);
   console.log(`  same instance, from request ${ms(s.fromApprovalRequest)}`);
+  if (s.fromCommit) console.log(`  same instance, from commit  ${ms(s.fromCommit)}`);
 }
 if (report.mainRunCrossInstance) console.log(`  main run (with kills), cross-instance, from request: ${ms(report.mainRunCrossInstance)}`);
 if (report.throughput) {
