@@ -173,7 +173,8 @@ function subscribe(bridge: Bridge, sessionPresent: boolean): void {
       log.info({ sessionPresent }, 'mqtt bridge connected and subscribed');
       bridge.presence.heartbeat(core.clock.now());
       bridge.emitter.emit('ready');
-      bridge.notifier.sweep().catch((e) => log.error({ err: e }, 'mqtt status sweep failed'));
+      // Back (or new) on the broker: what was decided meanwhile is told now.
+      bridge.notifier.sweep(true).catch((e) => log.error({ err: e }, 'mqtt status sweep failed'));
     },
   );
 }

@@ -16,11 +16,21 @@ export interface StatusNotifier {
   onDeviceCode(deviceCodeId: number): void;
   /** Publish the current status of `rid` again even if it was delivered before. */
   repeat(rid: string): void;
-  /** Publish every decision or expiry not yet delivered (on connect, and periodically for expiry). */
-  sweep(): Promise<void>;
+  /**
+   * Publish the decisions and expiries not yet delivered: on connect all of them at once
+   * (`atOnce`); periodically only those found undelivered by SETTLE_SWEEPS sweeps before this one.
+   */
+  sweep(atOnce?: boolean): Promise<void>;
 }
 
 const SWEEP_BATCH = 500;
+// The periodic sweep tells a status only once it has been found untold this many sweeps in a
+// row before. Another bridge on the database tells the decisions taken on its instance and the
+// expiries it watches at once, and stores that it did at its next sweep (write-behind.ts): a
+// sweep here that read the store in between would tell the device a second time. Waiting two
+// sweeps leaves that bridge a whole sweep of margin; a status nobody else tells (taken on an
+// instance without a bridge) reaches the device a sweep or two later than it used to.
+const SETTLE_SWEEPS = 2;
 
 /**
  * Pushes `{rid}/status`. The store remembers what the broker acknowledged, so a decision
@@ -39,6 +49,8 @@ export function createStatusNotifier(deps: {
 }): StatusNotifier {
   const { core, repo, topics, logger } = deps;
   const inFlight = new Set<string>();
+  // rid -> how many sweeps in a row found it untold (forgotten once a sweep no longer finds it).
+  let sightings = new Map<string, number>();
 
   async function deliver(view: MqttRequestView, force: boolean): Promise<void> {
     const status = currentStatus(view, core.clock.now());
@@ -72,10 +84,17 @@ export function createStatusNotifier(deps: {
         .then((view) => view && deliver(view, true))
         .catch(failed);
     },
-    async sweep() {
+    async sweep(atOnce = false) {
       if (!deps.isConnected()) return;
       const due = await repo.listUnnotified(core.clock.now(), SWEEP_BATCH);
-      await Promise.all(due.map((view) => deliver(view, false)));
+      const seen = new Map<string, number>();
+      const ready = due.filter((view) => {
+        const times = (sightings.get(view.rid) ?? 0) + 1;
+        seen.set(view.rid, times);
+        return atOnce || times > SETTLE_SWEEPS;
+      });
+      sightings = seen;
+      await Promise.all(ready.map((view) => deliver(view, false)));
     },
   };
 }
