@@ -260,14 +260,14 @@ forEachEngine(
 
 /** Backends of `url`'s database listening on the feed. */
 async function listeners(url: string): Promise<number> {
-  return withClient(url, async (c) => (await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN kalm_feed'")).rows[0]!.n);
+  return withClient(url, async (c) => (await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kalm feed listener'")).rows[0]!.n);
 }
 
 /** Cut the feed's listening connections from the server side, as a failover or an idle-timeout proxy would. */
 async function terminateListeners(url: string): Promise<number> {
   return withClient(url, async (c) => {
     const { rows } = await c.query<{ done: boolean }>(
-      "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN kalm_feed'",
+      "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kalm feed listener'",
     );
     return rows.filter((r) => r.done).length;
   });

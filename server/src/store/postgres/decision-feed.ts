@@ -11,12 +11,14 @@
  * listening connection was lost, which PostgreSQL does not replay. While it is lost, `listen`
  * reconnects with a capped backoff and calls `reconnected()` once it listens again.
  */
-import type pg from 'pg';
+import pg from 'pg';
 import type { DecisionFeedRepository, FeedEvent, FeedHandlers } from '../port/index.js';
-import { type Db, dedicatedClient, row, rows } from './database.js';
+import { type Db, row, rows } from './database.js';
 
 /** The channel the 006 triggers notify on. */
 export const FEED_CHANNEL = 'kalm_feed';
+/** How the listening connection names itself in pg_stat_activity (unless the URL sets application_name). */
+export const LISTENER_NAME = 'kalm feed listener';
 
 const DECIDED = {
   name: 'feed.decided',
@@ -122,7 +124,8 @@ async function listenFeed(db: Db, handlers: FeedHandlers, { backoff, health }: L
 
   /** A connected client listening on the channel, with its loss handlers in place. */
   async function open(): Promise<pg.Client> {
-    const client = dedicatedClient(db);
+    // Outside the pool, on its settings: a pooled client would be handed to queries and lose the LISTEN.
+    const client = new pg.Client({ ...db.config, application_name: LISTENER_NAME });
     // Before connect: a failure while connecting is also emitted, and must not crash anything.
     client.on('error', (err) => lose(client, err));
     client.on('end', () => lose(client, new Error('listening connection ended')));
