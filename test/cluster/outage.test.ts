@@ -51,6 +51,11 @@ describe('a PostgreSQL that stops and comes back', () => {
     const clientId = await admin.createDeviceClient();
     const user = await admin.createUser('dana');
     const before = await deviceAuthorization(one.url, clientId);
+    // A device waits on instance 1's push channel through the whole outage.
+    const waiting = await deviceAuthorization(one.url, clientId);
+    const early = await openPush(ws(one.url));
+    early.send({ type: 'subscribe', device_code: waiting.device_code });
+    expect(await early.next()).toEqual({ type: 'subscribed', status: 'pending' });
     // The admin handle holds connections of its own: close it, so the only clients of the
     // cluster are the two instances.
     await admin.close();
@@ -77,6 +82,14 @@ describe('a PostgreSQL that stops and comes back', () => {
     expect(one.running).toBe(true);
 
     await cluster.start();
+    // Decided on instance 2 the moment the database is back, most likely before instance 1
+    // listens again (its retries back off up to 2 s): the read it makes once it listens again
+    // tells the socket, if the notification did not.
+    await two.core.deviceFlow.approve(waiting.user_code, user.id, ['valuate:read']);
+    const listeningAgain = (l: Record<string, unknown>) => l.msg === 'listening for other instances again; reading what was decided meanwhile';
+    const loggedListening = one.lines.some(listeningAgain);
+    expect(await early.next()).toEqual({ type: 'status', status: 'approved' });
+    console.log(`a decision taken on instance 2 just after the restart reached the socket on instance 1 (which had ${loggedListening ? '' : 'not yet '}logged that it listens again when the decision committed)`);
 
     // The same instances serve again, with no restart: the pools open new connections.
     for (const server of [one.url, two.url]) {
@@ -85,7 +98,7 @@ describe('a PostgreSQL that stops and comes back', () => {
     }
     expect((await answerOf(await pollToken(one.url, clientId, before.device_code))).body.error).toBe('authorization_pending');
     // Instance 1 listens again (it logs so before it reads what was decided meanwhile).
-    await one.waitForLog((l) => l.msg === 'listening for other instances again; reading what was decided meanwhile');
+    await one.waitForLog(listeningAgain);
 
     const auth = await deviceAuthorization(one.url, clientId);
     const peer = await openPush(ws(one.url));
