@@ -18,6 +18,7 @@ import type { KeyRepository } from './keys.js';
 import type { MqttRepository } from './mqtt-bridge.js';
 import type { RegistrationRepository } from './registration.js';
 import type { SessionRepository } from './sessions.js';
+import type { StatsRepository } from './stats.js';
 import type { UserRepository } from './users.js';
 
 export type * from './attempts.js';
@@ -32,6 +33,7 @@ export type * from './keys.js';
 export type * from './mqtt-bridge.js';
 export type * from './registration.js';
 export type * from './sessions.js';
+export type * from './stats.js';
 export type * from './tokens.js';
 export type * from './users.js';
 
@@ -58,6 +60,8 @@ export interface Store {
   dpop: DpopRepository;
   /** Poll pacing shared across instances; absent: core paces in memory (see PollPacingRepository). */
   pollPacing?: PollPacingRepository;
+  /** Aggregates of the admin dashboard (read-only). */
+  stats: StatsRepository;
   close(): Promise<void> | void;
 }
 

@@ -16,6 +16,7 @@ import { createKeyRepository } from './keys.js';
 import { createMqttRepository } from './mqtt-bridge.js';
 import { createRegistrationRepository } from './registration.js';
 import { createSessionRepository } from './sessions.js';
+import { createStatsRepository } from './stats.js';
 import { createAccessTokenRepository, createRefreshTokenRepository } from './tokens.js';
 import { createUserRepository } from './users.js';
 
@@ -62,6 +63,7 @@ export function createSqliteStore(dataDir: string): StoreEngine & { db: Database
     registration: repo(createRegistrationRepository(db)),
     decisionFeed: repo(createDecisionFeedRepository(db)),
     dpop: repo(createDpopRepository(db)),
+    stats: createStatsRepository(db), // read-only: nothing to make durable
     mqtt: repo(createMqttRepository(db)),
     close: () => {
       durability.close();
