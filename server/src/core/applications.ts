@@ -1,7 +1,7 @@
 import { GRANT_TYPES, type ClientService } from './clients.js';
 import { NotFoundError, OAuthError } from './errors.js';
 import { assertValidRedirectUri } from './redirect-uris.js';
-import { hashPassword, newSecret, type RandomSource } from './secrets.js';
+import type { RandomSource } from './secrets.js';
 import type { ScopeCatalog } from './scopes.js';
 import type { TokenService } from './tokens.js';
 import type { ApplicationKind, ClientProfileRecord, ClientRecord, Store, UserRecord } from '../store/port/index.js';
@@ -130,15 +130,12 @@ export function createApplicationService(deps: {
     async rotateSecret(owner, clientId) {
       const client = await owned(owner, clientId);
       if (client.type !== 'confidential') throw new OAuthError('invalid_request', 'a public application has no secret');
-      const secret = newSecret(deps.random, 32);
-      await store.clients.updateSecretHash(client.id, await hashPassword(secret, deps.random));
-      return secret;
+      return (await deps.clients.rotateSecret(client.id)).clientSecret;
     },
     async delete(owner, clientId) {
       const client = await owned(owner, clientId);
-      // Revoke first so push and MQTT subscribers hear "revoked"; the cascade then removes the rows.
-      for (const grantId of await store.authorization.activeGrantIds(client.id)) await deps.tokens.revokeGrant(grantId);
-      await store.clients.delete(client.id);
+      // Every grant it holds is revoked first, so paired devices are told; the cascade then removes the rows.
+      await deps.clients.delete(client.id);
     },
   };
 }

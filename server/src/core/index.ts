@@ -77,9 +77,10 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   // A retired key stays published as long as a token it signed may still be in use.
   const keys = createKeyManager(store.keys, clock, () => config.accessTokenTtl);
   await keys.ensureKeys();
-  const clients = createClientService({ clients: store.clients, catalog, clock, random });
-  const users = createUserService({ users: store.users, clock, random });
   const tokens = createTokenService({ store, keys, clock, random, config, events });
+  // Deleting a client or an account revokes its grants first, so its paired devices are told.
+  const clients = createClientService({ clients: store.clients, grants: store.authorization, tokens, catalog, clock, random });
+  const users = createUserService({ users: store.users, grants: store.grants, tokens, clock, random });
   const dpop = createDpopService({ store, clock, random, config });
   const deviceFlow = createDeviceFlow({ store, clients, tokens, catalog, events, clock, random, config });
   const authorizationCode = createAuthorizationCodeFlow({ store, clients, tokens, catalog, clock, random, config });
@@ -91,7 +92,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const authenticator = options.authenticator ?? localAuthenticator(users);
   const sessions = createSessionService({ sessions: store.sessions, clock, random });
   const attempts = createAttemptLimiter({ attempts: store.attempts, clock });
-  const pairedDevices = createPairedDevices({ grants: store.grants, clients, tokens });
+  const pairedDevices = createPairedDevices({ grants: store.grants, users: store.users, clients, tokens });
   return { config, store, clock, random, catalog, events, keys, clients, users, tokens, dpop, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices };
 }
 

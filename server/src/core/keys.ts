@@ -12,6 +12,22 @@ export interface ActiveKey {
   key: CryptoKey;
 }
 
+/** A key as an operator sees it (`kalm keys list`): never its private part. */
+export interface KeyInfo {
+  kid: string;
+  alg: KeyRecord['alg'];
+  use: KeyRecord['use'];
+  /**
+   * `active`: signs (or decrypts) now; `retired`: replaced, still in the JWKS until the tokens it
+   * signed have expired (`publishedUntil`); `expired`: replaced and no longer published.
+   */
+  state: 'active' | 'retired' | 'expired';
+  createdAt: number;
+  retiredAt: number | null;
+  /** When it leaves the JWKS; null while active. */
+  publishedUntil: number | null;
+}
+
 export interface KeyManager {
   /** The current signing key for `alg`. */
   signingKey(alg: SigningAlg): Promise<ActiveKey>;
@@ -19,6 +35,8 @@ export interface KeyManager {
   decryptionKey(): Promise<ActiveKey>;
   /** Public keys still published: active ones and retired ones whose tokens may not have expired yet. */
   jwks(): Promise<{ keys: JWK[] }>;
+  /** Every key kept, newest first, without private parts. */
+  list(): Promise<KeyInfo[]>;
   /** Create a new key for each algorithm; old ones stay published for `retainSeconds`. */
   rotate(): Promise<void>;
   /** Create the keys on a fresh database. */
@@ -77,6 +95,16 @@ export function createKeyManager(repo: KeyRepository, clock: Clock, retainSecond
       const now = clock.now();
       const published = (await records()).filter((k) => k.retiredAt === null || k.retiredAt + retainSeconds() * 1000 > now);
       return { keys: published.map((k) => k.publicJwk) };
+    },
+    async list() {
+      const now = clock.now();
+      return (await repo.list())
+        .map((k): KeyInfo => {
+          const publishedUntil = k.retiredAt === null ? null : k.retiredAt + retainSeconds() * 1000;
+          const state = publishedUntil === null ? 'active' : publishedUntil > now ? 'retired' : 'expired';
+          return { kid: k.kid, alg: k.alg, use: k.use, state, createdAt: k.createdAt, retiredAt: k.retiredAt, publishedUntil };
+        })
+        .sort((a, b) => b.createdAt - a.createdAt || a.alg.localeCompare(b.alg));
     },
     async rotate() {
       const now = clock.now();

@@ -233,6 +233,11 @@ async function refresh(
     return endFamilyOnReuse(context, grant, invalid);
   }
   if (record.expiresAt <= now) throw invalid;
+  // A disabled account keeps its devices paired, but they get no new tokens until it is enabled
+  // (`kalm user enable`); the token is not spent, so the device may try again then.
+  if (grant.userId !== null && (await context.store.users.get(grant.userId))?.disabledAt != null) {
+    throw new OAuthError('invalid_grant', 'the account this device is paired to is disabled');
+  }
   const scopes = narrowedScopes(grant, scope);
   const access = await mintAccessToken(context, { client, sub: grant.userId ?? client.id, scopes, grantId: grant.id, dpop });
   const rotation = rotate(context, grant, record, now, scopes, access, tokenType(dpop));
