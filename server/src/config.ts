@@ -101,6 +101,11 @@ export interface Config {
    * `DPOP_NONCE` (`1` turns it on). Default off.
    */
   dpopNonce: boolean;
+  /**
+   * Days the audit trail (`audit_events`: `kalm audit`, the admin dashboard) keeps an event; older
+   * ones are deleted by the server's purge, every 10 minutes. Env `AUDIT_RETENTION_DAYS`. Default 90.
+   */
+  auditRetentionDays: number;
 }
 
 const DEFAULT_PORT = 8080;
@@ -136,6 +141,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     pushHeartbeatMs: 30_000,
     dpopProofWindow: 60,
     dpopNonce: false,
+    auditRetentionDays: 90,
     ...overrides,
     publicUrl,
     accessTokenAudience: overrides.accessTokenAudience ?? publicUrl,
@@ -174,6 +180,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.PUSH_MAX_SOCKETS_PER_IP) o.pushMaxSocketsPerIp = integer('PUSH_MAX_SOCKETS_PER_IP', env.PUSH_MAX_SOCKETS_PER_IP, 1, 1_000_000);
   if (env.DPOP_PROOF_WINDOW) o.dpopProofWindow = integer('DPOP_PROOF_WINDOW', env.DPOP_PROOF_WINDOW, 5, 600);
   if (env.DPOP_NONCE) o.dpopNonce = env.DPOP_NONCE !== '0' && env.DPOP_NONCE !== 'false';
+  if (env.AUDIT_RETENTION_DAYS) o.auditRetentionDays = integer('AUDIT_RETENTION_DAYS', env.AUDIT_RETENTION_DAYS, 1, 36500);
   if (env.DEMO) o.demo = env.DEMO !== '0' && env.DEMO !== 'false';
   return defaultConfig(o);
 }

@@ -18,6 +18,7 @@ import { localAuthenticator, type Authenticator } from './auth.js';
 import { createSessionService, type SessionService } from './sessions.js';
 import { createAttemptLimiter, type AttemptLimiter } from './attempt-limiter.js';
 import { createPairedDevices, type PairedDevices } from './paired-devices.js';
+import { createAuditTrail, type AuditActor, type AuditTrail } from './audit.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/port/index.js';
 
@@ -56,6 +57,8 @@ export interface Core {
   expiry: ExpiryWatch;
   /** Decisions of other server processes on the same database, published on `events`. */
   crossProcess: CrossProcessEvents;
+  /** The audit trail: the flows record who did what, when, from where; `recent()` reads it back. */
+  audit: AuditTrail;
 }
 
 export interface CoreOptions {
@@ -66,6 +69,8 @@ export interface CoreOptions {
   events?: DeviceEvents;
   /** Replaces the local-account sign-in (see core/auth.ts). */
   authenticator?: Authenticator;
+  /** The audit trail's default actor (`cli` in `kalm`; the server itself otherwise) and where its write failures go. */
+  audit?: { actor?: AuditActor; onError?: (err: unknown, lost: number) => void };
 }
 
 export async function createCore(options: CoreOptions): Promise<Core> {
@@ -74,6 +79,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const random = options.random ?? systemRandom;
   const events = options.events ?? createDeviceEvents();
   const catalog = loadScopeCatalog(config.scopesFile);
+  const audit = createAuditTrail({ audit: store.audit, clock, retentionDays: () => config.auditRetentionDays, ...options.audit });
   // A retired key stays published as long as a token it signed may still be in use.
   const keys = createKeyManager(store.keys, clock, () => config.accessTokenTtl);
   await keys.ensureKeys();
@@ -93,9 +99,10 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const sessions = createSessionService({ sessions: store.sessions, clock, random });
   const attempts = createAttemptLimiter({ attempts: store.attempts, clock });
   const pairedDevices = createPairedDevices({ grants: store.grants, users: store.users, clients, tokens });
-  return { config, store, clock, random, catalog, events, keys, clients, users, tokens, dpop, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices };
+  return { config, store, clock, random, catalog, audit, events, keys, clients, users, tokens, dpop, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices };
 }
 
 export { OAuthError } from './errors.js';
+export type { AuditActor, AuditContext, AuditTrail } from './audit.js';
 export type { Clock } from './clock.js';
 export type { RandomSource } from './secrets.js';

@@ -7,6 +7,7 @@
  */
 import type { AccessTokenRepository, RefreshTokenRepository } from './tokens.js';
 import type { AttemptRepository } from './attempts.js';
+import type { AuditRepository } from './audit.js';
 import type { AuthorizationCodeRepository } from './authorization-codes.js';
 import type { ClientGrantRepository, GrantRepository } from './grants.js';
 import type { ClientRepository } from './clients.js';
@@ -22,6 +23,7 @@ import type { StatsRepository } from './stats.js';
 import type { UserRepository } from './users.js';
 
 export type * from './attempts.js';
+export type * from './audit.js';
 export type * from './authorization-codes.js';
 export type * from './clients.js';
 export type * from './consents.js';
@@ -53,6 +55,8 @@ export interface Store {
   keys: KeyRepository;
   sessions: SessionRepository;
   attempts: AttemptRepository;
+  /** The append-only audit trail: who did what, when, from which address. */
+  audit: AuditRepository;
   authorization: AuthorizationRepository;
   registration: RegistrationRepository;
   decisionFeed: DecisionFeedRepository;

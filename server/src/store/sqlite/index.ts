@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { StoreEngine } from '../port/index.js';
 import { createAttemptRepository } from './attempts.js';
+import { createAuditRepository } from './audit.js';
 import { createAuthorizationCodeRepository } from './authorization-codes.js';
 import { createClientRepository } from './clients.js';
 import { createConsentRepository } from './consents.js';
@@ -58,6 +59,7 @@ export function createSqliteStore(dataDir: string): StoreEngine & { db: Database
     keys: repo(createKeyRepository(db)),
     sessions: repo(createSessionRepository(db)),
     attempts: repo(createAttemptRepository(db)),
+    audit: repo(createAuditRepository(db)),
     // One repository under one name for core: codes, consent and a client's grants.
     authorization: repo({ ...createAuthorizationCodeRepository(db), ...createConsentRepository(db), ...createClientGrantRepository(db) }),
     registration: repo(createRegistrationRepository(db)),
