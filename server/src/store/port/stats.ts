@@ -7,7 +7,7 @@
 
 /** What happened to device flows in one minute. Times are when each thing happened. */
 export interface FlowMinute {
-  /** Start of the minute, ms. */
+  /** Start of the minute, ms (minutes are counted from the window's start). */
   minute: number;
   /** Device authorizations requested (RFC 8628 §3.1). */
   requested: number;
@@ -41,9 +41,10 @@ export interface LimitedKeys {
 
 export interface StatsRepository {
   /**
-   * Device flows per minute over `[from, to)`, grouped in the database; `from` is the start of a
-   * minute. Only minutes in which something happened are returned, oldest first. `to` must not be
-   * later than now: an undecided code counts as expired at its `expires_at`.
+   * Device flows over `[from, to)` per minute counted from `from` (`minute` is `from` + k·60 s),
+   * grouped in the database; summed, they are the window's totals. Only minutes in which
+   * something happened are returned, oldest first. `to` must not be later than now: an
+   * undecided code counts as expired at its `expires_at`.
    */
   flowsPerMinute(from: number, to: number): Promise<FlowMinute[]>;
   /** Median time from request to approval of the codes approved in `[from, to)`; null when none. */

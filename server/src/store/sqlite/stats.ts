@@ -32,11 +32,12 @@ interface Window {
 }
 
 export function createStatsRepository(db: Database.Database): StatsRepository {
+  // better-sqlite3 binds a JS number as REAL, so the minute is truncated explicitly.
   const perMinute = db.prepare<Window, FlowMinute>(`WITH ${EVENTS}
-    SELECT @from + (at - @from) / 60000 * 60000 AS minute,
+    SELECT @from + CAST((at - @from) / 60000 AS INTEGER) * 60000 AS minute,
       sum(kind = 'requested') AS requested, sum(kind = 'approved') AS approved,
       sum(kind = 'denied') AS denied, sum(kind = 'expired') AS expired
-    FROM events GROUP BY (at - @from) / 60000 ORDER BY minute`);
+    FROM events GROUP BY CAST((at - @from) / 60000 AS INTEGER) ORDER BY minute`);
   // The middle value, or the mean of the two middle ones (as PostgreSQL's percentile_cont(0.5)).
   const median = db.prepare<Window, { ms: number | null }>(`WITH ${FLOWS},
       waits AS (SELECT decided_at - created_at AS ms FROM flows
