@@ -4,6 +4,7 @@ import { refreshTokenBinding, type DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
 import { newGrant } from './grants.js';
 import type { DeviceEvents } from './events.js';
+import type { CoreObserver } from './observer.js';
 import { createPollPacer, sharedPollPacer, type PollPacer } from './poll-pacing.js';
 import { formatScope, isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
@@ -105,6 +106,7 @@ interface DeviceFlowDeps {
   clock: Clock;
   random: RandomSource;
   config: Config;
+  observer: CoreObserver;
 }
 
 /** The dependencies and the state every step of the flow shares. */
@@ -115,9 +117,9 @@ interface DeviceFlowContext extends DeviceFlowDeps {
 }
 
 export function createDeviceFlow(deps: DeviceFlowDeps): DeviceFlow {
-  const { store, clients, tokens, catalog, events, clock, random, config } = deps;
+  const { store, clients, tokens, catalog, events, clock, random, config, observer } = deps;
   const commitToStore: RedemptionCommit = (r) => store.deviceCodes.redeem(r.deviceCodeId, r.grant, r.refresh);
-  const flow: DeviceFlowContext = { store, clients, tokens, catalog, events, clock, random, config, pacer: store.pollPacing ? sharedPollPacer(store.pollPacing) : createPollPacer(), commitToStore };
+  const flow: DeviceFlowContext = { store, clients, tokens, catalog, events, clock, random, config, observer, pacer: store.pollPacing ? sharedPollPacer(store.pollPacing) : createPollPacer(), commitToStore };
   return {
     authorize: (client, scope, origin = {}) => authorize(flow, client, scope, origin),
     authorizeHeld: (client, scope, origin = {}) => authorizeHeld(flow, client, scope, origin),
@@ -167,6 +169,7 @@ async function createCode(flow: DeviceFlowContext, client: ClientRecord, scope: 
       now,
     );
     if (!inserted) continue; // the user code belongs to another live request: draw again
+    flow.observer.deviceAuthorized(inserted);
     return { id: inserted.id, response: authorizationResponse(config, deviceCode, userCode, expiresIn, interval) };
   }
   throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again');
@@ -190,20 +193,21 @@ function authorizationResponse(config: Config, deviceCode: string, userCode: str
 async function poll(flow: DeviceFlowContext, client: ClientRecord, deviceCode: string, dpop: DpopProof | undefined): Promise<TokenResponse> {
   flow.clients.assertGrant(client, GRANT_TYPES.deviceCode);
   const record = deviceCode.length <= MAX_DEVICE_CODE_LENGTH ? await flow.store.deviceCodes.getByHash(hashSecret(deviceCode)) : undefined;
-  return pollRecord(flow, client, record, flow.commitToStore, dpop);
+  return pollRecord(flow, client, record, flow.commitToStore, false, dpop);
 }
 
 async function pollById(flow: DeviceFlowContext, client: ClientRecord, deviceCodeId: number, commit = flow.commitToStore): Promise<TokenResponse> {
   flow.clients.assertGrant(client, GRANT_TYPES.deviceCode);
-  return pollRecord(flow, client, await flow.store.deviceCodes.getById(deviceCodeId), commit);
+  return pollRecord(flow, client, await flow.store.deviceCodes.getById(deviceCodeId), commit, true);
 }
 
-/** RFC 8628 §3.5: the answer to a poll, from the state of its code. */
+/** RFC 8628 §3.5: the answer to a poll, from the state of its code; `held`: polled by record id (`pollById`). */
 async function pollRecord(
   flow: DeviceFlowContext,
   client: ClientRecord,
   record: DeviceCodeRecord | undefined,
   commit: RedemptionCommit,
+  held: boolean,
   dpop?: DpopProof,
 ): Promise<TokenResponse> {
   const { pacer } = flow;
@@ -218,7 +222,7 @@ async function pollRecord(
   if (record.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
   // An approved code is redeemed at once, whenever the last poll was: a device told by push
   // must not be answered slow_down.
-  if (record.status === 'approved') return redeem(flow, client, record, commit, dpop);
+  if (record.status === 'approved') return redeem(flow, client, record, commit, held, dpop);
   return checkPace(pacer, record, now);
 }
 
@@ -232,7 +236,14 @@ async function checkPace(pacer: PollPacer, record: DeviceCodeRecord, now: number
 }
 
 /** An approved code's grant and tokens, handed out only once the code is spent. */
-async function redeem(flow: DeviceFlowContext, client: ClientRecord, record: DeviceCodeRecord, commit: RedemptionCommit, dpop: DpopProof | undefined): Promise<TokenResponse> {
+async function redeem(
+  flow: DeviceFlowContext,
+  client: ClientRecord,
+  record: DeviceCodeRecord,
+  commit: RedemptionCommit,
+  held: boolean,
+  dpop: DpopProof | undefined,
+): Promise<TokenResponse> {
   const { clock } = flow;
   const scopes = record.grantedScopes ?? [];
   const grant = newGrant(flow.random, clock.now(), {
@@ -249,6 +260,7 @@ async function redeem(flow: DeviceFlowContext, client: ClientRecord, record: Dev
   if (!(await commit({ deviceCodeId: record.id, grant, refresh, response }))) {
     throw new OAuthError('invalid_grant', 'device code has already been used');
   }
+  flow.observer.deviceCodeRedeemed(record, clock.now(), held);
   return response;
 }
 
@@ -299,10 +311,11 @@ async function requirePending({ store, clock }: DeviceFlowContext, userCodeInput
 }
 
 /** Records the person's decision once, and tells the transports waiting on the code. */
-async function decide({ store, clock, events }: DeviceFlowContext, record: DeviceCodeRecord, decision: Parameters<Store['deviceCodes']['decide']>[1]) {
+async function decide({ store, clock, events, observer }: DeviceFlowContext, record: DeviceCodeRecord, decision: Parameters<Store['deviceCodes']['decide']>[1]) {
   if (!(await store.deviceCodes.decide(record.id, decision, clock.now()))) {
     throw new OAuthError('invalid_grant', 'this code has already been decided or has expired');
   }
+  observer.deviceDecided(record, decision.status);
   events.publish({ type: decision.status, deviceCodeId: record.id });
 }
 

@@ -19,6 +19,7 @@ import { createSessionService, type SessionService } from './sessions.js';
 import { createAttemptLimiter, type AttemptLimiter } from './attempt-limiter.js';
 import { createPairedDevices, type PairedDevices } from './paired-devices.js';
 import { createAuditTrail, type AuditActor, type AuditTrail } from './audit.js';
+import { NO_OBSERVER, type CoreObserver } from './observer.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/port/index.js';
 
@@ -71,6 +72,8 @@ export interface CoreOptions {
   authenticator?: Authenticator;
   /** The audit trail's default actor (`cli` in `kalm`; the server itself otherwise) and where its write failures go. */
   audit?: { actor?: AuditActor; onError?: (err: unknown, lost: number) => void };
+  /** Told of what the flows do that has no event of its own (the metrics); default nobody. */
+  observer?: CoreObserver;
 }
 
 export async function createCore(options: CoreOptions): Promise<Core> {
@@ -78,17 +81,18 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const events = options.events ?? createDeviceEvents();
+  const observer = options.observer ?? NO_OBSERVER;
   const catalog = loadScopeCatalog(config.scopesFile);
   const audit = createAuditTrail({ audit: store.audit, clock, retentionDays: () => config.auditRetentionDays, ...options.audit });
   // A retired key stays published as long as a token it signed may still be in use.
   const keys = createKeyManager(store.keys, clock, () => config.accessTokenTtl);
   await keys.ensureKeys();
-  const tokens = createTokenService({ store, keys, clock, random, config, events });
+  const tokens = createTokenService({ store, keys, clock, random, config, events, observer });
   // Deleting a client or an account revokes its grants first, so its paired devices are told.
   const clients = createClientService({ clients: store.clients, grants: store.authorization, tokens, catalog, clock, random });
   const users = createUserService({ users: store.users, grants: store.grants, tokens, clock, random });
   const dpop = createDpopService({ store, clock, random, config });
-  const deviceFlow = createDeviceFlow({ store, clients, tokens, catalog, events, clock, random, config });
+  const deviceFlow = createDeviceFlow({ store, clients, tokens, catalog, events, clock, random, config, observer });
   const authorizationCode = createAuthorizationCodeFlow({ store, clients, tokens, catalog, clock, random, config });
   const clientCredentials = createClientCredentialsFlow({ store, tokens, catalog, clock, random, config });
   const applications = createApplicationService({ store, clients, tokens, catalog, random });
@@ -97,7 +101,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const crossProcess = await createCrossProcessEvents({ feed: store.decisionFeed, events });
   const authenticator = options.authenticator ?? localAuthenticator(users);
   const sessions = createSessionService({ sessions: store.sessions, clock, random });
-  const attempts = createAttemptLimiter({ attempts: store.attempts, clock });
+  const attempts = createAttemptLimiter({ attempts: store.attempts, clock, observer });
   const pairedDevices = createPairedDevices({ grants: store.grants, users: store.users, clients, tokens });
   return { config, store, clock, random, catalog, audit, events, keys, clients, users, tokens, dpop, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices };
 }
@@ -105,4 +109,5 @@ export async function createCore(options: CoreOptions): Promise<Core> {
 export { OAuthError } from './errors.js';
 export type { AuditActor, AuditContext, AuditTrail } from './audit.js';
 export type { Clock } from './clock.js';
+export type { CoreObserver } from './observer.js';
 export type { RandomSource } from './secrets.js';

@@ -6,6 +6,7 @@ import { formatScope, isSubset, parseScope } from './scopes.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
 import type { DeviceEvents } from './events.js';
 import type { KeyManager } from './keys.js';
+import type { CoreObserver } from './observer.js';
 import type { Config } from '../config.js';
 import type { ClientRecord, GrantRecord, RefreshTokenRecord, Store } from '../store/port/index.js';
 
@@ -88,6 +89,7 @@ interface TokenServiceDeps {
   random: RandomSource;
   config: Config;
   events: DeviceEvents;
+  observer: CoreObserver;
 }
 
 /** The dependencies and the one piece of state every step of the service shares. */
@@ -97,8 +99,8 @@ interface TokenContext extends TokenServiceDeps {
 }
 
 export function createTokenService(deps: TokenServiceDeps): TokenService {
-  const { store, keys, clock, random, config, events } = deps;
-  const context: TokenContext = { store, keys, clock, random, config, events, verifier: undefined };
+  const { store, keys, clock, random, config, events, observer } = deps;
+  const context: TokenContext = { store, keys, clock, random, config, events, observer, verifier: undefined };
   const rotateInStore: RotationCommit = (r) => store.refreshTokens.rotate(r.oldHash, r.next, r.now);
   return {
     mintAccessToken: (input) => mintAccessToken(context, input),
@@ -282,6 +284,7 @@ function rotate(
 /** A spent refresh token was presented again: revoke its whole grant (family), then refuse. */
 async function endFamilyOnReuse(context: TokenContext, grant: GrantRecord, invalid: OAuthError): Promise<never> {
   await revokeGrant(context, grant.id);
+  context.observer.refreshReuseDetected(grant.clientId);
   throw invalid;
 }
 
