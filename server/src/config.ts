@@ -21,6 +21,13 @@ export interface Config {
   /** Interface to bind. Env `HOST`. Default `127.0.0.1`; use `0.0.0.0` to reach the demo from a phone. */
   host: string;
   /**
+   * Port of the Prometheus `GET /metrics` listener, its own, never the public port (which answers
+   * 404 there); 0 picks a free one. Env `METRICS_PORT`. Default unset: no metrics, nothing counted.
+   */
+  metricsPort: number | undefined;
+  /** Interface the metrics listener binds. Env `METRICS_HOST`. Default `127.0.0.1`: only this machine may scrape. */
+  metricsHost: string;
+  /**
    * The issuer identifier and the base of every URL shown to people or encoded
    * in QR codes, without a trailing slash. Env `PUBLIC_URL`.
    * Default `http://localhost:{port}`, naming the port actually bound when `port` is 0.
@@ -117,6 +124,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return {
     port,
     host: '127.0.0.1',
+    metricsPort: undefined,
+    metricsHost: '127.0.0.1',
     trustProxy: false,
     dataDir: path.resolve('data'),
     databaseUrl: undefined,
@@ -153,6 +162,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const o: Partial<Config> = {};
   if (env.PORT) o.port = integer('PORT', env.PORT, 0, 65535);
   if (env.HOST) o.host = env.HOST;
+  if (env.METRICS_PORT) o.metricsPort = integer('METRICS_PORT', env.METRICS_PORT, 0, 65535);
+  if (env.METRICS_HOST) o.metricsHost = env.METRICS_HOST;
+  if (o.metricsPort !== undefined && o.metricsPort !== 0 && o.metricsPort === (o.port ?? DEFAULT_PORT)) {
+    throw new Error(`METRICS_PORT must differ from PORT (${o.metricsPort}): the metrics have a listener of their own, never the public one`);
+  }
   if (env.PUBLIC_URL) o.publicUrl = url('PUBLIC_URL', env.PUBLIC_URL);
   if (env.TRUST_PROXY) o.trustProxy = trustProxy(env.TRUST_PROXY);
   if (env.DATA_DIR) o.dataDir = path.resolve(env.DATA_DIR);

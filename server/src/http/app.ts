@@ -1,6 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
+import type { HttpMetrics } from '../metrics/hooks.js';
 import { trustFunction } from '../net/client-address.js';
 import { formBodyParser } from './body-parsers.js';
 import { notFound, pageErrorHandler } from './page-errors.js';
@@ -13,11 +14,22 @@ import { tvRouter } from './pages/tv.js';
 import { verifyRouter } from './pages/verify.js';
 import { logRequest, requestStart } from './request-log.js';
 
-/** The request log line (request-log.ts), written when the answer is finished. */
-function requestLog(logger: Logger): RequestHandler {
+/**
+ * The request log line (request-log.ts), written when the answer is finished, and the request's
+ * count in `metrics` under the template of the route that answered (`req.route`), never its path.
+ */
+function requestLog(logger: Logger, metrics: HttpMetrics | undefined): RequestHandler {
   return (req, res, next) => {
     const start = requestStart(logger);
-    if (start !== undefined) res.on('finish', () => logRequest(logger, req.method, req.path, res.statusCode, start));
+    const started = metrics === undefined ? 0 : performance.now();
+    if (start !== undefined || metrics !== undefined) {
+      res.on('finish', () => {
+        if (start !== undefined) logRequest(logger, req.method, req.path, res.statusCode, start);
+        if (metrics === undefined) return;
+        const template = (req.route as { path?: unknown } | undefined)?.path;
+        metrics.pageAnswered(typeof template === 'string' ? req.baseUrl + template : undefined, req.method, res.statusCode, (performance.now() - started) / 1000);
+      });
+    }
     next();
   };
 }
@@ -33,12 +45,12 @@ const noSniff: RequestHandler = (_req, res, next) => {
  * 404, errors. The protocol endpoints never reach it: the protocol router (protocol/router.ts)
  * answers them and hands everything else here.
  */
-export function createApp(core: Core, logger: Logger): Express {
+export function createApp(core: Core, logger: Logger, metrics?: HttpMetrics): Express {
   const app = express();
   app.disable('x-powered-by');
   // TRUST_PROXY, compiled once: req.ip (and req.protocol) then follow X-Forwarded-* from trusted proxies only.
   app.set('trust proxy', trustFunction(core.config.trustProxy));
-  app.use(requestLog(logger));
+  app.use(requestLog(logger, metrics));
   app.use(noSniff);
   app.use(formBodyParser(core.config.maxBodyBytes));
   app.use(assetsRouter());
