@@ -41,8 +41,10 @@ export interface AdminClientRow {
 export interface AdminEventRow {
   at: number;
   type: string;
-  /** Who did it: a username, a client id, `admin`, `cli`. */
+  /** Who did it: a username, a client id, `cli`, `system`. */
   actor: string | null;
+  /** The person it is about (who approved, whose device), by username where known. */
+  user: string | null;
   clientId: string | null;
   address: string | null;
 }
@@ -54,8 +56,8 @@ export interface AdminDashboardInput {
   today: AdminWindow;
   perMinute: readonly AdminMinute[];
   clients: readonly AdminClientRow[];
-  /** The newest audit events; undefined when the server keeps no audit trail. */
-  events?: readonly AdminEventRow[] | undefined;
+  /** The newest audit events, newest first. */
+  events: readonly AdminEventRow[];
 }
 
 /** The links every admin page starts with. */
@@ -89,6 +91,7 @@ ${adminNav(t, 'dashboard')}
 <p class="lead">${t.t('admin.lead', { time: t.dateTime(input.now) })}</p>
 <section class="admin-section admin-half" aria-labelledby="figures-title">
   <h2 id="figures-title" class="section-title">${t.t('admin.figures.title')}</h2>
+  <div class="table-scroll">
   <table class="figures">
     <thead><tr><td></td><th scope="col">${t.t('admin.window.hour')}</th><th scope="col">${t.t('admin.window.today')}</th></tr></thead>
     <tbody>
@@ -97,6 +100,7 @@ ${adminNav(t, 'dashboard')}
     )}
     </tbody>
   </table>
+  </div>
   <p class="hint">${t.t('admin.figures.hint')}</p>
 </section>
 <section class="admin-section admin-half" aria-labelledby="flows-title">
@@ -177,19 +181,22 @@ ${chart}
 <p class="hint">${t.t('admin.clients.hint')}</p>`;
 }
 
-function eventSection(t: Translator, events: readonly AdminEventRow[] | undefined): SafeHtml {
-  if (events === undefined) return html`<p class="empty">${t.t('admin.events.unavailable')}</p>`;
+function eventSection(t: Translator, events: readonly AdminEventRow[]): SafeHtml {
   if (events.length === 0) return html`<p class="empty">${t.t('admin.events.empty')}</p>`;
   return html`<div class="table-scroll">
 <table class="admin-table events-table">
-  <thead><tr><th scope="col">${t.t('admin.events.time')}</th><th scope="col">${t.t('admin.events.type')}</th><th scope="col">${t.t('admin.events.actor')}</th><th scope="col">${t.t('admin.clients.client')}</th><th scope="col">${t.t('admin.events.address')}</th></tr></thead>
+  <thead><tr><th scope="col">${t.t('admin.events.time')}</th><th scope="col">${t.t('admin.events.type')}</th><th scope="col">${t.t('admin.events.actor')}</th><th scope="col">${t.t('admin.devices.user')}</th><th scope="col">${t.t('admin.clients.client')}</th><th scope="col">${t.t('admin.events.address')}</th></tr></thead>
   <tbody>
   ${events.map(
-    (e) => html`<tr><td><time datetime="${new Date(e.at).toISOString()}">${t.dateTime(e.at)}</time></td><td><code>${e.type}</code></td><td>${e.actor ?? '—'}</td><td>${e.clientId ? html`<code>${e.clientId}</code>` : '—'}</td><td>${e.address ?? '—'}</td></tr>`,
+    // data-label: on a phone each row is a block and the cells name themselves (styles.css).
+    (e) => html`<tr><td><time datetime="${new Date(e.at).toISOString()}">${t.dateTime(e.at)}</time></td><td><code>${e.type}</code></td>
+    <td data-label="${t.t('admin.events.actor')}">${e.actor ?? '—'}</td><td data-label="${t.t('admin.devices.user')}">${e.user ?? '—'}</td>
+    <td data-label="${t.t('admin.clients.client')}">${e.clientId ? html`<code>${e.clientId}</code>` : '—'}</td><td data-label="${t.t('admin.events.address')}">${e.address ?? '—'}</td></tr>`,
   )}
   </tbody>
 </table>
-</div>`;
+</div>
+<p class="hint">${t.t('admin.events.hint', { count: events.length })}</p>`;
 }
 
 /** A paired device as the operator's list shows it. */

@@ -18,6 +18,7 @@ import { localAuthenticator, type Authenticator } from './auth.js';
 import { createSessionService, type SessionService } from './sessions.js';
 import { createAttemptLimiter, type AttemptLimiter } from './attempt-limiter.js';
 import { createPairedDevices, type PairedDevices } from './paired-devices.js';
+import { createDashboardService, type DashboardService } from './dashboard.js';
 import { createAuditTrail, type AuditActor, type AuditTrail } from './audit.js';
 import { NO_OBSERVER, type CoreObserver } from './observer.js';
 import type { Config } from '../config.js';
@@ -60,6 +61,8 @@ export interface Core {
   crossProcess: CrossProcessEvents;
   /** The audit trail: the flows record who did what, when, from where; `recent()` reads it back. */
   audit: AuditTrail;
+  /** What the admin dashboard shows: device flows counted by the store's `stats`. */
+  dashboard: DashboardService;
 }
 
 export interface CoreOptions {
@@ -103,7 +106,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const sessions = createSessionService({ sessions: store.sessions, clock, random });
   const attempts = createAttemptLimiter({ attempts: store.attempts, clock, observer });
   const pairedDevices = createPairedDevices({ grants: store.grants, users: store.users, clients, tokens });
-  return { config, store, clock, random, catalog, audit, events, keys, clients, users, tokens, dpop, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices };
+  const dashboard = createDashboardService({ stats: store.stats, clock, attemptPolicy: attempts.policy });
+  return { config, store, clock, random, catalog, audit, events, keys, clients, users, tokens, dpop, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices, dashboard };
 }
 
 export { OAuthError } from './errors.js';

@@ -5,6 +5,7 @@ import type { HttpMetrics } from '../metrics/hooks.js';
 import { trustFunction } from '../net/client-address.js';
 import { formBodyParser } from './body-parsers.js';
 import { notFound, pageErrorHandler } from './page-errors.js';
+import { adminRouter } from './pages/admin.js';
 import { appsRouter } from './pages/apps.js';
 import { assetsRouter } from './pages/assets.js';
 import { authorizeRouter } from './pages/authorize.js';
@@ -41,9 +42,9 @@ const noSniff: RequestHandler = (_req, res, next) => {
 
 /**
  * The Express application of the pages: code entry and consent, sign-in, devices, /authorize,
- * apps, the TV demo and their assets. Middleware order: logging, nosniff, form parsing, pages,
- * 404, errors. The protocol endpoints never reach it: the protocol router (protocol/router.ts)
- * answers them and hands everything else here.
+ * apps, the TV demo, the admin dashboard and their assets. Middleware order: logging, nosniff,
+ * form parsing, pages, 404, errors. The protocol endpoints never reach it: the protocol router
+ * (protocol/router.ts) answers them and hands everything else here.
  */
 export function createApp(core: Core, logger: Logger, metrics?: HttpMetrics): Express {
   const app = express();
@@ -60,6 +61,7 @@ export function createApp(core: Core, logger: Logger, metrics?: HttpMetrics): Ex
   app.use(authorizeRouter(core));
   app.use(appsRouter(core));
   app.use(tvRouter(core));
+  app.use(adminRouter(core));
   app.use(notFound);
   app.use(pageErrorHandler(logger));
   return app;
