@@ -292,6 +292,32 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     expect(await server.core.pairedDevices.find(live!.grantId)).toBeDefined();
   });
 
+  it('lists the accounts, and disables and enables one, never the signed-in admin', async () => {
+    const page = await desktop.newPage();
+    await signInAsAdmin(page);
+    await page.getByRole('link', { name: 'Users' }).click();
+    expect(new URL(page.url()).pathname).toBe('/admin/users');
+    const row = (username: string) => page.locator('.users-table tbody tr', { has: page.locator('th', { hasText: new RegExp(`^${username}$`) }) });
+    expect(await page.locator('.users-table tbody tr').count()).toBe(2);
+    expect(await row('root').locator('button').count()).toBe(0);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-users-1280x800.png'), fullPage: true });
+
+    await row('alice').getByRole('button', { name: 'Disable: alice' }).click();
+    expect(await page.locator('.notice-success').textContent()).toContain('alice is disabled');
+    expect(await row('alice').locator('td[data-status]').getAttribute('data-status')).toBe('disabled');
+    const signIn = async () => {
+      const client = new PageClient(server.url, { localAddress: '127.0.0.31' });
+      return (await client.post('/signin', { csrf_token: await client.csrf('/signin'), username: alice.username, password: alice.password })).status;
+    };
+    expect(await signIn()).not.toBe(303);
+    await row('alice').getByRole('button', { name: 'Enable: alice' }).click();
+    expect(await row('alice').locator('td[data-status]').getAttribute('data-status')).toBe('active');
+    expect(await signIn()).toBe(303);
+    await row('alice').getByRole('link', { name: 'Paired devices' }).click();
+    expect(new URL(page.url()).searchParams.get('user')).toBe('alice');
+    await page.close();
+  });
+
   it('answers a non-admin with 403, in Chromium and over HTTP, and sends the signed-out to sign-in', async () => {
     // The phone's profile is signed in as the admin from the tests above: start over as alice.
     await phone.context.clearCookies();

@@ -1,8 +1,8 @@
 /**
  * `/admin`, the operator's dashboard: the device flows of the last hour and of today, two charts
  * (flows per minute over 24 h, approvals and denials per client), the recent audit events and the
- * links to manage devices, clients and users; and `/admin/devices`, where an admin revokes anyone's
- * paired device. Functions from data to HTML, like every page here; the charts are charts.ts.
+ * links to manage devices, clients and users; `/admin/devices`, where an admin revokes anyone's
+ * paired device; and `/admin/users`, every account, disabled or enabled there. Functions from data to HTML, like every page here; the charts are charts.ts.
  */
 import { columnChart, groupedBarChart } from './charts.js';
 import { html, type SafeHtml } from './html.js';
@@ -61,11 +61,12 @@ export interface AdminDashboardInput {
 }
 
 /** The links every admin page starts with. */
-function adminNav(t: Translator, current: 'dashboard' | 'devices'): SafeHtml {
+function adminNav(t: Translator, current: 'dashboard' | 'devices' | 'users'): SafeHtml {
   const link = (href: string, label: string, here: boolean) => html`<a class="nav-link" href="${href}"${here ? html` aria-current="page"` : ''}>${label}</a>`;
   return html`<nav class="admin-nav" aria-label="${t.t('admin.nav')}">
   ${link('/admin', t.t('admin.title'), current === 'dashboard')}
   ${link('/admin/devices', t.t('admin.devices.title'), current === 'devices')}
+  ${link('/admin/users', t.t('admin.users.title'), current === 'users')}
   ${link('/admin#clients', t.t('admin.clients.title'), false)}
   ${link('/admin#events', t.t('admin.events.title'), false)}
 </nav>`;
@@ -274,6 +275,55 @@ export function renderAdminRevokeConfirm(input: { t: Translator; csrfToken: stri
   <button class="button button-danger-solid" type="submit">${t.t('devices.revoke')}</button>
   <a class="button button-secondary" href="/admin/devices">${t.t('admin.devices.cancel')}</a>
 </form>`,
+  };
+}
+
+/** An account as the operator's list shows it. */
+export interface AdminUserRow {
+  id: string;
+  username: string;
+  role: string;
+  createdAt: number;
+  disabled: boolean;
+}
+
+/** `/admin/users`: every account, a link to its devices, and disable / enable (not for one's own). */
+export function renderAdminUsers(input: {
+  t: Translator;
+  csrfToken: string;
+  now: number;
+  /** The signed-in admin, who may not disable themselves here. */
+  selfId: string;
+  users: readonly AdminUserRow[];
+  flash?: { kind: 'success' | 'error'; text: string } | undefined;
+}): PageContent {
+  const { t } = input;
+  const toggle = (u: AdminUserRow) =>
+    u.id === input.selfId
+      ? ''
+      : html`<form method="post" action="/admin/users/disable">${csrfField(input.csrfToken)}<input type="hidden" name="user_id" value="${u.id}"><input type="hidden" name="disabled" value="${u.disabled ? 'no' : 'yes'}"><button class="link-button" type="submit" aria-label="${u.disabled ? t.t('admin.users.enable') : t.t('admin.users.disable')}: ${u.username}">${u.disabled ? t.t('admin.users.enable') : t.t('admin.users.disable')}</button></form>`;
+  return {
+    title: t.t('admin.users.title'),
+    body: html`<div class="admin">
+${adminNav(t, 'users')}
+${input.flash ? notice(input.flash.kind, input.flash.text) : ''}
+<section class="admin-section">
+<div class="table-scroll">
+<table class="admin-table users-table">
+  <thead><tr><th scope="col">${t.t('admin.devices.user')}</th><th scope="col">${t.t('admin.users.role')}</th><th scope="col">${t.t('admin.users.status')}</th><th scope="col">${t.t('admin.users.created')}</th><th scope="col"><span class="visually-hidden">${t.t('admin.users.actions')}</span></th></tr></thead>
+  <tbody>
+  ${input.users.map(
+    (u) => html`<tr data-user-id="${u.id}"><th scope="row">${u.username}</th><td>${u.role}</td>
+    <td data-status="${u.disabled ? 'disabled' : 'active'}">${u.disabled ? t.t('admin.users.disabled') : t.t('admin.users.active')}</td>
+    <td><time datetime="${new Date(u.createdAt).toISOString()}">${t.relative(u.createdAt, input.now)}</time></td>
+    <td class="row-actions"><a href="/admin/devices?user=${encodeURIComponent(u.username)}">${t.t('admin.devices.title')}</a>${toggle(u)}</td></tr>`,
+  )}
+  </tbody>
+</table>
+</div>
+<p class="hint">${t.t('admin.users.hint')}</p>
+</section>
+</div>`,
   };
 }
 

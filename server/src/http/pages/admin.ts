@@ -2,7 +2,8 @@
 import { Router, type Request, type Response } from 'express';
 import type { Core } from '../../core/index.js';
 import type { UserRecord } from '../../store/port/index.js';
-import { renderAdminDashboard, renderAdminDevices, renderAdminForbidden, renderAdminRevokeConfirm } from '@kalm/verify-ui';
+import { renderAdminDashboard, renderAdminDevices, renderAdminForbidden, renderAdminRevokeConfirm, renderAdminUsers, renderError } from '@kalm/verify-ui';
+import { NotFoundError } from '../../core/errors.js';
 import { csrfToken } from './kit/csrf.js';
 import { formValue } from './kit/form.js';
 import { pageTranslator, renderPage } from './kit/render.js';
@@ -19,7 +20,8 @@ const RECENT_EVENTS = 20;
  * `GET /admin`: the dashboard (figures, inline SVG charts, clients, recent audit events);
  * `GET /admin/devices` lists every paired device (`?user=` username or id, `?client=` client id);
  * `POST /admin/devices/revoke` revokes one after a confirmation page, and the device hears
- * `revoked` on push as from My devices. Signed out: to sign-in; signed in without the admin
+ * `revoked` on push as from My devices; `GET /admin/users` lists every account and
+ * `POST /admin/users/disable` disables or enables one. Signed out: to sign-in; signed in without the admin
  * role: 403. The role is read on every request, so a demoted account loses the pages at once.
  */
 export function adminRouter(core: Core): Router {
@@ -28,6 +30,8 @@ export function adminRouter(core: Core): Router {
   router.get('/admin', stack, page((req, res) => showDashboard(core, req, res)));
   router.get('/admin/devices', stack, page((req, res) => listDevices(core, req, res)));
   router.post('/admin/devices/revoke', stack, requireCsrf, page((req, res) => revokeDevice(core, req, res)));
+  router.get('/admin/users', stack, page((req, res) => listUsers(core, req, res)));
+  router.post('/admin/users/disable', stack, requireCsrf, page((req, res) => disableUser(core, req, res)));
   return router;
 }
 
@@ -105,6 +109,40 @@ async function revokeDevice(core: Core, req: Request, res: Response): Promise<vo
   // revokeAny publishes `revoked`: the push hub tells the device, here and on every other process.
   const ok = device !== undefined && (await core.pairedDevices.revokeAny(grantId));
   const text = ok ? t.t('admin.devices.revoked', { device: title, user: owner }) : t.t('admin.devices.notFound');
-  await updateSession(req, { adminFlash: { kind: ok ? 'success' : 'error', text } });
-  res.redirect(303, '/admin/devices');
+  await backTo(req, res, '/admin/devices', { kind: ok ? 'success' : 'error', text });
+}
+
+/** Flash the notice of a POST and go back to the page it came from (post/redirect/get). */
+async function backTo(req: Request, res: Response, path: string, flash: Flash): Promise<void> {
+  await updateSession(req, { adminFlash: flash });
+  res.redirect(303, path);
+}
+
+/** `GET /admin/users`. */
+async function listUsers(core: Core, req: Request, res: Response): Promise<void> {
+  const self = await admin(core, req, res, '/admin/users');
+  if (!self) return;
+  const flash = sessionData<{ adminFlash: Flash }>(req).adminFlash;
+  if (flash) await updateSession(req, { adminFlash: undefined });
+  const users = (await core.users.list()).map((u) => ({ id: u.id, username: u.username, role: u.role, createdAt: u.createdAt, disabled: u.disabledAt != null }));
+  renderPage(req, res, renderAdminUsers({ t: pageTranslator(req), csrfToken: csrfToken(req), now: core.clock.now(), selfId: self.id, users, flash }));
+}
+
+/** `POST /admin/users/disable` with `disabled=yes|no`: an admin never disables their own account here. */
+async function disableUser(core: Core, req: Request, res: Response): Promise<void> {
+  const self = await admin(core, req, res, '/admin/users');
+  if (!self) return;
+  const t = pageTranslator(req);
+  const userId = formValue(req, 'user_id') ?? '';
+  const disabled = formValue(req, 'disabled');
+  if (disabled !== 'yes' && disabled !== 'no') return renderPage(req, res, renderError({ t, message: t.t('error.badRequest') }), 400);
+  // Locking oneself out takes the CLI (kalm user disable), not a click.
+  if (userId === self.id) return backTo(req, res, '/admin/users', { kind: 'error', text: t.t('admin.users.notSelf') });
+  try {
+    const { user } = await core.users.setDisabled(userId, disabled === 'yes');
+    await backTo(req, res, '/admin/users', { kind: 'success', text: t.t(disabled === 'yes' ? 'admin.users.disabledNow' : 'admin.users.enabledNow', { user: user.username }) });
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+    await backTo(req, res, '/admin/users', { kind: 'error', text: t.t('admin.users.notFound') });
+  }
 }
