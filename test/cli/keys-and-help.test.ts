@@ -38,7 +38,7 @@ describe('kalm keys list', { timeout: CLI_TIMEOUT }, () => {
     expect(text.code).toBe(0);
     expect(text.stdout.split('\n')[0]).toBe('KID\tALG\tUSE\tSTATE\tCREATED\tRETIRED\tPUBLISHED_UNTIL');
     // No private part of any key, in either form.
-    const privateParts = (await server.core.store.keys.list()).flatMap((k) => ['d', 'p', 'q', 'dp', 'dq', 'qi'].map((m) => k.privateJwk[m]).filter((v): v is string => typeof v === 'string'));
+    const privateParts = (await server.core.store.keys.list()).flatMap((k) => ['d', 'p', 'q', 'dp', 'dq', 'qi'].map((m) => (k.privateJwk as Record<string, unknown>)[m]).filter((v): v is string => typeof v === 'string'));
     expect(privateParts.length).toBeGreaterThanOrEqual(6);
     for (const part of privateParts) expect(text.stdout + JSON.stringify(listed)).not.toContain(part);
   });

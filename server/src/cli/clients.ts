@@ -182,9 +182,9 @@ secret stay (see rotate-secret). Prints the client as show does; --json prints t
 
 const remove: CliCommand = {
   usage: 'kalm client delete CLIENT_ID [--json]',
-  help: `Delete a client. Every device paired to it is revoked first (a paired device listening on the
-push channel hears "revoked"), then its grants, tokens, codes and consents go with it. Its tokens
-stop working at once. --json prints {"client_id", "deleted", "revoked_devices"}.`,
+  help: `Delete a client. Every device paired to it is revoked first, then its grants, tokens, codes,
+consents and profile go with it: its refresh tokens and secret stop working at once, and its access
+tokens fail introspection. --json prints {"client_id", "deleted", "revoked_devices"}.`,
   async run(args, config) {
     const { values, positionals } = parseCommand(args, {}, ['CLIENT_ID']);
     const { client, revokedGrants } = await withCore(config, (core) => core.clients.delete(positionals[0]!));

@@ -1,5 +1,4 @@
 /** `kalm user create|list|show|disable|enable|delete|set-password|set-role`: local accounts. */
-import type { Core } from '../core/index.js';
 import { USER_ROLES } from '../core/users.js';
 import type { UserRecord, UserRole } from '../store/port/index.js';
 import { parseCommand, printFields, printJson, readStdin, time, UsageError, withCore, type CliCommand } from './kit.js';
@@ -72,61 +71,42 @@ created, how many devices are paired to it. --json prints the record with "paire
   },
 };
 
-/** A command on one account named by its first argument, printing the account changed. */
-function onUser(
-  spec: { usage: string; help: string; options?: Parameters<typeof parseCommand>[1]; positionals?: string[] },
-  change: (core: Core, user: UserRecord, values: Record<string, unknown>, extra: string[]) => Promise<{ user: UserRecord; message: string }>,
-): CliCommand {
-  return {
-    usage: spec.usage,
-    help: spec.help,
-    async run(args, config) {
-      const { values, positionals } = parseCommand(args, spec.options ?? {}, ['USERNAME', ...(spec.positionals ?? [])]);
-      // Read before the database is opened: a password typed at a terminal may take a while.
-      const password = 'password-stdin' in (spec.options ?? {}) ? await passwordFromStdin(values['password-stdin'] as boolean | undefined) : undefined;
-      const { user, message } = await withCore(config, async (core) =>
-        change(core, await core.users.find(positionals[0]!), { ...values, password }, positionals.slice(1)),
-      );
-      if (values.json) return printJson(userJson(user));
-      console.log(message);
-    },
-  };
-}
-
-const disable = onUser(
-  {
-    usage: 'kalm user disable USERNAME [--json]',
-    help: `Disable an account: it may not sign in, its browser sessions end at once, and its paired
+const disable: CliCommand = {
+  usage: 'kalm user disable USERNAME [--json]',
+  help: `Disable an account: it may not sign in, its browser sessions end at once, and its paired
 devices get no new tokens (a refresh answers invalid_grant) until it is enabled again; access tokens
 already issued run out within ACCESS_TOKEN_TTL. Nothing is deleted. --json prints the account.`,
+  async run(args, config) {
+    const { values, positionals } = parseCommand(args, {}, ['USERNAME']);
+    const { user, changed, devices } = await withCore(config, async (core) => {
+      const { user, changed } = await core.users.setDisabled((await core.users.find(positionals[0]!)).id, true);
+      return { user, changed, devices: (await core.pairedDevices.listAll({ userId: user.id })).length };
+    });
+    if (values.json) return printJson(userJson(user));
+    console.log(
+      changed
+        ? `user ${user.username} disabled: may not sign in, sessions ended; ${devices} paired device(s) get no new tokens until kalm user enable`
+        : `user ${user.username} is already disabled (since ${time(user.disabledAt)})`,
+    );
   },
-  async (core, user) => {
-    const { user: after, changed } = await core.users.setDisabled(user.id, true);
-    if (!changed) return { user: after, message: `user ${user.username} is already disabled (since ${time(after.disabledAt)})` };
-    const devices = (await core.pairedDevices.listAll({ userId: user.id })).length;
-    return {
-      user: after,
-      message: `user ${user.username} disabled: may not sign in, sessions ended; ${devices} paired device(s) get no new tokens until kalm user enable`,
-    };
-  },
-);
+};
 
-const enable = onUser(
-  {
-    usage: 'kalm user enable USERNAME [--json]',
-    help: 'Enable a disabled account again: it may sign in, and its paired devices refresh again. --json prints the account.',
+const enable: CliCommand = {
+  usage: 'kalm user enable USERNAME [--json]',
+  help: 'Enable a disabled account again: it may sign in, and its paired devices refresh again. --json prints the account.',
+  async run(args, config) {
+    const { values, positionals } = parseCommand(args, {}, ['USERNAME']);
+    const { user, changed } = await withCore(config, async (core) => core.users.setDisabled((await core.users.find(positionals[0]!)).id, false));
+    if (values.json) return printJson(userJson(user));
+    console.log(changed ? `user ${user.username} enabled` : `user ${user.username} is already enabled`);
   },
-  async (core, user) => {
-    const { user: after, changed } = await core.users.setDisabled(user.id, false);
-    return { user: after, message: changed ? `user ${user.username} enabled` : `user ${user.username} is already enabled` };
-  },
-);
+};
 
 const remove: CliCommand = {
   usage: 'kalm user delete USERNAME [--json]',
-  help: `Delete an account. Its paired devices are revoked first (a device listening on the push channel
-of this process hears "revoked"), then its sessions, grants, tokens, codes and consents go; clients it
-registered stay, without an owner. --json prints {"id", "username", "deleted", "revoked_devices"}.`,
+  help: `Delete an account. Its paired devices are revoked first, then its sessions, grants, tokens, codes
+and consents go; clients it registered stay, without an owner. Its refresh tokens stop working at once.
+--json prints {"id", "username", "deleted", "revoked_devices"}.`,
   async run(args, config) {
     const { values, positionals } = parseCommand(args, {}, ['USERNAME']);
     const { user, revokedGrants } = await withCore(config, async (core) => core.users.delete((await core.users.find(positionals[0]!)).id));
@@ -135,30 +115,34 @@ registered stay, without an owner. --json prints {"id", "username", "deleted", "
   },
 };
 
-const setPassword = onUser(
-  {
-    usage: 'kalm user set-password USERNAME --password-stdin [--json]',
-    help: `Give an account a new password, read from stdin as in create. Its browser sessions end (it signs
+const setPassword: CliCommand = {
+  usage: 'kalm user set-password USERNAME --password-stdin [--json]',
+  help: `Give an account a new password, read from stdin as in create. Its browser sessions end (it signs
 in again with the new one); its paired devices stay paired. --json prints the account.`,
-    options: { 'password-stdin': { type: 'boolean' } },
+  async run(args, config) {
+    const { values, positionals } = parseCommand(args, { 'password-stdin': { type: 'boolean' } }, ['USERNAME']);
+    // Read before the database is opened: a password typed at a terminal may take a while.
+    const password = await passwordFromStdin(values['password-stdin']);
+    const user = await withCore(config, async (core) => core.users.setPassword((await core.users.find(positionals[0]!)).id, password));
+    if (values.json) return printJson(userJson(user));
+    console.log(`password of ${user.username} changed; its sessions were ended`);
   },
-  async (core, user, values) => ({
-    user: await core.users.setPassword(user.id, values.password as string),
-    message: `password of ${user.username} changed; its sessions were ended`,
-  }),
-);
+};
 
-const setRole = onUser(
-  {
-    usage: 'kalm user set-role USERNAME user|developer|admin [--json]',
-    help: 'Change the role of an account; the pages read it on every request, so it applies at once. --json prints the account.',
-    positionals: ['ROLE (user, developer or admin)'],
+const setRole: CliCommand = {
+  usage: 'kalm user set-role USERNAME user|developer|admin [--json]',
+  help: 'Change the role of an account; the pages read it on every request, so it applies at once. --json prints the account.',
+  async run(args, config) {
+    const { values, positionals } = parseCommand(args, {}, ['USERNAME', 'ROLE (user, developer or admin)']);
+    const newRole = role(positionals[1]);
+    const { before, after } = await withCore(config, async (core) => {
+      const before = await core.users.find(positionals[0]!);
+      return { before, after: await core.users.setRole(before.id, newRole) };
+    });
+    if (values.json) return printJson(userJson(after));
+    console.log(`user ${after.username} is now ${after.role} (was ${before.role})`);
   },
-  async (core, user, _values, [newRole]) => {
-    const after = await core.users.setRole(user.id, role(newRole));
-    return { user: after, message: `user ${user.username} is now ${after.role} (was ${user.role})` };
-  },
-);
+};
 
 export const userCommands: Record<string, CliCommand> = {
   'user create': create,
