@@ -55,7 +55,7 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
   const metrics = config.metricsPort === undefined ? undefined : createMetrics({ clock, logger });
   let core: Core;
   try {
-    core = await createCore({ config, store, clock, random: options.random, authenticator: options.authenticator, observer: metrics?.observer });
+    core = await createCore({ config, store, clock, random: options.random, authenticator: options.authenticator, audit: { onError: auditFailures(logger) }, observer: metrics?.observer });
   } catch (err) {
     await store.close();
     throw err;
@@ -115,6 +115,8 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
   }
   if (scrapes) detachers.push(scrapes.close);
   const purge = setInterval(() => {
+    // First, so a device code that ran out undecided is in the audit trail before its row is purged.
+    core.audit.purge().catch((err) => logger.error({ err }, 'audit purge failed'));
     core.store.deviceCodes.purgeExpired(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
     // Spent authorization codes stay a while after expiry, so a replay still revokes what they issued.
     core.store.authorization.purgeExpiredCodes(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
@@ -137,6 +139,8 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
       for (const detach of detachers.reverse()) await detach();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      // Every audit event recorded by a request answered so far is written before the store closes.
+      await core.audit.flush();
       await store.close();
     },
   };
@@ -169,6 +173,14 @@ async function followOtherInstances(store: StoreEngine, core: Core, logger: Logg
   const timer = setInterval(catchUp, CROSS_PROCESS_EVERY_MS);
   timer.unref();
   return async () => clearInterval(timer);
+}
+
+/** Where the audit trail reports an event it could not write yet (it retries) or had to give up. */
+function auditFailures(logger: Logger): (err: unknown, lost: number) => void {
+  return (err, lost) => {
+    if (lost > 0) logger.error({ err, lost }, 'audit events lost: the database refused them too long');
+    else logger.warn({ err }, 'audit event not written yet; retrying');
+  };
 }
 
 /**

@@ -28,7 +28,7 @@ export interface ApplicationService {
   create(
     owner: UserRecord | null,
     input: ApplicationInput,
-    registration?: { via: ClientProfileRecord['registeredVia']; tokenEndpointAuthMethod?: string; metadata?: Record<string, unknown>; requireDpop?: boolean },
+    registration?: { via: ClientProfileRecord['registeredVia']; tokenEndpointAuthMethod?: string; metadata?: Record<string, unknown>; requireDpop?: boolean; ip?: string | null | undefined },
   ): Promise<{ client: ClientRecord; clientSecret?: string }>;
   /** The applications `owner` registered. */
   listOwned(owner: UserRecord): Promise<Application[]>;
@@ -113,7 +113,7 @@ export function createApplicationService(deps: {
         redirectUris: app.redirectUris,
         ownerUserId: owner?.id ?? null,
         requireDpop: registration.requireDpop ?? false,
-      });
+      }, registration.via === 'register' ? { registered: true, ip: registration.ip } : { actor: owner ? { type: 'user', id: owner.id, name: owner.username } : undefined });
       await store.registration.saveProfile({
         clientId: client.id,
         kind: app.kind,
@@ -130,12 +130,12 @@ export function createApplicationService(deps: {
     async rotateSecret(owner, clientId) {
       const client = await owned(owner, clientId);
       if (client.type !== 'confidential') throw new OAuthError('invalid_request', 'a public application has no secret');
-      return (await deps.clients.rotateSecret(client.id)).clientSecret;
+      return (await deps.clients.rotateSecret(client.id, { actor: { type: 'user', id: owner.id, name: owner.username } })).clientSecret;
     },
     async delete(owner, clientId) {
       const client = await owned(owner, clientId);
       // Every grant it holds is revoked first, so paired devices are told; the cascade then removes the rows.
-      await deps.clients.delete(client.id);
+      await deps.clients.delete(client.id, { by: 'app', actor: { type: 'user', id: owner.id, name: owner.username } });
     },
   };
 }

@@ -43,7 +43,7 @@ export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** Who acts, as the caller knows it. */
 export type AuditActor =
-  | { type: 'user'; id: string; name?: string | null }
+  | { type: 'user'; id: string | null; name?: string | null }
   | { type: 'client'; id: string }
   | { type: 'cli'; name?: string | null }
   | { type: 'system' };

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AuditContext, AuditTrail } from './audit.js';
 import { NotFoundError, OAuthError } from './errors.js';
 import { hashPassword, newSecret, verifyPassword, type RandomSource } from './secrets.js';
 import type { Clock } from './clock.js';
@@ -55,27 +56,35 @@ export type ClientChanges = Partial<
   Pick<ClientRecord, 'name' | 'grantTypes' | 'scopes' | 'redirectUris' | 'deviceCodeTtl' | 'devicePollInterval' | 'accessTokenAlg' | 'requireDpop'>
 >;
 
+/**
+ * Who changes a client, for the audit trail (default: the trail's actor, `cli` in `kalm`).
+ * `registered`: an RFC 7591 registration, recorded as `client.registered` by the client itself.
+ */
+export interface ClientAuditContext extends AuditContext {
+  registered?: boolean;
+}
+
 export interface ClientService {
   /** Register a client. The secret of a confidential client is returned here once and stored only hashed. */
-  create(input: NewClient): Promise<{ client: ClientRecord; clientSecret?: string }>;
+  create(input: NewClient, context?: ClientAuditContext): Promise<{ client: ClientRecord; clientSecret?: string }>;
   get(id: string): Promise<ClientRecord | undefined>;
   list(): Promise<ClientRecord[]>;
   /**
    * Change a client under the rules of `create`; NotFoundError when unknown. What changes applies
    * to new authorizations and refreshes; grants already approved keep their scopes.
    */
-  update(id: string, changes: ClientChanges): Promise<ClientRecord>;
+  update(id: string, changes: ClientChanges, context?: AuditContext): Promise<ClientRecord>;
   /**
    * A new secret for a confidential client, returned here once (only its hash is stored); the
    * old one stops working at once. NotFoundError when unknown; invalid_request for a public client.
    */
-  rotateSecret(id: string): Promise<{ client: ClientRecord; clientSecret: string }>;
+  rotateSecret(id: string, context?: AuditContext): Promise<{ client: ClientRecord; clientSecret: string }>;
   /**
    * Delete a client. Every grant it holds is revoked first, so its paired devices are told
    * (`revoked` on push), then its grants, tokens, codes, consents and profile go with it.
    * Resolves to the deleted client and how many grants were revoked; NotFoundError when unknown.
    */
-  delete(id: string): Promise<{ client: ClientRecord; revokedGrants: number }>;
+  delete(id: string, context?: AuditContext & { by?: 'admin' | 'app' }): Promise<{ client: ClientRecord; revokedGrants: number }>;
   /** RFC 6749 §2.3: authenticate the client of a token-endpoint style request. */
   authenticate(credentials: ClientCredentials): Promise<ClientRecord>;
   /** RFC 6749 §5.2 unauthorized_client unless the client may use `grantType`. */
@@ -128,6 +137,7 @@ export function createClientService(deps: {
   /** The live grants of a client, revoked when it is deleted. */
   grants: Pick<ClientGrantRepository, 'activeGrantIds'>;
   tokens: Pick<TokenService, 'revokeGrant'>;
+  audit: AuditTrail;
   catalog: ScopeCatalog;
   clock: Clock;
   random: RandomSource;
@@ -151,6 +161,19 @@ export function createClientService(deps: {
   const invalidClient = (description: string) => new OAuthError('invalid_client', description);
   const unknownClient = (id: string) => new NotFoundError(`no client "${id}"`);
 
+  /** One `client.*` event of the trail (never the secret: at most that it changed). */
+  function record(type: 'client.created' | 'client.registered' | 'client.updated' | 'client.secret_rotated' | 'client.deleted', client: ClientRecord, context: ClientAuditContext, details: Record<string, string | number | boolean | readonly string[]> = {}) {
+    deps.audit.record({
+      type,
+      actor: type === 'client.registered' ? { type: 'client', id: client.id } : context.actor,
+      userId: client.ownerUserId,
+      clientId: client.id,
+      ip: context.ip,
+      scopes: client.scopes,
+      details: { name: client.name, ...details },
+    });
+  }
+
   async function known(id: string): Promise<ClientRecord> {
     const client = await deps.clients.get(id);
     if (!client) throw unknownClient(id);
@@ -158,7 +181,7 @@ export function createClientService(deps: {
   }
 
   return {
-    async create(input) {
+    async create(input, context = {}) {
       const id = input.id ?? newClientId(deps.random);
       const client: ClientRecord = {
         id,
@@ -181,11 +204,12 @@ export function createClientService(deps: {
       const clientSecret = input.type === 'confidential' ? newSecret(deps.random, 32) : undefined;
       if (clientSecret) client.secretHash = await hashPassword(clientSecret, deps.random);
       await deps.clients.create(client);
+      record(context.registered ? 'client.registered' : 'client.created', client, context, { clientType: client.type, grantTypes: client.grantTypes });
       return clientSecret ? { client, clientSecret } : { client };
     },
     get: (id) => deps.clients.get(id),
     list: () => deps.clients.list(),
-    async update(id, changes) {
+    async update(id, changes, context = {}) {
       const client = await known(id);
       const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as ClientChanges;
       const next: ClientRecord = { ...client, ...defined };
@@ -194,24 +218,28 @@ export function createClientService(deps: {
       if (defined.redirectUris) next.redirectUris = [...new Set(defined.redirectUris)];
       assertValidClient(next, deps.catalog);
       if (!(await deps.clients.update(next))) throw unknownClient(id);
+      record('client.updated', next, context, { changed: Object.keys(defined) });
       return next;
     },
-    async rotateSecret(id) {
+    async rotateSecret(id, context = {}) {
       const client = await known(id);
       if (client.type !== 'confidential') throw new OAuthError('invalid_request', `client "${id}" is public and has no secret`);
       const clientSecret = newSecret(deps.random, 32);
       const secretHash = await hashPassword(clientSecret, deps.random);
       if (!(await deps.clients.updateSecretHash(id, secretHash))) throw unknownClient(id);
+      record('client.secret_rotated', client, context);
       // The cache of checked secrets holds the old hash, which no longer matches: the old secret fails at once.
       return { client: { ...client, secretHash }, clientSecret };
     },
-    async delete(id) {
+    async delete(id, context = {}) {
       const client = await known(id);
       // Revoke first, so push subscribers of this process, and of other PostgreSQL instances
       // (NOTIFY at the revocation's commit), hear "revoked"; the cascade then removes the rows.
       let revokedGrants = 0;
-      for (const grantId of await deps.grants.activeGrantIds(id)) if (await deps.tokens.revokeGrant(grantId)) revokedGrants++;
+      const { by = 'admin', ...who } = context;
+      for (const grantId of await deps.grants.activeGrantIds(id)) if (await deps.tokens.revokeGrant(grantId, { by, ...who })) revokedGrants++;
       if (!(await deps.clients.delete(id))) throw unknownClient(id);
+      record('client.deleted', client, who, { revokedGrants });
       verified.delete(id);
       return { client, revokedGrants };
     },

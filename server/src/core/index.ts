@@ -14,7 +14,7 @@ import { loadScopeCatalog, type ScopeCatalog } from './scopes.js';
 import { systemRandom, type RandomSource } from './secrets.js';
 import { createTokenService, type TokenService } from './tokens.js';
 import { createUserService, type UserService } from './users.js';
-import { localAuthenticator, type Authenticator } from './auth.js';
+import { auditedAuthenticator, localAuthenticator, type Authenticator } from './auth.js';
 import { createSessionService, type SessionService } from './sessions.js';
 import { createAttemptLimiter, type AttemptLimiter } from './attempt-limiter.js';
 import { createPairedDevices, type PairedDevices } from './paired-devices.js';
@@ -88,21 +88,22 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const catalog = loadScopeCatalog(config.scopesFile);
   const audit = createAuditTrail({ audit: store.audit, clock, retentionDays: () => config.auditRetentionDays, ...options.audit });
   // A retired key stays published as long as a token it signed may still be in use.
-  const keys = createKeyManager(store.keys, clock, () => config.accessTokenTtl);
+  const keys = createKeyManager(store.keys, clock, () => config.accessTokenTtl, { audit });
   await keys.ensureKeys();
-  const tokens = createTokenService({ store, keys, clock, random, config, events, observer });
+  const tokens = createTokenService({ store, keys, clock, random, config, events, audit, observer });
   // Deleting a client or an account revokes its grants first, so its paired devices are told.
-  const clients = createClientService({ clients: store.clients, grants: store.authorization, tokens, catalog, clock, random });
+  const clients = createClientService({ audit, clients: store.clients, grants: store.authorization, tokens, catalog, clock, random });
   const users = createUserService({ users: store.users, grants: store.grants, tokens, clock, random });
   const dpop = createDpopService({ store, clock, random, config });
-  const deviceFlow = createDeviceFlow({ store, clients, tokens, catalog, events, clock, random, config, observer });
+  const deviceFlow = createDeviceFlow({ audit, store, clients, tokens, catalog, events, clock, random, config, observer });
   const authorizationCode = createAuthorizationCodeFlow({ store, clients, tokens, catalog, clock, random, config });
   const clientCredentials = createClientCredentialsFlow({ store, tokens, catalog, clock, random, config });
   const applications = createApplicationService({ store, clients, tokens, catalog, random });
   const registration = createRegistrationService({ store, applications, catalog, clock, random });
   const expiry = createExpiryWatch({ deviceCodes: store.deviceCodes, events, clock });
   const crossProcess = await createCrossProcessEvents({ feed: store.decisionFeed, events });
-  const authenticator = options.authenticator ?? localAuthenticator(users);
+  // Every sign-in goes to the audit trail, whichever authenticator checks it.
+  const authenticator = auditedAuthenticator(options.authenticator ?? localAuthenticator(users), { audit, users });
   const sessions = createSessionService({ sessions: store.sessions, clock, random });
   const attempts = createAttemptLimiter({ attempts: store.attempts, clock, observer });
   const pairedDevices = createPairedDevices({ grants: store.grants, users: store.users, clients, tokens });

@@ -1,4 +1,5 @@
 import { exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint, type CryptoKey, type JWK } from 'jose';
+import type { AuditContext, AuditTrail } from './audit.js';
 import type { Clock } from './clock.js';
 import type { KeyRecord, KeyRepository, SigningAlg } from '../store/port/index.js';
 
@@ -37,8 +38,8 @@ export interface KeyManager {
   jwks(): Promise<{ keys: JWK[] }>;
   /** Every key kept, newest first, without private parts. */
   list(): Promise<KeyInfo[]>;
-  /** Create a new key for each algorithm; old ones stay published for `retainSeconds`. */
-  rotate(): Promise<void>;
+  /** Create a new key for each algorithm; old ones stay published for `retainSeconds`. `keys.rotated` in the audit trail. */
+  rotate(context?: AuditContext): Promise<void>;
   /** Create the keys on a fresh database. */
   ensureKeys(): Promise<void>;
 }
@@ -65,7 +66,13 @@ async function newKey(alg: KeyAlg, now: number): Promise<KeyRecord> {
  * `cacheMs`, so a `kalm keys rotate` from the CLI reaches a running server
  * within that time without a database read on every token.
  */
-export function createKeyManager(repo: KeyRepository, clock: Clock, retainSeconds: () => number, cacheMs = 30_000): KeyManager {
+export function createKeyManager(
+  repo: KeyRepository,
+  clock: Clock,
+  retainSeconds: () => number,
+  options: { cacheMs?: number; audit?: Pick<AuditTrail, 'record'> } = {},
+): KeyManager {
+  const cacheMs = options.cacheMs ?? 30_000;
   let cache: { loadedAt: number; records: KeyRecord[]; imported: Map<string, Promise<CryptoKey>> } | undefined;
 
   async function records(): Promise<KeyRecord[]> {
@@ -106,10 +113,13 @@ export function createKeyManager(repo: KeyRepository, clock: Clock, retainSecond
         })
         .sort((a, b) => b.createdAt - a.createdAt || a.alg.localeCompare(b.alg));
     },
-    async rotate() {
+    async rotate(context = {}) {
       const now = clock.now();
-      await repo.rotate(await Promise.all(KEY_ALGS.map((alg) => newKey(alg, now))), now);
+      const created = await Promise.all(KEY_ALGS.map((alg) => newKey(alg, now)));
+      await repo.rotate(created, now);
       cache = undefined;
+      // The key ids (RFC 7638 thumbprints of the public keys) are public: the JWKS lists them.
+      options.audit?.record({ type: 'keys.rotated', actor: context.actor, ip: context.ip, details: { kids: created.map((k) => `${k.kid} ${k.alg}`) } });
     },
     async ensureKeys() {
       const existing = await repo.list();

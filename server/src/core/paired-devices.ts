@@ -1,4 +1,5 @@
 import { GRANT_TYPES, type ClientService } from './clients.js';
+import type { AuditContext } from './audit.js';
 import type { TokenService } from './tokens.js';
 import type { Clock } from './clock.js';
 import type { GrantRecord, GrantRepository, UserRepository } from '../store/port/index.js';
@@ -35,7 +36,7 @@ export interface PairedDevices {
   /** False when the grant is not a live device grant of this user. */
   rename(userId: string, grantId: string, name: string): Promise<boolean>;
   /** Revoke the grant (its whole refresh-token family) and tell the device; false when not this user's. */
-  revoke(userId: string, grantId: string): Promise<boolean>;
+  revoke(userId: string, grantId: string, context?: AuditContext): Promise<boolean>;
   /** Every paired device of every person, newest first; of one user and/or one client when given. */
   listAll(filter?: { userId?: string; clientId?: string }): Promise<OperatedDevice[]>;
   /** A live paired device of anyone, by its grant id; undefined when unknown or revoked. */
@@ -44,7 +45,7 @@ export interface PairedDevices {
    * Revoke anyone's paired device, as an operator, and tell it as `revoke` does (`revoked` on
    * push, here and on every other server process on the database); false when unknown or revoked.
    */
-  revokeAny(grantId: string): Promise<boolean>;
+  revokeAny(grantId: string, context?: AuditContext): Promise<boolean>;
 }
 
 export function createPairedDevices(deps: {
@@ -103,9 +104,10 @@ export function createPairedDevices(deps: {
       await deps.grants.rename(grantId, clean);
       return true;
     },
-    async revoke(userId, grantId) {
-      if (!(await owned(userId, grantId))) return false;
-      return deps.tokens.revokeGrant(grantId);
+    async revoke(userId, grantId, context = {}) {
+      const grant = await owned(userId, grantId);
+      if (!grant) return false;
+      return deps.tokens.revokeGrant(grantId, { by: 'owner', ...context, grant });
     },
     async listAll(filter = {}) {
       return describe(await deps.grants.listLive({ origin: GRANT_TYPES.deviceCode, ...filter }));
@@ -114,9 +116,10 @@ export function createPairedDevices(deps: {
       const grant = await live(grantId);
       return grant && (await describe([grant]))[0];
     },
-    async revokeAny(grantId) {
-      if (!(await live(grantId))) return false;
-      return deps.tokens.revokeGrant(grantId);
+    async revokeAny(grantId, context = {}) {
+      const grant = await live(grantId);
+      if (!grant) return false;
+      return deps.tokens.revokeGrant(grantId, { by: 'admin', ...context, grant });
     },
   };
 }
