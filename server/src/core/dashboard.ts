@@ -59,20 +59,16 @@ export function createDashboardService(deps: { stats: StatsRepository; clock: Cl
   const { stats } = deps;
 
   async function flowWindow(from: number, at: number): Promise<FlowWindow> {
-    const [minutes, medianApprovalMs, limited] = await Promise.all([
-      stats.flowsPerMinute(from, at),
+    const [counts, medianApprovalMs, limited] = await Promise.all([
+      stats.flowCounts(from, at),
       stats.medianApprovalMs(from, at),
       // A key must wait once it has used up its free failures (attempt-limiter.ts).
       stats.limitedKeys(from, at, deps.attemptPolicy.freeFailures),
     ]);
-    const sum = (key: 'requested' | 'approved' | 'denied' | 'expired') => minutes.reduce((total, m) => total + m[key], 0);
     const keys = (limiter: string) => limited.find((l) => l.limiter === limiter)?.keys ?? 0;
     return {
       from,
-      requested: sum('requested'),
-      approved: sum('approved'),
-      denied: sum('denied'),
-      expired: sum('expired'),
+      ...counts,
       medianApprovalMs,
       rateLimited: { device: keys('device'), signin: keys('signin') },
     };

@@ -17,6 +17,9 @@ export interface FlowMinute {
   expired: number;
 }
 
+/** What happened to device flows in a window: `FlowMinute` without the minute. */
+export type FlowCounts = Omit<FlowMinute, 'minute'>;
+
 /** Approvals and denials of one client's device flows in a window. */
 export interface ClientDecisions {
   clientId: string;
@@ -42,11 +45,13 @@ export interface LimitedKeys {
 export interface StatsRepository {
   /**
    * Device flows over `[from, to)` per minute counted from `from` (`minute` is `from` + k·60 s),
-   * grouped in the database; summed, they are the window's totals. Only minutes in which
+   * grouped in the database; summed, they are `flowCounts`. Only minutes in which
    * something happened are returned, oldest first. `to` must not be later than now: an
    * undecided code counts as expired at its `expires_at`.
    */
   flowsPerMinute(from: number, to: number): Promise<FlowMinute[]>;
+  /** The same over `[from, to)` as one total (counted from the indexes, no grouping). */
+  flowCounts(from: number, to: number): Promise<FlowCounts>;
   /** Median time from request to approval of the codes approved in `[from, to)`; null when none. */
   medianApprovalMs(from: number, to: number): Promise<number | null>;
   /** Approvals and denials per client in `[from, to)`, the most decisions first. */

@@ -13,6 +13,12 @@ CREATE TABLE device_code_history (
   decided_at INTEGER
 ) STRICT;
 CREATE INDEX device_code_history_by_expiry ON device_code_history (expires_at);
+-- The dashboard's windows, each read from its index alone (only the purge writes this table, so
+-- wide indexes cost no request anything): requests by created_at, decisions by decided_at with
+-- what the per-client counts and the median read, expiries of undecided codes by expires_at.
+CREATE INDEX device_code_history_by_creation ON device_code_history (created_at);
+CREATE INDEX device_code_history_by_decision ON device_code_history (decided_at, status, client_id, created_at) WHERE decided_at IS NOT NULL;
+CREATE INDEX device_code_history_undecided ON device_code_history (expires_at) WHERE status = 'pending';
 
 CREATE TRIGGER device_codes_history AFTER DELETE ON device_codes
 BEGIN
