@@ -254,10 +254,17 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     expect(new URL(page.url()).pathname).toBe('/admin/devices');
     expect(await page.locator('.notice-success').textContent()).toBe('Living-room TV of alice is signed out.');
     expect(await page.locator(`li[data-grant-id="${pairedTv.grantId}"]`).count()).toBe(0);
-    expect((await server.core.pairedDevices.find(pairedTv.grantId))).toBeUndefined();
+    expect(await server.core.pairedDevices.find(pairedTv.grantId)).toBeUndefined();
+    // The audit trail names the admin who did it, from where, and the dashboard lists it first.
+    await server.core.audit.flush();
+    const [revocation] = await server.core.audit.recent({ type: 'grant.revoked', limit: 1 });
+    expect(revocation).toMatchObject({ actorName: admin.username, username: 'alice', clientId: tv, grantId: pairedTv.grantId, ip: '127.0.0.1', details: { by: 'admin' } });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-revoked-1280x800.png'), fullPage: true });
     await page.goto(`${server.url}/admin`);
     expect(await page.locator(`tr[data-client-id="${tv}"] td[data-figure="devices"]`).textContent()).toBe('1');
+    const newest = page.locator('.events-table tbody tr').first().locator('td');
+    expect(await newest.nth(1).textContent()).toBe('grant.revoked');
+    expect(await newest.nth(2).textContent()).toBe(admin.username);
     await page.close();
   });
 

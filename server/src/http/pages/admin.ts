@@ -96,7 +96,8 @@ async function listDevices(core: Core, req: Request, res: Response): Promise<voi
 
 /** `POST /admin/devices/revoke`: a confirmation page first, then the revoke and back to the list. */
 async function revokeDevice(core: Core, req: Request, res: Response): Promise<void> {
-  if (!(await admin(core, req, res, '/admin/devices'))) return;
+  const self = await admin(core, req, res, '/admin/devices');
+  if (!self) return;
   const t = pageTranslator(req);
   const grantId = formValue(req, 'grant_id') ?? '';
   const device = await core.pairedDevices.find(grantId);
@@ -107,7 +108,9 @@ async function revokeDevice(core: Core, req: Request, res: Response): Promise<vo
     return renderPage(req, res, content);
   }
   // revokeAny publishes `revoked`: the push hub tells the device, here and on every other process.
-  const ok = device !== undefined && (await core.pairedDevices.revokeAny(grantId));
+  // The audit trail records it as `grant.revoked` by the admin, from this address.
+  const actor = { type: 'user' as const, id: self.id, name: self.username };
+  const ok = device !== undefined && (await core.pairedDevices.revokeAny(grantId, { actor, ip: req.ip }));
   const text = ok ? t.t('admin.devices.revoked', { device: title, user: owner }) : t.t('admin.devices.notFound');
   await backTo(req, res, '/admin/devices', { kind: ok ? 'success' : 'error', text });
 }
