@@ -6,6 +6,7 @@
  */
 import { configFromEnv } from '../config.js';
 import { NotFoundError, OAuthError } from '../core/errors.js';
+import { auditCommands } from './audit.js';
 import { clientCommands } from './clients.js';
 import { deviceCommands } from './devices.js';
 import { keyCommands } from './keys.js';
@@ -22,6 +23,7 @@ export const commands: Record<string, CliCommand> = {
   ...deviceCommands,
   ...keyCommands,
   ...registrationCommands,
+  ...auditCommands,
 };
 
 /** Where the ids of what a NotFoundError names are listed (its description begins `no client "…"`). */

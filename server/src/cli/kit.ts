@@ -4,10 +4,11 @@
  * arguments and printing records. Exit codes: 0 done, 1 refused or failed, 2 a wrong command
  * line or an unknown id (NotFoundError), as kcadm and the Hydra CLI treat a bad reference.
  */
+import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Config } from '../config.js';
 import { GRANT_TYPES } from '../core/clients.js';
-import type { Core } from '../core/index.js';
+import type { AuditActor, Core } from '../core/index.js';
 
 /** One command of the table (`cli/index.ts`), under its words (`client show`). */
 export interface CliCommand {
@@ -30,10 +31,24 @@ export class UsageError extends Error {}
 export async function withCore<T>(config: Config, fn: (core: Core) => Promise<T>): Promise<T> {
   const [{ createCore }, { openStore }] = await Promise.all([import('../core/index.js'), import('../store/open.js')]);
   const store = await openStore(config);
+  let core: Core | undefined;
   try {
-    return await fn(await createCore({ config, store }));
+    // What a command changes is recorded in the audit trail as done by `cli` (the system account that ran it).
+    core = await createCore({ config, store, audit: { actor: cliActor() } });
+    return await fn(core);
   } finally {
+    // The events it recorded are written before the store closes.
+    await core?.audit.flush();
     await store.close();
+  }
+}
+
+/** The audit trail's actor of a command: `cli`, named by the system account (none where it has no name). */
+function cliActor(): AuditActor {
+  try {
+    return { type: 'cli', name: userInfo().username };
+  } catch {
+    return { type: 'cli' };
   }
 }
 
