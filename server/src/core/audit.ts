@@ -94,6 +94,8 @@ export interface AuditTrail {
    * first, so the list is complete up to now.
    */
   recent(query?: AuditQuery): Promise<AuditEventRecord[]>;
+  /** Record `device.expired` for the codes that ran out undecided by now (before their rows go: a client deleted, the purge). */
+  recordExpired(): Promise<number>;
   /** The purge tick: record expired codes (before their rows are purged), then drop events older than the retention. */
   purge(): Promise<{ expired: number; purged: number }>;
 }
@@ -230,6 +232,7 @@ export function createAuditTrail(deps: {
         limit,
       });
     },
+    recordExpired: () => audit.recordExpired(clock.now()),
     async purge() {
       const now = clock.now();
       const expired = await audit.recordExpired(now);

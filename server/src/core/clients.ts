@@ -237,6 +237,8 @@ export function createClientService(deps: {
       // (NOTIFY at the revocation's commit), hear "revoked"; the cascade then removes the rows.
       let revokedGrants = 0;
       const { by = 'admin', ...who } = context;
+      // Its device codes go with it: one that ran out undecided is in the trail as expired first.
+      await deps.audit.recordExpired();
       for (const grantId of await deps.grants.activeGrantIds(id)) if (await deps.tokens.revokeGrant(grantId, { by, ...who })) revokedGrants++;
       if (!(await deps.clients.delete(id))) throw unknownClient(id);
       record('client.deleted', client, who, { revokedGrants });
