@@ -21,8 +21,8 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_by_time ON audit_events (at);
 CREATE INDEX audit_events_by_user ON audit_events (user_id, at) WHERE user_id IS NOT NULL;
 CREATE INDEX audit_events_by_client ON audit_events (client_id, at) WHERE client_id IS NOT NULL;
--- One event of each type per device code: the expiry of a code noticed by several paths (the
--- expiry watch, a poll, the purge tick) or several instances is kept once.
+-- One event of each type per device code: the expiry of a code, recorded by whichever comes first
+-- (a listing, the purge tick, its client deleted; several instances at once), is kept once.
 CREATE UNIQUE INDEX audit_events_once_per_code ON audit_events (device_code_id, type) WHERE device_code_id IS NOT NULL;
 
 CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
