@@ -21,6 +21,13 @@ export interface Config {
   /** Interface to bind. Env `HOST`. Default `127.0.0.1`; use `0.0.0.0` to reach the demo from a phone. */
   host: string;
   /**
+   * Port of the Prometheus `GET /metrics` listener, its own, never the public port (which answers
+   * 404 there); 0 picks a free one. Env `METRICS_PORT`. Default unset: no metrics, nothing counted.
+   */
+  metricsPort: number | undefined;
+  /** Interface the metrics listener binds. Env `METRICS_HOST`. Default `127.0.0.1`: only this machine may scrape. */
+  metricsHost: string;
+  /**
    * The issuer identifier and the base of every URL shown to people or encoded
    * in QR codes, without a trailing slash. Env `PUBLIC_URL`.
    * Default `http://localhost:{port}`, naming the port actually bound when `port` is 0.
@@ -101,6 +108,11 @@ export interface Config {
    * `DPOP_NONCE` (`1` turns it on). Default off.
    */
   dpopNonce: boolean;
+  /**
+   * Days the audit trail (`audit_events`: `kalm audit`, the admin dashboard) keeps an event; older
+   * ones are deleted by the server's purge, every 10 minutes. Env `AUDIT_RETENTION_DAYS`. Default 90.
+   */
+  auditRetentionDays: number;
 }
 
 const DEFAULT_PORT = 8080;
@@ -112,6 +124,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return {
     port,
     host: '127.0.0.1',
+    metricsPort: undefined,
+    metricsHost: '127.0.0.1',
     trustProxy: false,
     dataDir: path.resolve('data'),
     databaseUrl: undefined,
@@ -136,6 +150,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     pushHeartbeatMs: 30_000,
     dpopProofWindow: 60,
     dpopNonce: false,
+    auditRetentionDays: 90,
     ...overrides,
     publicUrl,
     accessTokenAudience: overrides.accessTokenAudience ?? publicUrl,
@@ -147,6 +162,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const o: Partial<Config> = {};
   if (env.PORT) o.port = integer('PORT', env.PORT, 0, 65535);
   if (env.HOST) o.host = env.HOST;
+  if (env.METRICS_PORT) o.metricsPort = integer('METRICS_PORT', env.METRICS_PORT, 0, 65535);
+  if (env.METRICS_HOST) o.metricsHost = env.METRICS_HOST;
+  if (o.metricsPort !== undefined && o.metricsPort !== 0 && o.metricsPort === (o.port ?? DEFAULT_PORT)) {
+    throw new Error(`METRICS_PORT must differ from PORT (${o.metricsPort}): the metrics have a listener of their own, never the public one`);
+  }
   if (env.PUBLIC_URL) o.publicUrl = url('PUBLIC_URL', env.PUBLIC_URL);
   if (env.TRUST_PROXY) o.trustProxy = trustProxy(env.TRUST_PROXY);
   if (env.DATA_DIR) o.dataDir = path.resolve(env.DATA_DIR);
@@ -174,6 +194,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.PUSH_MAX_SOCKETS_PER_IP) o.pushMaxSocketsPerIp = integer('PUSH_MAX_SOCKETS_PER_IP', env.PUSH_MAX_SOCKETS_PER_IP, 1, 1_000_000);
   if (env.DPOP_PROOF_WINDOW) o.dpopProofWindow = integer('DPOP_PROOF_WINDOW', env.DPOP_PROOF_WINDOW, 5, 600);
   if (env.DPOP_NONCE) o.dpopNonce = env.DPOP_NONCE !== '0' && env.DPOP_NONCE !== 'false';
+  if (env.AUDIT_RETENTION_DAYS) o.auditRetentionDays = integer('AUDIT_RETENTION_DAYS', env.AUDIT_RETENTION_DAYS, 1, 36500);
   if (env.DEMO) o.demo = env.DEMO !== '0' && env.DEMO !== 'false';
   return defaultConfig(o);
 }

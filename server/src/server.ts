@@ -1,10 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { systemClock } from './core/clock.js';
 import { createCore, type Core, type CoreOptions } from './core/index.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { createProtocolRouter } from './http/protocol/router.js';
 import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics/index.js';
+import { listenForScrapes, type MetricsListener } from './metrics/listener.js';
 import { startMqttBridge, type MqttBridge } from './mqtt/bridge.js';
 import { attachPush } from './push/index.js';
 import { openStore } from './store/open.js';
@@ -27,6 +30,8 @@ export interface RunningServer {
   http: Server;
   /** The MQTT bridge, when `config.mqttUrl` is set. */
   mqtt?: MqttBridge;
+  /** The Prometheus listener (`url` ends in `/metrics`), when `config.metricsPort` is set. */
+  metrics?: Pick<MetricsListener, 'url' | 'port'>;
   close(): Promise<void>;
 }
 
@@ -45,9 +50,12 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
   const config: Config = { ...input };
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = await openStore(config, { onError: (err) => logger.warn({ err }, 'database connection lost; requests answer 503 until it is back') });
+  // METRICS_PORT unset: no registry, and the core and transports are handed no metrics at all.
+  const clock = options.clock ?? systemClock;
+  const metrics = config.metricsPort === undefined ? undefined : createMetrics({ clock, logger });
   let core: Core;
   try {
-    core = await createCore({ config, store, clock: options.clock, random: options.random, authenticator: options.authenticator });
+    core = await createCore({ config, store, clock, random: options.random, authenticator: options.authenticator, audit: { onError: auditFailures(logger) }, observer: metrics?.observer });
   } catch (err) {
     await store.close();
     throw err;
@@ -56,6 +64,7 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
   // Transports that ride on the HTTP server (WebSocket push) or beside it (MQTT) push their stop function here.
   const detachers: Array<() => Promise<void>> = [];
   let port: number;
+  let pushSockets = () => 0;
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -69,8 +78,10 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     // tick that reported 'listening', before the event loop can read any connection.
     Object.assign(config, boundPublicUrl(config, port));
     // The protocol endpoints are answered by the protocol router; every other request goes to the pages app.
-    http.on('request', createProtocolRouter(core, logger, createApp(core, logger)));
-    detachers.push(attachPush(http, core, logger).stop);
+    http.on('request', createProtocolRouter(core, logger, createApp(core, logger, metrics?.http), metrics?.http));
+    const push = attachPush(http, core, logger, undefined, metrics?.push);
+    detachers.push(push.stop);
+    pushSockets = () => push.size;
     if (typeof config.trustProxy === 'number' && (config.host === '0.0.0.0' || config.host === '::')) {
       // A hop count trusts whoever connects: fine behind a proxy that alone can reach the port.
       logger.warn(
@@ -83,10 +94,29 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     await store.close();
     throw err;
   }
+  let scrapes: MetricsListener | undefined;
+  if (metrics) {
+    try {
+      scrapes = await listenForScrapes(metrics, config.metricsHost, config.metricsPort!, logger);
+    } catch (err) {
+      for (const detach of detachers.reverse()) await detach();
+      http.closeAllConnections();
+      http.close();
+      await store.close();
+      throw new Error(`METRICS_PORT ${config.metricsPort} on ${config.metricsHost}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   // The bridge connects in the background: a broker that is down never delays or blocks HTTP.
-  const mqtt = config.mqttUrl ? startMqttBridge({ core, repo: store.mqtt, logger }) : undefined;
+  const mqtt = config.mqttUrl ? startMqttBridge({ core, repo: store.mqtt, logger, metrics: metrics?.mqtt }) : undefined;
   if (mqtt) detachers.push(() => mqtt.stop());
+  if (metrics) {
+    const unfollow = metrics.follow(core, { pushSockets, ...(mqtt ? { mqttConnected: () => mqtt.connected } : {}) });
+    detachers.push(async () => unfollow());
+  }
+  if (scrapes) detachers.push(scrapes.close);
   const purge = setInterval(() => {
+    // First, so a device code that ran out undecided is in the audit trail before its row is purged.
+    core.audit.purge().catch((err) => logger.error({ err }, 'audit purge failed'));
     core.store.deviceCodes.purgeExpired(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
     // Spent authorization codes stay a while after expiry, so a replay still revokes what they issued.
     core.store.authorization.purgeExpiredCodes(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
@@ -102,12 +132,15 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     logger,
     http,
     ...(mqtt ? { mqtt } : {}),
+    ...(scrapes ? { metrics: { url: scrapes.url, port: scrapes.port } } : {}),
     async close() {
       clearInterval(purge);
       await stopCrossProcess();
       for (const detach of detachers.reverse()) await detach();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      // Every audit event recorded by a request answered so far is written before the store closes.
+      await core.audit.flush();
       await store.close();
     },
   };
@@ -140,6 +173,14 @@ async function followOtherInstances(store: StoreEngine, core: Core, logger: Logg
   const timer = setInterval(catchUp, CROSS_PROCESS_EVERY_MS);
   timer.unref();
   return async () => clearInterval(timer);
+}
+
+/** Where the audit trail reports an event it could not write yet (it retries) or had to give up. */
+function auditFailures(logger: Logger): (err: unknown, lost: number) => void {
+  return (err, lost) => {
+    if (lost > 0) logger.error({ err, lost }, 'audit events lost: the database refused them too long');
+    else logger.warn({ err }, 'audit event not written yet; retrying');
+  };
 }
 
 /**

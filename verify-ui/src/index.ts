@@ -11,3 +11,4 @@ export { renderDevices, renderRevokeConfirm, type DeviceRow } from './my-devices
 export { stylesheet } from './assets.js';
 export { renderAuthorizeError } from './authorize-error.js';
 export { renderApps, renderAppSecret, renderAppDeleteConfirm, renderAppsForbidden, type AppRow, type AppFormInput } from './apps.js';
+export { renderAdminDashboard, renderAdminDevices, renderAdminRevokeConfirm, renderAdminUsers, renderAdminForbidden, type AdminDashboardInput, type AdminDeviceRow, type AdminEventRow, type AdminUserRow } from './admin.js';

@@ -1,7 +1,7 @@
 import { GRANT_TYPES, type ClientService } from './clients.js';
 import { NotFoundError, OAuthError } from './errors.js';
 import { assertValidRedirectUri } from './redirect-uris.js';
-import { hashPassword, newSecret, type RandomSource } from './secrets.js';
+import type { RandomSource } from './secrets.js';
 import type { ScopeCatalog } from './scopes.js';
 import type { TokenService } from './tokens.js';
 import type { ApplicationKind, ClientProfileRecord, ClientRecord, Store, UserRecord } from '../store/port/index.js';
@@ -28,7 +28,7 @@ export interface ApplicationService {
   create(
     owner: UserRecord | null,
     input: ApplicationInput,
-    registration?: { via: ClientProfileRecord['registeredVia']; tokenEndpointAuthMethod?: string; metadata?: Record<string, unknown>; requireDpop?: boolean },
+    registration?: { via: ClientProfileRecord['registeredVia']; tokenEndpointAuthMethod?: string; metadata?: Record<string, unknown>; requireDpop?: boolean; ip?: string | null | undefined },
   ): Promise<{ client: ClientRecord; clientSecret?: string }>;
   /** The applications `owner` registered. */
   listOwned(owner: UserRecord): Promise<Application[]>;
@@ -113,7 +113,7 @@ export function createApplicationService(deps: {
         redirectUris: app.redirectUris,
         ownerUserId: owner?.id ?? null,
         requireDpop: registration.requireDpop ?? false,
-      });
+      }, registration.via === 'register' ? { registered: true, ip: registration.ip } : { actor: owner ? { type: 'user', id: owner.id, name: owner.username } : undefined });
       await store.registration.saveProfile({
         clientId: client.id,
         kind: app.kind,
@@ -130,15 +130,12 @@ export function createApplicationService(deps: {
     async rotateSecret(owner, clientId) {
       const client = await owned(owner, clientId);
       if (client.type !== 'confidential') throw new OAuthError('invalid_request', 'a public application has no secret');
-      const secret = newSecret(deps.random, 32);
-      await store.clients.updateSecretHash(client.id, await hashPassword(secret, deps.random));
-      return secret;
+      return (await deps.clients.rotateSecret(client.id, { actor: { type: 'user', id: owner.id, name: owner.username } })).clientSecret;
     },
     async delete(owner, clientId) {
       const client = await owned(owner, clientId);
-      // Revoke first so push and MQTT subscribers hear "revoked"; the cascade then removes the rows.
-      for (const grantId of await store.authorization.activeGrantIds(client.id)) await deps.tokens.revokeGrant(grantId);
-      await store.clients.delete(client.id);
+      // Every grant it holds is revoked first, so paired devices are told; the cascade then removes the rows.
+      await deps.clients.delete(client.id, { by: 'app', actor: { type: 'user', id: owner.id, name: owner.username } });
     },
   };
 }

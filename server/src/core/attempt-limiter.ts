@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import { NO_OBSERVER, type CoreObserver } from './observer.js';
 import type { AttemptRepository } from '../store/port/index.js';
 
 /**
@@ -48,9 +49,10 @@ export interface AttemptLimiter {
   guard<T>(keys: readonly string[], attempt: () => Promise<T | undefined>): Promise<GuardedResult<T>>;
 }
 
-export function createAttemptLimiter(deps: { attempts: AttemptRepository; clock: Clock; policy?: Partial<AttemptPolicy> }): AttemptLimiter {
+export function createAttemptLimiter(deps: { attempts: AttemptRepository; clock: Clock; policy?: Partial<AttemptPolicy>; observer?: CoreObserver }): AttemptLimiter {
   const policy: AttemptPolicy = { ...DEFAULT_ATTEMPT_POLICY, ...deps.policy };
   const { attempts, clock } = deps;
+  const observer = deps.observer ?? NO_OBSERVER;
   let lastPurge = 0;
   // The last guarded attempt per key in this process; a new one waits for those on its keys.
   const tails = new Map<string, Promise<unknown>>();
@@ -67,9 +69,15 @@ export function createAttemptLimiter(deps: { attempts: AttemptRepository; clock:
     guard(keys, attempt) {
       const run = async () => {
         const verdict = await limiter.check(keys);
-        if (verdict.limited) return verdict;
+        if (verdict.limited) {
+          observer.attemptLimited(kindOf(keys));
+          return verdict;
+        }
         const value = await attempt();
-        if (value === undefined) await limiter.fail(keys);
+        if (value === undefined) {
+          await limiter.fail(keys);
+          observer.attemptFailed(kindOf(keys));
+        }
         return { limited: false as const, value };
       };
       const before = Promise.all(keys.map((k) => tails.get(k)));
@@ -101,4 +109,11 @@ export function createAttemptLimiter(deps: { attempts: AttemptRepository; clock:
     },
   };
   return limiter;
+}
+
+/** What a guarded attempt's keys are of: the first key up to its first `:` (`device:ip:…` → `device`). */
+function kindOf(keys: readonly string[]): string {
+  const key = keys[0] ?? '';
+  const colon = key.indexOf(':');
+  return colon === -1 ? key : key.slice(0, colon);
 }

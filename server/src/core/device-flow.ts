@@ -1,9 +1,11 @@
+import type { AuditContext, AuditTrail } from './audit.js';
 import type { Clock } from './clock.js';
 import { GRANT_TYPES, type ClientService } from './clients.js';
 import { refreshTokenBinding, type DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
 import { newGrant } from './grants.js';
 import type { DeviceEvents } from './events.js';
+import type { CoreObserver } from './observer.js';
 import { createPollPacer, sharedPollPacer, type PollPacer } from './poll-pacing.js';
 import { formatScope, isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
@@ -22,7 +24,7 @@ export interface DeviceAuthorizationResponse {
   interval: number;
 }
 
-/** Where a device request came from, shown on the consent page. */
+/** Where a device request came from, shown on the consent page (and recorded in the audit trail). */
 export interface RequestOrigin {
   ip?: string | undefined;
   userAgent?: string | undefined;
@@ -46,13 +48,16 @@ export interface DeviceFlow {
   /** RFC 8628 §3.1–3.2. The client is already authenticated. */
   authorize(client: ClientRecord, scope: string | undefined, origin?: RequestOrigin): Promise<DeviceAuthorizationResponse>;
   /** RFC 8628 §3.4–3.5: one poll of the token endpoint; with `dpop` (RFC 9449 §5), the tokens are bound to its key. */
-  poll(client: ClientRecord, deviceCode: string, dpop?: DpopProof): Promise<TokenResponse>;
+  poll(client: ClientRecord, deviceCode: string, dpop?: DpopProof, context?: AuditContext): Promise<TokenResponse>;
   /** A live, undecided code by what a person typed; undefined for unknown, expired or decided codes alike. */
   findPending(userCodeInput: string): Promise<PendingDeviceRequest | undefined>;
-  /** Approve a pending code for `userId` with a non-empty subset of the requested scopes. */
-  approve(userCodeInput: string, userId: string, grantedScopes: readonly string[]): Promise<void>;
+  /**
+   * Approve a pending code for `userId` with a non-empty subset of the requested scopes;
+   * `context.ip`, the person's address, goes to the audit trail (as for `deny`).
+   */
+  approve(userCodeInput: string, userId: string, grantedScopes: readonly string[], context?: AuditContext): Promise<void>;
   /** Deny a pending code. */
-  deny(userCodeInput: string, userId?: string | null): Promise<void>;
+  deny(userCodeInput: string, userId?: string | null, context?: AuditContext): Promise<void>;
   /** The record behind a device code (for the push channel); undefined when unknown. */
   findByDeviceCode(deviceCode: string): Promise<DeviceCodeRecord | undefined>;
   /**
@@ -105,6 +110,8 @@ interface DeviceFlowDeps {
   clock: Clock;
   random: RandomSource;
   config: Config;
+  audit: AuditTrail;
+  observer: CoreObserver;
 }
 
 /** The dependencies and the state every step of the flow shares. */
@@ -115,17 +122,17 @@ interface DeviceFlowContext extends DeviceFlowDeps {
 }
 
 export function createDeviceFlow(deps: DeviceFlowDeps): DeviceFlow {
-  const { store, clients, tokens, catalog, events, clock, random, config } = deps;
+  const { store, clients, tokens, catalog, events, clock, random, config, observer } = deps;
   const commitToStore: RedemptionCommit = (r) => store.deviceCodes.redeem(r.deviceCodeId, r.grant, r.refresh);
-  const flow: DeviceFlowContext = { store, clients, tokens, catalog, events, clock, random, config, pacer: store.pollPacing ? sharedPollPacer(store.pollPacing) : createPollPacer(), commitToStore };
+  const flow: DeviceFlowContext = { store, clients, tokens, catalog, events, clock, random, config, audit: deps.audit, observer, pacer: store.pollPacing ? sharedPollPacer(store.pollPacing) : createPollPacer(), commitToStore };
   return {
     authorize: (client, scope, origin = {}) => authorize(flow, client, scope, origin),
     authorizeHeld: (client, scope, origin = {}) => authorizeHeld(flow, client, scope, origin),
-    poll: (client, deviceCode, dpop) => poll(flow, client, deviceCode, dpop),
+    poll: (client, deviceCode, dpop, context = {}) => poll(flow, client, deviceCode, dpop, context),
     pollById: (client, deviceCodeId, commit) => pollById(flow, client, deviceCodeId, commit),
     findPending: (userCodeInput) => findPending(flow, userCodeInput),
-    approve: (userCodeInput, userId, grantedScopes) => approve(flow, userCodeInput, userId, grantedScopes),
-    deny: (userCodeInput, userId = null) => deny(flow, userCodeInput, userId),
+    approve: (userCodeInput, userId, grantedScopes, context = {}) => approve(flow, userCodeInput, userId, grantedScopes, context),
+    deny: (userCodeInput, userId = null, context = {}) => deny(flow, userCodeInput, userId, context),
     findByDeviceCode: (deviceCode) => findByDeviceCode(flow, deviceCode),
   };
 }
@@ -167,6 +174,16 @@ async function createCode(flow: DeviceFlowContext, client: ClientRecord, scope: 
       now,
     );
     if (!inserted) continue; // the user code belongs to another live request: draw again
+    flow.audit.record({
+      type: 'device.requested',
+      actor: { type: 'client', id: client.id },
+      clientId: client.id,
+      deviceCodeId: inserted.id,
+      ip: origin.ip,
+      scopes,
+      details: origin.userAgent ? { userAgent: origin.userAgent.slice(0, 256) } : {},
+    });
+    flow.observer.deviceAuthorized(inserted);
     return { id: inserted.id, response: authorizationResponse(config, deviceCode, userCode, expiresIn, interval) };
   }
   throw new OAuthError('temporarily_unavailable', 'could not allocate a user code, try again');
@@ -187,23 +204,24 @@ function authorizationResponse(config: Config, deviceCode: string, userCode: str
 }
 
 /** RFC 8628 §3.4: one poll of the token endpoint with the device code. */
-async function poll(flow: DeviceFlowContext, client: ClientRecord, deviceCode: string, dpop: DpopProof | undefined): Promise<TokenResponse> {
+async function poll(flow: DeviceFlowContext, client: ClientRecord, deviceCode: string, dpop: DpopProof | undefined, context: AuditContext): Promise<TokenResponse> {
   flow.clients.assertGrant(client, GRANT_TYPES.deviceCode);
   const record = deviceCode.length <= MAX_DEVICE_CODE_LENGTH ? await flow.store.deviceCodes.getByHash(hashSecret(deviceCode)) : undefined;
-  return pollRecord(flow, client, record, flow.commitToStore, dpop);
+  return pollRecord(flow, client, record, recordingRedemption(flow, flow.commitToStore, context), false, dpop);
 }
 
 async function pollById(flow: DeviceFlowContext, client: ClientRecord, deviceCodeId: number, commit = flow.commitToStore): Promise<TokenResponse> {
   flow.clients.assertGrant(client, GRANT_TYPES.deviceCode);
-  return pollRecord(flow, client, await flow.store.deviceCodes.getById(deviceCodeId), commit);
+  return pollRecord(flow, client, await flow.store.deviceCodes.getById(deviceCodeId), recordingRedemption(flow, commit, {}), true);
 }
 
-/** RFC 8628 §3.5: the answer to a poll, from the state of its code. */
+/** RFC 8628 §3.5: the answer to a poll, from the state of its code; `held`: polled by record id (`pollById`). */
 async function pollRecord(
   flow: DeviceFlowContext,
   client: ClientRecord,
   record: DeviceCodeRecord | undefined,
   commit: RedemptionCommit,
+  held: boolean,
   dpop?: DpopProof,
 ): Promise<TokenResponse> {
   const { pacer } = flow;
@@ -218,7 +236,7 @@ async function pollRecord(
   if (record.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
   // An approved code is redeemed at once, whenever the last poll was: a device told by push
   // must not be answered slow_down.
-  if (record.status === 'approved') return redeem(flow, client, record, commit, dpop);
+  if (record.status === 'approved') return redeem(flow, client, record, commit, held, dpop);
   return checkPace(pacer, record, now);
 }
 
@@ -231,8 +249,36 @@ async function checkPace(pacer: PollPacer, record: DeviceCodeRecord, now: number
   throw new OAuthError('authorization_pending', 'the user has not yet decided');
 }
 
+/** `commit`, and once it has spent the code, `device.redeemed` in the audit trail. */
+function recordingRedemption(flow: DeviceFlowContext, commit: RedemptionCommit, context: AuditContext): RedemptionCommit {
+  return async (redemption) => {
+    const spent = await commit(redemption);
+    const { grant } = redemption;
+    if (spent) {
+      flow.audit.record({
+        type: 'device.redeemed',
+        actor: { type: 'client', id: grant.clientId },
+        userId: grant.userId,
+        clientId: grant.clientId,
+        grantId: grant.id,
+        deviceCodeId: redemption.deviceCodeId,
+        ip: context.ip,
+        scopes: grant.scopes,
+      });
+    }
+    return spent;
+  };
+}
+
 /** An approved code's grant and tokens, handed out only once the code is spent. */
-async function redeem(flow: DeviceFlowContext, client: ClientRecord, record: DeviceCodeRecord, commit: RedemptionCommit, dpop: DpopProof | undefined): Promise<TokenResponse> {
+async function redeem(
+  flow: DeviceFlowContext,
+  client: ClientRecord,
+  record: DeviceCodeRecord,
+  commit: RedemptionCommit,
+  held: boolean,
+  dpop: DpopProof | undefined,
+): Promise<TokenResponse> {
   const { clock } = flow;
   const scopes = record.grantedScopes ?? [];
   const grant = newGrant(flow.random, clock.now(), {
@@ -249,6 +295,7 @@ async function redeem(flow: DeviceFlowContext, client: ClientRecord, record: Dev
   if (!(await commit({ deviceCodeId: record.id, grant, refresh, response }))) {
     throw new OAuthError('invalid_grant', 'device code has already been used');
   }
+  flow.observer.deviceCodeRedeemed(record, clock.now(), held);
   return response;
 }
 
@@ -274,7 +321,7 @@ async function findPending(flow: DeviceFlowContext, userCodeInput: string): Prom
   };
 }
 
-async function approve(flow: DeviceFlowContext, userCodeInput: string, userId: string, grantedScopes: readonly string[]): Promise<void> {
+async function approve(flow: DeviceFlowContext, userCodeInput: string, userId: string, grantedScopes: readonly string[], context: AuditContext): Promise<void> {
   const record = await requirePending(flow, userCodeInput);
   const granted = [...new Set(grantedScopes)];
   if (granted.length === 0) throw new OAuthError('invalid_scope', 'approve at least one scope, or deny');
@@ -282,10 +329,31 @@ async function approve(flow: DeviceFlowContext, userCodeInput: string, userId: s
     throw new OAuthError('invalid_scope', `granted scopes must be among the requested ones: ${formatScope(record.scopes)}`);
   }
   await decide(flow, record, { status: 'approved', userId, grantedScopes: granted });
+  flow.audit.record({
+    type: 'device.approved',
+    actor: context.actor ?? { type: 'user', id: userId },
+    userId,
+    clientId: record.clientId,
+    deviceCodeId: record.id,
+    ip: context.ip,
+    // The subset the person ticked; what the device asked for beside it.
+    scopes: granted,
+    details: { requested: record.scopes },
+  });
 }
 
-async function deny(flow: DeviceFlowContext, userCodeInput: string, userId: string | null): Promise<void> {
-  await decide(flow, await requirePending(flow, userCodeInput), { status: 'denied', userId });
+async function deny(flow: DeviceFlowContext, userCodeInput: string, userId: string | null, context: AuditContext): Promise<void> {
+  const record = await requirePending(flow, userCodeInput);
+  await decide(flow, record, { status: 'denied', userId });
+  flow.audit.record({
+    type: 'device.denied',
+    actor: context.actor ?? (userId === null ? undefined : { type: 'user', id: userId }),
+    userId,
+    clientId: record.clientId,
+    deviceCodeId: record.id,
+    ip: context.ip,
+    scopes: record.scopes,
+  });
 }
 
 async function requirePending({ store, clock }: DeviceFlowContext, userCodeInput: string): Promise<DeviceCodeRecord> {
@@ -299,10 +367,11 @@ async function requirePending({ store, clock }: DeviceFlowContext, userCodeInput
 }
 
 /** Records the person's decision once, and tells the transports waiting on the code. */
-async function decide({ store, clock, events }: DeviceFlowContext, record: DeviceCodeRecord, decision: Parameters<Store['deviceCodes']['decide']>[1]) {
+async function decide({ store, clock, events, observer }: DeviceFlowContext, record: DeviceCodeRecord, decision: Parameters<Store['deviceCodes']['decide']>[1]) {
   if (!(await store.deviceCodes.decide(record.id, decision, clock.now()))) {
     throw new OAuthError('invalid_grant', 'this code has already been decided or has expired');
   }
+  observer.deviceDecided(record, decision.status);
   events.publish({ type: decision.status, deviceCodeId: record.id });
 }
 

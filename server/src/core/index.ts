@@ -14,10 +14,13 @@ import { loadScopeCatalog, type ScopeCatalog } from './scopes.js';
 import { systemRandom, type RandomSource } from './secrets.js';
 import { createTokenService, type TokenService } from './tokens.js';
 import { createUserService, type UserService } from './users.js';
-import { localAuthenticator, type Authenticator } from './auth.js';
+import { auditedAuthenticator, localAuthenticator, type Authenticator } from './auth.js';
 import { createSessionService, type SessionService } from './sessions.js';
 import { createAttemptLimiter, type AttemptLimiter } from './attempt-limiter.js';
 import { createPairedDevices, type PairedDevices } from './paired-devices.js';
+import { createDashboardService, type DashboardService } from './dashboard.js';
+import { createAuditTrail, type AuditActor, type AuditTrail } from './audit.js';
+import { NO_OBSERVER, type CoreObserver } from './observer.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/port/index.js';
 
@@ -56,6 +59,10 @@ export interface Core {
   expiry: ExpiryWatch;
   /** Decisions of other server processes on the same database, published on `events`. */
   crossProcess: CrossProcessEvents;
+  /** The audit trail: the flows record who did what, when, from where; `recent()` reads it back. */
+  audit: AuditTrail;
+  /** What the admin dashboard shows: device flows counted by the store's `stats`. */
+  dashboard: DashboardService;
 }
 
 export interface CoreOptions {
@@ -66,6 +73,10 @@ export interface CoreOptions {
   events?: DeviceEvents;
   /** Replaces the local-account sign-in (see core/auth.ts). */
   authenticator?: Authenticator;
+  /** The audit trail's default actor (`cli` in `kalm`; the server itself otherwise) and where its write failures go. */
+  audit?: { actor?: AuditActor; onError?: (err: unknown, lost: number) => void };
+  /** Told of what the flows do that has no event of its own (the metrics); default nobody. */
+  observer?: CoreObserver;
 }
 
 export async function createCore(options: CoreOptions): Promise<Core> {
@@ -73,28 +84,35 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const events = options.events ?? createDeviceEvents();
+  const observer = options.observer ?? NO_OBSERVER;
   const catalog = loadScopeCatalog(config.scopesFile);
+  const audit = createAuditTrail({ audit: store.audit, clock, retentionDays: () => config.auditRetentionDays, ...options.audit });
   // A retired key stays published as long as a token it signed may still be in use.
-  const keys = createKeyManager(store.keys, clock, () => config.accessTokenTtl);
+  const keys = createKeyManager(store.keys, clock, () => config.accessTokenTtl, { audit });
   await keys.ensureKeys();
-  const clients = createClientService({ clients: store.clients, catalog, clock, random });
-  const users = createUserService({ users: store.users, clock, random });
-  const tokens = createTokenService({ store, keys, clock, random, config, events });
+  const tokens = createTokenService({ store, keys, clock, random, config, events, audit, observer });
+  // Deleting a client or an account revokes its grants first, so its paired devices are told.
+  const clients = createClientService({ audit, clients: store.clients, grants: store.authorization, tokens, catalog, clock, random });
+  const users = createUserService({ users: store.users, grants: store.grants, tokens, clock, random });
   const dpop = createDpopService({ store, clock, random, config });
-  const deviceFlow = createDeviceFlow({ store, clients, tokens, catalog, events, clock, random, config });
+  const deviceFlow = createDeviceFlow({ audit, store, clients, tokens, catalog, events, clock, random, config, observer });
   const authorizationCode = createAuthorizationCodeFlow({ store, clients, tokens, catalog, clock, random, config });
   const clientCredentials = createClientCredentialsFlow({ store, tokens, catalog, clock, random, config });
   const applications = createApplicationService({ store, clients, tokens, catalog, random });
   const registration = createRegistrationService({ store, applications, catalog, clock, random });
   const expiry = createExpiryWatch({ deviceCodes: store.deviceCodes, events, clock });
   const crossProcess = await createCrossProcessEvents({ feed: store.decisionFeed, events });
-  const authenticator = options.authenticator ?? localAuthenticator(users);
+  // Every sign-in goes to the audit trail, whichever authenticator checks it.
+  const authenticator = auditedAuthenticator(options.authenticator ?? localAuthenticator(users), { audit, users });
   const sessions = createSessionService({ sessions: store.sessions, clock, random });
-  const attempts = createAttemptLimiter({ attempts: store.attempts, clock });
-  const pairedDevices = createPairedDevices({ grants: store.grants, clients, tokens });
-  return { config, store, clock, random, catalog, events, keys, clients, users, tokens, dpop, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices };
+  const attempts = createAttemptLimiter({ attempts: store.attempts, clock, observer });
+  const pairedDevices = createPairedDevices({ grants: store.grants, users: store.users, clients, tokens });
+  const dashboard = createDashboardService({ stats: store.stats, clock, attemptPolicy: attempts.policy });
+  return { config, store, clock, random, catalog, audit, events, keys, clients, users, tokens, dpop, deviceFlow, authorizationCode, clientCredentials, applications, registration, expiry, crossProcess, authenticator, sessions, attempts, pairedDevices, dashboard };
 }
 
 export { OAuthError } from './errors.js';
+export type { AuditActor, AuditContext, AuditTrail } from './audit.js';
 export type { Clock } from './clock.js';
+export type { CoreObserver } from './observer.js';
 export type { RandomSource } from './secrets.js';

@@ -1,4 +1,5 @@
 import { exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint, type CryptoKey, type JWK } from 'jose';
+import type { AuditContext, AuditTrail } from './audit.js';
 import type { Clock } from './clock.js';
 import type { KeyRecord, KeyRepository, SigningAlg } from '../store/port/index.js';
 
@@ -12,6 +13,22 @@ export interface ActiveKey {
   key: CryptoKey;
 }
 
+/** A key as an operator sees it (`kalm keys list`): never its private part. */
+export interface KeyInfo {
+  kid: string;
+  alg: KeyRecord['alg'];
+  use: KeyRecord['use'];
+  /**
+   * `active`: signs (or decrypts) now; `retired`: replaced, still in the JWKS until the tokens it
+   * signed have expired (`publishedUntil`); `expired`: replaced and no longer published.
+   */
+  state: 'active' | 'retired' | 'expired';
+  createdAt: number;
+  retiredAt: number | null;
+  /** When it leaves the JWKS; null while active. */
+  publishedUntil: number | null;
+}
+
 export interface KeyManager {
   /** The current signing key for `alg`. */
   signingKey(alg: SigningAlg): Promise<ActiveKey>;
@@ -19,8 +36,10 @@ export interface KeyManager {
   decryptionKey(): Promise<ActiveKey>;
   /** Public keys still published: active ones and retired ones whose tokens may not have expired yet. */
   jwks(): Promise<{ keys: JWK[] }>;
-  /** Create a new key for each algorithm; old ones stay published for `retainSeconds`. */
-  rotate(): Promise<void>;
+  /** Every key kept, newest first, without private parts. */
+  list(): Promise<KeyInfo[]>;
+  /** Create a new key for each algorithm; old ones stay published for `retainSeconds`. `keys.rotated` in the audit trail. */
+  rotate(context?: AuditContext): Promise<void>;
   /** Create the keys on a fresh database. */
   ensureKeys(): Promise<void>;
 }
@@ -48,7 +67,13 @@ async function newKey(alg: KeyAlg, now: number): Promise<KeyRecord> {
  * within that time without a database read on every token: a list read `cacheMs`
  * ago is read again.
  */
-export function createKeyManager(repo: KeyRepository, clock: Clock, retainSeconds: () => number, cacheMs = 30_000): KeyManager {
+export function createKeyManager(
+  repo: KeyRepository,
+  clock: Clock,
+  retainSeconds: () => number,
+  options: { cacheMs?: number; audit?: Pick<AuditTrail, 'record'> } = {},
+): KeyManager {
+  const cacheMs = options.cacheMs ?? 30_000;
   let cache: { loadedAt: number; records: KeyRecord[]; imported: Map<string, Promise<CryptoKey>> } | undefined;
 
   async function records(): Promise<KeyRecord[]> {
@@ -79,10 +104,23 @@ export function createKeyManager(repo: KeyRepository, clock: Clock, retainSecond
       const published = (await records()).filter((k) => k.retiredAt === null || k.retiredAt + retainSeconds() * 1000 > now);
       return { keys: published.map((k) => k.publicJwk) };
     },
-    async rotate() {
+    async list() {
       const now = clock.now();
-      await repo.rotate(await Promise.all(KEY_ALGS.map((alg) => newKey(alg, now))), now);
+      return (await repo.list())
+        .map((k): KeyInfo => {
+          const publishedUntil = k.retiredAt === null ? null : k.retiredAt + retainSeconds() * 1000;
+          const state = publishedUntil === null ? 'active' : publishedUntil > now ? 'retired' : 'expired';
+          return { kid: k.kid, alg: k.alg, use: k.use, state, createdAt: k.createdAt, retiredAt: k.retiredAt, publishedUntil };
+        })
+        .sort((a, b) => b.createdAt - a.createdAt || a.alg.localeCompare(b.alg));
+    },
+    async rotate(context = {}) {
+      const now = clock.now();
+      const created = await Promise.all(KEY_ALGS.map((alg) => newKey(alg, now)));
+      await repo.rotate(created, now);
       cache = undefined;
+      // The key ids (RFC 7638 thumbprints of the public keys) are public: the JWKS lists them.
+      options.audit?.record({ type: 'keys.rotated', actor: context.actor, ip: context.ip, details: { kids: created.map((k) => `${k.kid} ${k.alg}`) } });
     },
     async ensureKeys() {
       const existing = await repo.list();

@@ -1,3 +1,4 @@
+import type { AuditContext } from './audit.js';
 import type { Clock } from './clock.js';
 import { GRANT_ALIASES, GRANT_TYPES } from './clients.js';
 import { validateApplication, type ApplicationService } from './applications.js';
@@ -13,7 +14,7 @@ export interface RegistrationService {
    * RFC 7591 §3.1–3.2: register a client from its metadata, authorised by an initial access
    * token; the answer is the §3.2.1 client information response.
    */
-  register(initialAccessToken: string | undefined, metadata: unknown): Promise<Record<string, unknown>>;
+  register(initialAccessToken: string | undefined, metadata: unknown, context?: AuditContext): Promise<Record<string, unknown>>;
 }
 
 const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
@@ -59,7 +60,7 @@ export function createRegistrationService(deps: {
       return { token, expiresAt };
     },
 
-    async register(initialAccessToken, body) {
+    async register(initialAccessToken, body, context = {}) {
       if (initialAccessToken === undefined) throw invalidToken('an initial access token is required (Authorization: Bearer …)');
       const tokenHash = hashSecret(initialAccessToken);
       const live = initialAccessToken.length <= 512 ? await store.registration.findInitialAccessToken(tokenHash, clock.now()) : undefined;
@@ -116,7 +117,7 @@ export function createRegistrationService(deps: {
       if (!(await store.registration.useInitialAccessToken(tokenHash, clock.now()))) {
         throw invalidToken('the initial access token is invalid, expired or used up');
       }
-      const { client, clientSecret } = await deps.applications.create(owner, input, { via: 'register', tokenEndpointAuthMethod: method, metadata: echoed, requireDpop: dpopBound });
+      const { client, clientSecret } = await deps.applications.create(owner, input, { via: 'register', tokenEndpointAuthMethod: method, metadata: echoed, requireDpop: dpopBound, ip: context.ip });
       // RFC 7591 §3.2.1 client information response.
       return {
         client_id: client.id,

@@ -1,4 +1,5 @@
 import { SignJWT, jwtVerify, createLocalJWKSet, errors as joseErrors, type JWTPayload } from 'jose';
+import type { AuditActor, AuditContext, AuditTrail } from './audit.js';
 import { epochSeconds, type Clock } from './clock.js';
 import { assertRefreshBinding, type DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
@@ -6,6 +7,7 @@ import { formatScope, isSubset, parseScope } from './scopes.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
 import type { DeviceEvents } from './events.js';
 import type { KeyManager } from './keys.js';
+import type { CoreObserver } from './observer.js';
 import type { Config } from '../config.js';
 import type { ClientRecord, GrantRecord, RefreshTokenRecord, Store } from '../store/port/index.js';
 
@@ -50,6 +52,16 @@ export interface Rotation {
  */
 export type RotationCommit = (rotation: Rotation) => Promise<boolean>;
 
+/**
+ * Who revokes a grant, for the audit trail's `grant.revoked`: its `owner` (My devices), an
+ * operator (`admin`: the CLI, the dashboard, a client or account deleted) or the `app` itself
+ * (RFC 7009). `grant`, when the caller has read it already, spares reading it again.
+ */
+export interface GrantRevocation extends AuditContext {
+  by: 'owner' | 'admin' | 'app';
+  grant?: GrantRecord;
+}
+
 export interface IntrospectionResponse {
   active: boolean;
   [claim: string]: unknown;
@@ -69,15 +81,15 @@ export interface TokenService {
    * `dpop`, the key of the request's proof, binds the new access token; a refresh token bound
    * to a key (RFC 9449 §5.0) is refused without a proof of that key.
    */
-  refresh(client: ClientRecord, refreshToken: string, scope: string | undefined, commit?: RotationCommit, dpop?: DpopProof): Promise<TokenResponse>;
+  refresh(client: ClientRecord, refreshToken: string, scope: string | undefined, commit?: RotationCommit, dpop?: DpopProof, context?: AuditContext): Promise<TokenResponse>;
   /** RFC 7009: revoke a refresh token (its whole grant) or an access token. Unknown tokens are fine. */
-  revoke(client: ClientRecord, token: string, tokenTypeHint: string | undefined): Promise<void>;
+  revoke(client: ClientRecord, token: string, tokenTypeHint: string | undefined, context?: AuditContext): Promise<void>;
   /** RFC 7662 introspection. */
   introspect(token: string, tokenTypeHint: string | undefined): Promise<IntrospectionResponse>;
   /** Verify one of our access tokens, including revocation; undefined when it is not (or no longer) valid. */
   verifyAccessToken(token: string): Promise<AccessTokenClaims | undefined>;
-  /** Revoke a whole grant (family) and tell its devices. */
-  revokeGrant(grantId: string): Promise<boolean>;
+  /** Revoke a whole grant (family) and tell its devices; `revocation` says who (default: an operator). */
+  revokeGrant(grantId: string, revocation?: GrantRevocation): Promise<boolean>;
 }
 
 /** What the token service works with (the options of {@link createTokenService}). */
@@ -88,6 +100,8 @@ interface TokenServiceDeps {
   random: RandomSource;
   config: Config;
   events: DeviceEvents;
+  audit: AuditTrail;
+  observer: CoreObserver;
 }
 
 /** The dependencies and the one piece of state every step of the service shares. */
@@ -97,17 +111,17 @@ interface TokenContext extends TokenServiceDeps {
 }
 
 export function createTokenService(deps: TokenServiceDeps): TokenService {
-  const { store, keys, clock, random, config, events } = deps;
-  const context: TokenContext = { store, keys, clock, random, config, events, verifier: undefined };
+  const { store, keys, clock, random, config, events, observer } = deps;
+  const context: TokenContext = { store, keys, clock, random, config, events, audit: deps.audit, observer, verifier: undefined };
   const rotateInStore: RotationCommit = (r) => store.refreshTokens.rotate(r.oldHash, r.next, r.now);
   return {
     mintAccessToken: (input) => mintAccessToken(context, input),
     newRefreshToken: (grant) => newRefreshToken(context, grant),
-    revokeGrant: (grantId) => revokeGrant(context, grantId),
+    revokeGrant: (grantId, revocation = { by: 'admin' }) => revokeGrant(context, grantId, revocation),
     verifyAccessToken: (token) => verifyAccessToken(context, token),
     issueForGrant: (client, grant, scopes, dpop) => issueTokens(context, client, grant, scopes, dpop),
-    refresh: (client, refreshToken, scope, commit = rotateInStore, dpop) => refresh(context, client, refreshToken, scope, commit, dpop),
-    revoke: (client, token, tokenTypeHint) => revoke(context, client, token, tokenTypeHint),
+    refresh: (client, refreshToken, scope, commit = rotateInStore, dpop, auditContext = {}) => refresh(context, client, refreshToken, scope, commit, dpop, auditContext),
+    revoke: (client, token, tokenTypeHint, auditContext = {}) => revoke(context, client, token, tokenTypeHint, auditContext),
     introspect: (token, tokenTypeHint) => introspect(context, token, tokenTypeHint),
   };
 }
@@ -150,10 +164,32 @@ function newRefreshToken({ clock, random, config }: TokenContext, grant: GrantRe
   return { token, record };
 }
 
-async function revokeGrant({ store, clock, events }: TokenContext, grantId: string): Promise<boolean> {
+/** Revoke a grant and tell its devices; `grant.revoked` in the audit trail unless `revocation` is false (reuse records its own). */
+async function revokeGrant({ store, clock, events, audit }: TokenContext, grantId: string, revocation: GrantRevocation | false): Promise<boolean> {
+  // Read before the revocation: whose device it is and of which client, for the trail.
+  const grant = revocation ? (revocation.grant ?? (await store.grants.get(grantId))) : undefined;
   const revoked = await store.grants.revoke(grantId, clock.now());
   if (revoked) events.publish({ type: 'revoked', grantId });
+  if (revoked && revocation && grant) {
+    audit.record({
+      type: 'grant.revoked',
+      actor: revocation.actor ?? revokedBy(revocation.by, grant),
+      userId: grant.userId,
+      clientId: grant.clientId,
+      grantId,
+      ip: revocation.ip,
+      scopes: grant.scopes,
+      details: { by: revocation.by },
+    });
+  }
   return revoked;
+}
+
+/** The actor of a revocation nobody named: the owner, the client; an operator is the trail's default actor. */
+function revokedBy(by: GrantRevocation['by'], grant: GrantRecord): AuditActor | undefined {
+  if (by === 'owner' && grant.userId !== null) return { type: 'user', id: grant.userId };
+  if (by === 'app') return { type: 'client', id: grant.clientId };
+  return undefined;
 }
 
 // The verification key set, rebuilt only when the published keys change (rotation, retirement):
@@ -218,6 +254,7 @@ async function refresh(
   scope: string | undefined,
   commit: RotationCommit,
   dpop: DpopProof | undefined,
+  auditContext: AuditContext,
 ): Promise<TokenResponse> {
   const found = await findRefreshToken(context, refreshToken);
   const invalid = new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked');
@@ -230,16 +267,30 @@ async function refresh(
   if (record.usedAt !== null) {
     // RFC 9700 §4.14.2: a spent refresh token came back, so one of the two holders is an
     // attacker; end the whole family.
-    return endFamilyOnReuse(context, grant, invalid);
+    return endFamilyOnReuse(context, grant, invalid, auditContext);
   }
   if (record.expiresAt <= now) throw invalid;
+  // A disabled account keeps its devices paired, but they get no new tokens until it is enabled
+  // (`kalm user enable`); the token is not spent, so the device may try again then.
+  if (grant.userId !== null && (await context.store.users.get(grant.userId))?.disabledAt != null) {
+    throw new OAuthError('invalid_grant', 'the account this device is paired to is disabled');
+  }
   const scopes = narrowedScopes(grant, scope);
   const access = await mintAccessToken(context, { client, sub: grant.userId ?? client.id, scopes, grantId: grant.id, dpop });
   const rotation = rotate(context, grant, record, now, scopes, access, tokenType(dpop));
   if (!(await commit(rotation))) {
     // Spent by a concurrent request between our read and our write: the same reuse.
-    return endFamilyOnReuse(context, grant, invalid);
+    return endFamilyOnReuse(context, grant, invalid, auditContext);
   }
+  context.audit.record({
+    type: 'refresh.rotated',
+    actor: { type: 'client', id: client.id },
+    userId: grant.userId,
+    clientId: client.id,
+    grantId: grant.id,
+    ip: auditContext.ip,
+    scopes,
+  });
   return rotation.response;
 }
 
@@ -275,26 +326,37 @@ function rotate(
 }
 
 /** A spent refresh token was presented again: revoke its whole grant (family), then refuse. */
-async function endFamilyOnReuse(context: TokenContext, grant: GrantRecord, invalid: OAuthError): Promise<never> {
-  await revokeGrant(context, grant.id);
+async function endFamilyOnReuse(context: TokenContext, grant: GrantRecord, invalid: OAuthError, auditContext: AuditContext): Promise<never> {
+  const familyRevoked = await revokeGrant(context, grant.id, false);
+  context.audit.record({
+    type: 'refresh.reuse_detected',
+    actor: { type: 'client', id: grant.clientId },
+    userId: grant.userId,
+    clientId: grant.clientId,
+    grantId: grant.id,
+    // Where the spent token came back from: one of the two holders is an attacker.
+    ip: auditContext.ip,
+    details: { familyRevoked },
+  });
+  context.observer.refreshReuseDetected(grant.clientId);
   throw invalid;
 }
 
 /** RFC 7009: revoke a refresh token (its whole grant) or an access token. Unknown tokens are fine. */
-async function revoke(context: TokenContext, client: ClientRecord, token: string, tokenTypeHint: string | undefined): Promise<void> {
+async function revoke(context: TokenContext, client: ClientRecord, token: string, tokenTypeHint: string | undefined, auditContext: AuditContext): Promise<void> {
   // RFC 7009 §2.1: the hint only decides which kind is looked up first.
   if (tokenTypeHint === 'access_token') {
-    if (!(await revokeAccessToken(context, client, token))) await revokeRefreshToken(context, client, token);
-  } else if (!(await revokeRefreshToken(context, client, token))) {
+    if (!(await revokeAccessToken(context, client, token))) await revokeRefreshToken(context, client, token, auditContext);
+  } else if (!(await revokeRefreshToken(context, client, token, auditContext))) {
     await revokeAccessToken(context, client, token);
   }
 }
 
 /** False when `token` is none of our refresh tokens; one of another client's is left alone. */
-async function revokeRefreshToken(context: TokenContext, client: ClientRecord, token: string): Promise<boolean> {
+async function revokeRefreshToken(context: TokenContext, client: ClientRecord, token: string, auditContext: AuditContext): Promise<boolean> {
   const found = await findRefreshToken(context, token);
   if (!found) return false;
-  if (found.record.clientId === client.id) await revokeGrant(context, found.grant.id);
+  if (found.record.clientId === client.id) await revokeGrant(context, found.grant.id, { by: 'app', ...auditContext, grant: found.grant });
   return true;
 }
 

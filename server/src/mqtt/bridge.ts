@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
+import type { MqttMetrics } from '../metrics/hooks.js';
 import type { MqttRepository } from '../store/port/index.js';
 import { backoffDelay, connectionOptions, DEFAULT_BACKOFF, redactedUrl, type Backoff } from './connection.js';
 import { createHandlers } from './handlers.js';
@@ -21,6 +22,8 @@ export interface MqttBridgeOptions {
   floodLimits?: FloodLimits;
   /** How often undelivered statuses (expiry above all) are looked for, ms. Default 1000. */
   sweepMs?: number;
+  /** Hears the token and refresh answers and the flood drops (server.ts, with METRICS_PORT). */
+  metrics?: MqttMetrics | undefined;
 }
 
 /**
@@ -96,7 +99,7 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     repeatStatus: (rid) => notifier.repeat(rid),
     rememberTokenProof: (rid, jti, expiresAt) => writeBehind.rememberProof(rid, jti, expiresAt),
   });
-  const requests = createRequestRouter({ core, topics, limiter, handlers, publish, log });
+  const requests = createRequestRouter({ core, topics, limiter, handlers, publish, log, metrics: options.metrics });
   const presence = createPresence({ repo, client, clientId, topics, clock: core.clock, log, isConnected });
   const bridge: Bridge = { core, repo, log, client, topics, emitter, backoff, limiter, writeBehind, notifier, requests, presence, connected: false, stopping: false, attempt: 0, reconnectTimer: undefined };
   listen(bridge);

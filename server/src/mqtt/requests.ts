@@ -5,6 +5,7 @@ import type { IPublishPacket } from 'mqtt';
 import { OAuthError } from '../core/errors.js';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
+import type { MqttMetrics } from '../metrics/hooks.js';
 import type { Answer, Handler } from './handlers.js';
 import type { FloodLimiter } from './limiter.js';
 import { MAX_PAYLOAD_BYTES } from './payloads.js';
@@ -27,6 +28,8 @@ export interface RequestRouterDeps {
   handlers: Record<RequestAction, Handler>;
   publish: Publish;
   log: Logger;
+  /** Hears every token and refresh answer, and every flood drop. */
+  metrics?: MqttMetrics | undefined;
 }
 
 // Requests being served at once, all rids together; beyond it new ones are dropped (and logged).
@@ -82,6 +85,7 @@ function route(router: Router, topic: string, payload: Buffer, packet: IPublishP
 function admit(router: Router, rid: string, action: RequestAction): boolean {
   const { floodLogged } = router;
   if (!router.limiter.take(rid, router.core.clock.now())) {
+    router.metrics?.flooded();
     // One log line per flood, not one per dropped message: a flood must not flood the logs.
     if (!floodLogged.has(rid)) {
       if (floodLogged.size >= 10_000) floodLogged.clear();
@@ -116,17 +120,25 @@ async function serve(router: Router, req: Incoming, payload: Buffer): Promise<vo
     }
     const answer = await router.handlers[req.action](req.rid, payload);
     log.debug({ rid: req.rid, action: req.action }, `mqtt ${req.action} accepted`);
+    count(router, req, 'ok');
     reply(router, req, 'accepted', answer.body);
   } catch (err) {
     if (err instanceof OAuthError) return reject(router, req, err);
     log.error({ rid: req.rid, action: req.action, err }, 'mqtt request failed');
+    count(router, req, 'server_error');
     reply(router, req, 'rejected', { error: 'server_error', error_description: 'the server could not handle this request' });
   }
 }
 
 function reject(router: Router, req: Incoming, error: OAuthError): void {
   router.log.info({ rid: req.rid, action: req.action, error: error.error }, `mqtt ${req.action} rejected: ${error.description}`);
+  count(router, req, error.error);
   reply(router, req, 'rejected', error.toJSON());
+}
+
+/** A token or refresh request's result for the metrics: `ok` or the OAuth error code. */
+function count(router: Router, req: Incoming, result: string): void {
+  if (req.action !== 'authorize') router.metrics?.tokenAnswered(req.action, result);
 }
 
 function reply(router: Router, req: Incoming, result: 'accepted' | 'rejected', body: Answer['body'] | Record<string, unknown>): void {

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Core } from '../core/index.js';
 import type { Logger } from '../logger.js';
+import type { PushMetrics } from '../metrics/hooks.js';
 import { addressKey, clientAddress, trustFunction } from '../net/client-address.js';
 import { ENDPOINT_PATHS } from '../urls.js';
 import { createPushHub, type PushHub } from './hub.js';
@@ -52,9 +53,10 @@ function serveWithoutUpgrade(http: Server, req: IncomingMessage, socket: Duplex,
 
 /**
  * Serve WebSocket push at `/push` on `http`'s `upgrade` event. Other upgrade paths get
- * a 404; a credential in the query string a 400, before any handshake.
+ * a 404; a credential in the query string a 400, before any handshake. `metrics` hears of
+ * approvals told and sockets refused.
  */
-export function attachPush(http: Server, core: Core, logger: Logger, limits: PushLimits = pushLimits(core.config)): PushEndpoint {
+export function attachPush(http: Server, core: Core, logger: Logger, limits: PushLimits = pushLimits(core.config), metrics?: PushMetrics): PushEndpoint {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: limits.maxPayloadBytes,
@@ -62,7 +64,7 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
     perMessageDeflate: false,
     clientTracking: false,
   });
-  const hub = createPushHub(core);
+  const hub = createPushHub(core, metrics);
   const sessions = new Set<PushSession>();
   const perIp = new Map<string, number>();
   // Every upgraded socket, refused ones too, so that stop() leaves none holding the HTTP server open.
@@ -79,7 +81,10 @@ export function attachPush(http: Server, core: Core, logger: Logger, limits: Pus
     if (stopping || count >= limits.maxSocketsPerIp) {
       ws.on('error', () => {});
       if (stopping) ws.close(PUSH_CLOSE.goingAway, 'server shutting down');
-      else ws.close(PUSH_CLOSE.tooMany, 'too many sockets from this address');
+      else {
+        metrics?.refusedTooMany();
+        ws.close(PUSH_CLOSE.tooMany, 'too many sockets from this address');
+      }
       return;
     }
     perIp.set(ip, count + 1);

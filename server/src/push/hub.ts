@@ -3,6 +3,7 @@ import type { Core } from '../core/index.js';
 import type { AccessTokenClaims } from '../core/tokens.js';
 import { pushEndpointUrl } from '../urls.js';
 import type { DeviceEvent } from '../core/events.js';
+import type { PushMetrics } from '../metrics/hooks.js';
 import { PUSH_CLOSE } from './limits.js';
 import type { SubscribeRequest } from './protocol.js';
 import type { PushSession, SessionHost } from './session.js';
@@ -24,9 +25,10 @@ export interface PushHub extends SessionHost {
 /**
  * The hub: one entry per waiting device code (with its expiry watch) and per paired
  * grant. It listens to `core.events` only, so it hears decisions taken on this
- * instance or, with a cross-instance bus, on any other.
+ * instance or, with a cross-instance bus, on any other. `metrics` hears which codes'
+ * devices it told `approved` (kalm_approval_to_token_seconds{channel="push"}).
  */
-export function createPushHub(core: Core): PushHub {
+export function createPushHub(core: Core, metrics?: PushMetrics): PushHub {
   const byDeviceCode = new Map<number, CodeWaiters>();
   const byGrant = new Map<string, Set<PushSession>>();
   const codeOf = new Map<PushSession, number>();
@@ -39,7 +41,9 @@ export function createPushHub(core: Core): PushHub {
       return;
     }
     const waiters = byDeviceCode.get(event.deviceCodeId);
-    if (waiters) for (const session of [...waiters.sessions]) session.finish(event.type);
+    if (!waiters) return;
+    if (event.type === 'approved') metrics?.toldApproved(event.deviceCodeId);
+    for (const session of [...waiters.sessions]) session.finish(event.type);
   }
 
   const unsubscribe = core.events.subscribe(deliver);
@@ -52,6 +56,7 @@ export function createPushHub(core: Core): PushHub {
       return;
     }
     if (record.status !== 'pending') {
+      if (record.status === 'approved') metrics?.toldApproved(record.id);
       session.subscribed(record.status);
       return;
     }
@@ -66,6 +71,7 @@ export function createPushHub(core: Core): PushHub {
     // A decision published between the read above and the registration was not heard: read again.
     const again = await core.deviceFlow.findByDeviceCode(deviceCode);
     if (session.ended || !again || again.status === 'pending') return;
+    if (again.status !== 'denied') metrics?.toldApproved(record.id);
     session.finish(again.status === 'denied' ? 'denied' : 'approved');
   }
 

@@ -63,7 +63,7 @@ async function revokeDevice(core: Core, req: Request, res: Response): Promise<vo
     const content = renderRevokeConfirm({ t, csrfToken: csrfToken(req), grantId, title: device.deviceName || device.clientName, clientName: device.clientName });
     return renderPage(req, res, content, 200, 'devices');
   }
-  const ok = device !== undefined && (await core.pairedDevices.revoke(user.id, grantId));
+  const ok = device !== undefined && (await core.pairedDevices.revoke(user.id, grantId, { ip: req.ip }));
   const text = ok ? t.t('devices.revoked', { device: device.deviceName || device.clientName }) : t.t('devices.notFound');
   await updateSession(req, { flash: { kind: ok ? 'success' : 'error', text } });
   res.redirect(303, '/devices');

@@ -40,7 +40,7 @@ async function submitSignIn(core: Core, req: Request, res: Response): Promise<vo
   const username = formValue(req, 'username')?.trim().slice(0, 64) ?? '';
   const password = formValue(req, 'password') ?? '';
   const result = await core.attempts.guard(attemptKeys(req, 'signin'), async () =>
-    username && password ? core.authenticator.authenticate({ username, password }) : undefined,
+    username && password ? core.authenticator.authenticate({ username, password }, { ip: req.ip }) : undefined,
   );
   if (result.limited) return renderLimited(req, res, result.retryAfterMs, true);
   if (!result.value) {

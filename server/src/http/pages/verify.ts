@@ -189,8 +189,9 @@ async function decideDeviceConsent(core: Core, req: Request, res: Response): Pro
   const approve = formValue(req, 'decision') === 'approve' && ticked.length > 0;
   try {
     // Unticking every scope is the same as denying.
-    if (approve) await core.deviceFlow.approve(found.code, user.id, ticked);
-    else await core.deviceFlow.deny(found.code, user.id);
+    // The person's address goes to the audit trail with the decision.
+    if (approve) await core.deviceFlow.approve(found.code, user.id, ticked, { ip: req.ip });
+    else await core.deviceFlow.deny(found.code, user.id, { ip: req.ip });
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
     if (err.error === 'invalid_scope') {

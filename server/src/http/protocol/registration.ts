@@ -1,7 +1,7 @@
 /** RFC 7591 §3: dynamic client registration, protected by an initial access token from `kalm iat create`. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OAuthError } from '../../core/errors.js';
-import type { Core } from '../../core/index.js';
+import type { AuditContext, Core } from '../../core/index.js';
 import { readBody, type BodyParser } from '../body-parsers.js';
 import { HttpOAuthError, type ParserError } from '../oauth-errors.js';
 
@@ -38,9 +38,9 @@ async function readMetadata(json: BodyParser, req: IncomingMessage, res: ServerR
 }
 
 /** RFC 7591 §3.2.1: the answer to `POST /register` (201), the client's metadata as registered. */
-export async function registrationAnswer(core: Core, json: BodyParser, req: IncomingMessage, res: ServerResponse): Promise<object> {
+export async function registrationAnswer(core: Core, json: BodyParser, req: IncomingMessage, res: ServerResponse, context: AuditContext = {}): Promise<object> {
   // The token is checked before the body is read, so a caller without one learns nothing.
   const token = bearerToken(req.headers.authorization);
   if (token === undefined) throw new OAuthError('invalid_token', 'an initial access token is required (Authorization: Bearer …)');
-  return core.registration.register(token, await readMetadata(json, req, res));
+  return core.registration.register(token, await readMetadata(json, req, res), context);
 }

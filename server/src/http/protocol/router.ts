@@ -13,6 +13,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Core } from '../../core/index.js';
 import type { Logger } from '../../logger.js';
+import type { HttpMetrics } from '../../metrics/hooks.js';
 import { asOAuthError, challengeHeaders, httpStatus, oauthErrorBody, SERVER_ERROR_BODY } from '../oauth-errors.js';
 import { logRequest, requestStart } from '../request-log.js';
 import { protocolEndpoints, type Endpoint } from './routes.js';
@@ -51,9 +52,10 @@ function looseKey(path: string): string {
 
 /**
  * The request listener of the HTTP server: protocol endpoints are answered here, every other
- * request goes to `pages` (the Express app of the pages).
+ * request goes to `pages` (the Express app of the pages). `metrics`, when given, hears of every
+ * answer at the log point.
  */
-export function createProtocolRouter(core: Core, logger: Logger, pages: RequestListener): RequestListener {
+export function createProtocolRouter(core: Core, logger: Logger, pages: RequestListener, metrics?: HttpMetrics): RequestListener {
   const routes = new Map<string, Route>();
   for (const endpoint of protocolEndpoints(core)) routes.set(endpoint.path, { endpoint, headers: endpointHeaders(endpoint) });
   const lost = (err: unknown) => logger.error({ err }, 'protocol answer failed');
@@ -70,15 +72,17 @@ export function createProtocolRouter(core: Core, logger: Logger, pages: RequestL
         return;
       }
     }
-    serve(route, req, res, path, logger).catch(lost);
+    serve(route, req, res, path, logger, metrics).catch(lost);
   };
 }
 
-/** Answer one request to a protocol endpoint, and log it. */
-async function serve({ endpoint, headers }: Route, req: IncomingMessage, res: ServerResponse, path: string, logger: Logger): Promise<void> {
+/** Answer one request to a protocol endpoint, log it and count it. */
+async function serve({ endpoint, headers }: Route, req: IncomingMessage, res: ServerResponse, path: string, logger: Logger, metrics: HttpMetrics | undefined): Promise<void> {
   const start = requestStart(logger);
+  const started = metrics === undefined ? 0 : performance.now();
   const method = req.method;
   let status: number;
+  let error: string | undefined;
   // RFC 9110 §9.3.2: HEAD is a GET without the body (Node drops it).
   if (method === endpoint.method || (method === 'HEAD' && endpoint.method === 'GET')) {
     try {
@@ -90,6 +94,7 @@ async function serve({ endpoint, headers }: Route, req: IncomingMessage, res: Se
           : send(res, endpoint.status, answer, headers.success, undefined, conditional);
     } catch (err) {
       status = sendError(res, err, headers, logger, method, path);
+      if (metrics !== undefined) error = errorCode(err);
     }
   } else if (method === 'OPTIONS') {
     status = send(res, 204, undefined, headers.options);
@@ -98,6 +103,12 @@ async function serve({ endpoint, headers }: Route, req: IncomingMessage, res: Se
     status = send(res, 404, { error: 'not_found', error_description: `no route for ${method} ${path}` }, headers.failure);
   }
   if (start !== undefined) logRequest(logger, method, path, status, start);
+  if (metrics !== undefined) metrics.protocolAnswered(endpoint.path, method, status, (performance.now() - started) / 1000, req, error);
+}
+
+/** The OAuth error code a thrown error was answered with (`sendError`): `server_error` for a fault. */
+function errorCode(thrown: unknown): string {
+  return asOAuthError(thrown instanceof WithHeaders ? thrown.value : thrown)?.error ?? 'server_error';
 }
 
 /** RFC 6749 §5.2: an OAuth error as its JSON answer; anything else is a bug, logged and answered 500. Returns the status. */

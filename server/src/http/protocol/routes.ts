@@ -4,8 +4,8 @@
  * (router.ts) does the rest the same way for every row.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Core } from '../../core/index.js';
-import { clientAddress, trustFunction } from '../../net/client-address.js';
+import type { AuditContext, Core } from '../../core/index.js';
+import { clientAddress, trustFunction, type TrustFunction } from '../../net/client-address.js';
 import { ENDPOINT_PATHS } from '../../urls.js';
 import { formBodyParser, jsonBodyParser } from '../body-parsers.js';
 import { deviceAuthorizationAnswer } from './device-authorization.js';
@@ -26,6 +26,18 @@ export interface Endpoint extends HeaderPolicy {
    * OAuthError thrown. `res` is there for the body parsers only: the router writes the answer.
    */
   answer(req: IncomingMessage, res: ServerResponse): Promise<object | undefined> | object;
+}
+
+/**
+ * The client's address for the audit trail, worked out only when a flow records an event: a
+ * pending poll, the most frequent request, records none and pays nothing for it.
+ */
+function auditContext(req: IncomingMessage, trust: TrustFunction): AuditContext {
+  return {
+    get ip() {
+      return clientAddress(req, trust);
+    },
+  };
 }
 
 /** Every endpoint the protocol router serves; built once. */
@@ -49,7 +61,7 @@ export function protocolEndpoints(core: Core): Endpoint[] {
       status: 200,
       caching: TOKEN_BEARING,
       cors: true,
-      answer: async (req, res) => tokenAnswer(core, req, await readRequestForm(form, req, res)),
+      answer: async (req, res) => tokenAnswer(core, req, await readRequestForm(form, req, res), auditContext(req, trust)),
     },
     {
       path: ENDPOINT_PATHS.revocation,
@@ -57,7 +69,7 @@ export function protocolEndpoints(core: Core): Endpoint[] {
       status: 200,
       caching: TOKEN_BEARING,
       cors: true,
-      answer: async (req, res) => revocationAnswer(core, req, await readRequestForm(form, req, res)),
+      answer: async (req, res) => revocationAnswer(core, req, await readRequestForm(form, req, res), auditContext(req, trust)),
     },
     {
       path: ENDPOINT_PATHS.introspection,
@@ -68,7 +80,7 @@ export function protocolEndpoints(core: Core): Endpoint[] {
       answer: async (req, res) => introspectionAnswer(core, req, await readRequestForm(form, req, res)),
     },
     // RFC 7591 §3.2.1: 201 Created.
-    { path: ENDPOINT_PATHS.registration, method: 'POST', status: 201, caching: TOKEN_BEARING, cors: false, answer: (req, res) => registrationAnswer(core, json, req, res) },
+    { path: ENDPOINT_PATHS.registration, method: 'POST', status: 201, caching: TOKEN_BEARING, cors: false, answer: (req, res) => registrationAnswer(core, json, req, res, auditContext(req, trust)) },
     { path: ENDPOINT_PATHS.authorizationServerMetadata, method: 'GET', status: 200, caching: publicFor(300), cors: true, answer: metadata },
     { path: ENDPOINT_PATHS.openidConfiguration, method: 'GET', status: 200, caching: publicFor(300), cors: true, answer: metadata },
     { path: ENDPOINT_PATHS.jwks, method: 'GET', status: 200, caching: publicFor(60), cors: true, answer: () => core.keys.jwks() },

@@ -1,15 +1,15 @@
 /** RFC 7009 token revocation and RFC 7662 token introspection. */
 import type { IncomingMessage } from 'node:http';
 import { OAuthError } from '../../core/errors.js';
-import type { Core } from '../../core/index.js';
+import type { AuditContext, Core } from '../../core/index.js';
 import { readClientCredentials, required, type FormParams } from './form.js';
 
 /** RFC 7009 §2.1: the answer to `POST /revoke`, an empty 200. */
-export async function revocationAnswer(core: Core, req: IncomingMessage, params: FormParams): Promise<undefined> {
+export async function revocationAnswer(core: Core, req: IncomingMessage, params: FormParams, context: AuditContext = {}): Promise<undefined> {
   const client = await core.clients.authenticate(readClientCredentials(req, params));
   const token = required(params, 'token');
   // RFC 7009 §2.2: 200 whether or not the token was known or already revoked.
-  await core.tokens.revoke(client, token, params.token_type_hint);
+  await core.tokens.revoke(client, token, params.token_type_hint, context);
   return undefined;
 }
 

@@ -33,6 +33,12 @@ export interface ClientRepository {
   list(): Promise<ClientRecord[]>;
   /** The clients a person registered (on /apps or with their initial access token). */
   listByOwner(ownerUserId: string): Promise<ClientRecord[]>;
+  /**
+   * Write what an operator may change of a client (name, grant types, scopes, redirect URIs, the
+   * device code lifetime and interval, the token algorithm, requireDpop); its id, type, secret,
+   * owner and creation time stay. False when there is no such client.
+   */
+  update(client: ClientRecord): Promise<boolean>;
   /** Replace a confidential client's secret hash. False when there is no such confidential client. */
   updateSecretHash(id: string, secretHash: string): Promise<boolean>;
   /** Delete a client; its grants, refresh tokens, codes and consents go with it. False when unknown. */

@@ -31,6 +31,11 @@ export interface GrantRecord {
 export interface GrantRepository {
   get(id: string): Promise<GrantRecord | undefined>;
   listByUser(userId: string): Promise<GrantRecord[]>;
+  /**
+   * Grants not revoked that `origin` created (the device code grant URN for paired devices),
+   * newest first, of one user and/or one client when given (the operator's device list).
+   */
+  listLive(filter: { origin: string; userId?: string; clientId?: string }): Promise<GrantRecord[]>;
   /** Revoke a grant and with it every refresh token of its family. False when it was already revoked. */
   revoke(id: string, now: number): Promise<boolean>;
   rename(id: string, deviceName: string): Promise<void>;

@@ -7,6 +7,7 @@
  */
 import type { AccessTokenRepository, RefreshTokenRepository } from './tokens.js';
 import type { AttemptRepository } from './attempts.js';
+import type { AuditRepository } from './audit.js';
 import type { AuthorizationCodeRepository } from './authorization-codes.js';
 import type { ClientGrantRepository, GrantRepository } from './grants.js';
 import type { ClientRepository } from './clients.js';
@@ -18,9 +19,11 @@ import type { KeyRepository } from './keys.js';
 import type { MqttRepository } from './mqtt-bridge.js';
 import type { RegistrationRepository } from './registration.js';
 import type { SessionRepository } from './sessions.js';
+import type { StatsRepository } from './stats.js';
 import type { UserRepository } from './users.js';
 
 export type * from './attempts.js';
+export type * from './audit.js';
 export type * from './authorization-codes.js';
 export type * from './clients.js';
 export type * from './consents.js';
@@ -32,6 +35,7 @@ export type * from './keys.js';
 export type * from './mqtt-bridge.js';
 export type * from './registration.js';
 export type * from './sessions.js';
+export type * from './stats.js';
 export type * from './tokens.js';
 export type * from './users.js';
 
@@ -51,6 +55,8 @@ export interface Store {
   keys: KeyRepository;
   sessions: SessionRepository;
   attempts: AttemptRepository;
+  /** The append-only audit trail: who did what, when, from which address. */
+  audit: AuditRepository;
   authorization: AuthorizationRepository;
   registration: RegistrationRepository;
   decisionFeed: DecisionFeedRepository;
@@ -58,6 +64,8 @@ export interface Store {
   dpop: DpopRepository;
   /** Poll pacing shared across instances; absent: core paces in memory (see PollPacingRepository). */
   pollPacing?: PollPacingRepository;
+  /** Aggregates of the admin dashboard (read-only). */
+  stats: StatsRepository;
   close(): Promise<void> | void;
 }
 

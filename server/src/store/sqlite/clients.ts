@@ -45,17 +45,25 @@ export function createClientRepository(db: Database.Database): ClientRepository 
   const byId = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE id = ?');
   const all = db.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY created_at, id');
   const byOwner = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE owner_user_id = ? ORDER BY created_at, id');
+  const update = db.prepare(`UPDATE clients SET name = @name, grant_types = @grantTypes, scopes = @scopes, redirect_uris = @redirectUris,
+      device_code_ttl = @deviceCodeTtl, device_poll_interval = @devicePollInterval, access_token_alg = @accessTokenAlg, require_dpop = @requireDpop
+    WHERE id = @id`);
   const setSecretHash = db.prepare("UPDATE clients SET secret_hash = ? WHERE id = ? AND type = 'confidential'");
   const remove = db.prepare('DELETE FROM clients WHERE id = ?');
+  const toRow = (c: ClientRecord) => ({
+    ...c,
+    grantTypes: words.format(c.grantTypes),
+    scopes: words.format(c.scopes),
+    redirectUris: JSON.stringify(c.redirectUris),
+    requireDpop: c.requireDpop ? 1 : 0,
+  });
   return {
     async create(c) {
-      insert.run({
-        ...c,
-        grantTypes: words.format(c.grantTypes),
-        scopes: words.format(c.scopes),
-        redirectUris: JSON.stringify(c.redirectUris),
-        requireDpop: c.requireDpop ? 1 : 0,
-      });
+      insert.run(toRow(c));
+    },
+    async update(c) {
+      const { id, name, grantTypes, scopes, redirectUris, deviceCodeTtl, devicePollInterval, accessTokenAlg, requireDpop } = toRow(c);
+      return update.run({ id, name, grantTypes, scopes, redirectUris, deviceCodeTtl, devicePollInterval, accessTokenAlg, requireDpop }).changes === 1;
     },
     async get(id) {
       const row = byId.get(id);

@@ -47,6 +47,10 @@ export function insertGrant(db: Database.Database, grant: GrantRecord): void {
 export function createGrantRepository(db: Database.Database): GrantRepository {
   const byId = db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE id = ?');
   const byUser = db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at DESC');
+  // NULL filters match every row: one statement serves all, by user, by client and by both.
+  const live = db.prepare<{ origin: string; userId: string | null; clientId: string | null }, GrantRow>(`SELECT * FROM grants
+    WHERE origin = @origin AND revoked_at IS NULL AND (@userId IS NULL OR user_id = @userId) AND (@clientId IS NULL OR client_id = @clientId)
+    ORDER BY created_at DESC, id`);
   const revoke = db.prepare('UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
   const dropTokens = db.prepare('DELETE FROM refresh_tokens WHERE grant_id = ?');
   const rename = db.prepare('UPDATE grants SET device_name = ? WHERE id = ?');
@@ -62,6 +66,9 @@ export function createGrantRepository(db: Database.Database): GrantRepository {
     },
     async listByUser(userId) {
       return byUser.all(userId).map(toGrant);
+    },
+    async listLive({ origin, userId, clientId }) {
+      return live.all({ origin, userId: userId ?? null, clientId: clientId ?? null }).map(toGrant);
     },
     async revoke(id, now) {
       return revokeTx(id, now);

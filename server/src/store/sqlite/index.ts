@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { StoreEngine } from '../port/index.js';
 import { createAttemptRepository } from './attempts.js';
+import { createAuditRepository } from './audit.js';
 import { createAuthorizationCodeRepository } from './authorization-codes.js';
 import { createClientRepository } from './clients.js';
 import { createConsentRepository } from './consents.js';
@@ -16,6 +17,7 @@ import { createKeyRepository } from './keys.js';
 import { createMqttRepository } from './mqtt-bridge.js';
 import { createRegistrationRepository } from './registration.js';
 import { createSessionRepository } from './sessions.js';
+import { createStatsRepository } from './stats.js';
 import { createAccessTokenRepository, createRefreshTokenRepository } from './tokens.js';
 import { createUserRepository } from './users.js';
 
@@ -57,11 +59,13 @@ export function createSqliteStore(dataDir: string): StoreEngine & { db: Database
     keys: repo(createKeyRepository(db)),
     sessions: repo(createSessionRepository(db)),
     attempts: repo(createAttemptRepository(db)),
+    audit: repo(createAuditRepository(db)),
     // One repository under one name for core: codes, consent and a client's grants.
     authorization: repo({ ...createAuthorizationCodeRepository(db), ...createConsentRepository(db), ...createClientGrantRepository(db) }),
     registration: repo(createRegistrationRepository(db)),
     decisionFeed: repo(createDecisionFeedRepository(db)),
     dpop: repo(createDpopRepository(db)),
+    stats: createStatsRepository(db), // read-only: nothing to make durable
     mqtt: repo(createMqttRepository(db)),
     close: () => {
       durability.close();
