@@ -49,6 +49,12 @@ const BY_ID = { name: 'clients.by_id', text: `SELECT ${COLUMNS} FROM clients WHE
 const ALL = { name: 'clients.all', text: `SELECT ${COLUMNS} FROM clients ORDER BY created_at, id` };
 const BY_OWNER = { name: 'clients.by_owner', text: `SELECT ${COLUMNS} FROM clients WHERE owner_user_id = $1 ORDER BY created_at, id` };
 const SET_SECRET_HASH = { name: 'clients.set_secret', text: "UPDATE clients SET secret_hash = $2 WHERE id = $1 AND type = 'confidential'" };
+const UPDATE = {
+  name: 'clients.update',
+  text: `UPDATE clients SET name = $2, grant_types = $3, scopes = $4, redirect_uris = $5,
+      device_code_ttl = $6, device_poll_interval = $7, access_token_alg = $8, require_dpop = $9
+    WHERE id = $1`,
+};
 const DELETE = { name: 'clients.delete', text: 'DELETE FROM clients WHERE id = $1' };
 
 export function createClientRepository(db: Db): ClientRepository {
@@ -68,6 +74,10 @@ export function createClientRepository(db: Db): ClientRepository {
     },
     async listByOwner(ownerUserId) {
       return (await rows<ClientRow>(db, BY_OWNER, [ownerUserId])).map(toClient);
+    },
+    async update(c) {
+      const values = [c.id, c.name, c.grantTypes, c.scopes, c.redirectUris, c.deviceCodeTtl, c.devicePollInterval, c.accessTokenAlg, c.requireDpop ?? false];
+      return (await changes(db, UPDATE, values)) === 1;
     },
     async updateSecretHash(id, secretHash) {
       return (await changes(db, SET_SECRET_HASH, [id, secretHash])) === 1;

@@ -57,6 +57,12 @@ const BY_USER = { name: 'grants.by_user', text: `SELECT ${COLUMNS} FROM grants W
 // token of the family that rotation committed.
 const REVOKE = { name: 'grants.revoke', text: 'UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL' };
 const DROP_TOKENS = { name: 'grants.drop_tokens', text: 'DELETE FROM refresh_tokens WHERE grant_id = $1' };
+// NULL filters match every row: one statement serves all, by user, by client and by both.
+const LIVE = {
+  name: 'grants.live',
+  text: `SELECT ${COLUMNS} FROM grants WHERE origin = $1 AND revoked_at IS NULL
+    AND ($2::text IS NULL OR user_id = $2) AND ($3::text IS NULL OR client_id = $3) ORDER BY created_at DESC, id`,
+};
 const RENAME = { name: 'grants.rename', text: 'UPDATE grants SET device_name = $2 WHERE id = $1' };
 
 export function createGrantRepository(db: Db): GrantRepository {
@@ -67,6 +73,9 @@ export function createGrantRepository(db: Db): GrantRepository {
     },
     async listByUser(userId) {
       return (await rows<GrantRow>(db, BY_USER, [userId])).map(toGrant);
+    },
+    async listLive({ origin, userId, clientId }) {
+      return (await rows<GrantRow>(db, LIVE, [origin, userId ?? null, clientId ?? null])).map(toGrant);
     },
     async revoke(id, now) {
       return transaction(db, async (tx) => {

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import type { DecisionFeedRepository, StoreEngine } from '../port/index.js';
 import { createAttemptRepository } from './attempts.js';
+import { createAuditRepository } from './audit.js';
 import { createAuthorizationCodeRepository } from './authorization-codes.js';
 import { createClientRepository } from './clients.js';
 import { createConsentRepository } from './consents.js';
@@ -20,6 +21,7 @@ import { migrate } from './migrate.js';
 import { createMqttRepository } from './mqtt-bridge.js';
 import { createRegistrationRepository } from './registration.js';
 import { createSessionRepository } from './sessions.js';
+import { createStatsRepository } from './stats.js';
 import { createAccessTokenRepository, createRefreshTokenRepository } from './tokens.js';
 import { createUserRepository } from './users.js';
 
@@ -57,12 +59,14 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     keys: createKeyRepository(db),
     sessions: createSessionRepository(db),
     attempts: createAttemptRepository(db),
+    audit: createAuditRepository(db),
     // One repository under one name for core: codes, consent and a client's grants.
     authorization: { ...createAuthorizationCodeRepository(db), ...createConsentRepository(db), ...createClientGrantRepository(db) },
     registration: createRegistrationRepository(db),
     decisionFeed: feed,
     dpop: createDpopRepository(db),
     pollPacing: createPollPacingRepository(db),
+    stats: createStatsRepository(db),
     mqtt: createMqttRepository(db),
     async close() {
       await stopListening();
