@@ -13,7 +13,7 @@ export interface DecisionFeedRepository {
   /**
    * Engines that are told of other instances' commits as they happen (PostgreSQL LISTEN/NOTIFY)
    * deliver each decision and revocation to `handlers.event` at once, and call
-   * `handlers.caughtUp` after a lost listening connection is back, so the caller reads what it
+   * `handlers.reconnected` after a lost listening connection is back, so the caller reads what it
    * missed meanwhile (`decidedSince`/`revokedSince` from its cursor). Engines without it are
    * polled with `changedElsewhere`. Resolves once listening; the result stops it.
    */
