@@ -70,7 +70,7 @@ console.log(`token sets              ${report.tokenSets}, double redemptions ${r
 console.log(`rotations               ${report.rotations} (families re-checked ${report.rotationsChecked})`);
 console.log(`revocations             ${report.revocations} (re-checked ${report.revocationsChecked}, told to a paired push socket ${report.revocationsToldOverPush})`);
 console.log(`pacing across instances ${report.paceChecks} back-to-back polls answered slow_down`);
-console.log(`kills                   ${report.kills}: ${report.cutByKill} requests cut (retried), ${report.pushReconnects} push sockets re-opened, ${report.mqttResends} MQTT requests asked again; restarts ${report.restartMs.map((r) => `${(r / 1000).toFixed(1)} s`).join(', ')}`);
+console.log(`kills                   ${report.kills} (instances ${report.victims.join(', ')}): ${report.cutByKill} requests cut (retried), ${report.pushReconnects} push sockets re-opened, ${report.mqttResends} MQTT requests asked again; restarts ${report.restartMs.map((r) => `${(r / 1000).toFixed(1)} s`).join(', ')}`);
 console.log(`proxy                   connections ${JSON.stringify(report.proxy.connections)}, refused (skipped) ${JSON.stringify(report.proxy.refused)}`);
 if (report.eventLatency) {
   const { crossInstance: c, sameInstance: s, targetP99Ms } = report.eventLatency;

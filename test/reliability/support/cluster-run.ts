@@ -115,6 +115,8 @@ export interface ClusterRunReport {
   pushReconnects: number;
   mqttResends: number;
   restartMs: number[];
+  /** The instance killed by each kill, in order. */
+  victims: number[];
   proxy: ProxyStats;
   /** Main run, for information: approval request sent → push `approved`, where phone and device were on different instances. */
   mainRunCrossInstance?: LatencyFigures;
@@ -397,6 +399,7 @@ export async function runClusterScenario(options: ClusterRunOptions): Promise<Cl
     pushReconnects: 0,
     mqttResends: 0,
     restartMs: [],
+    victims: [],
     proxy: { connections: {}, refused: {}, failed: 0, open: 0 },
     mainRunSeconds: 0,
     durationMs: 0,
@@ -422,7 +425,10 @@ export async function runClusterScenario(options: ClusterRunOptions): Promise<Cl
   const stretch = (options.flows - 2) / Math.max(kills, 1);
   const killPoints = Array.from({ length: kills }, (_, k) => 2 + Math.floor(k * stretch) + rng.int(0, Math.max(1, Math.floor(stretch))));
   const killDelays = killPoints.map(() => rng.int(0, 6 * concurrency));
-  const victims = killPoints.map(() => rng.int(0, count));
+  // The victims take turns from a seeded first one, so every instance is killed once in a
+  // run with as many kills as instances (a draw per kill could hit the same one every time).
+  const firstVictim = rng.int(0, count);
+  const victims = killPoints.map((_, k) => (firstVictim + k) % count);
 
   const temp = mkdtempSync(path.join(tmpdir(), 'kalm-cluster-'));
   let postgres: PrivatePostgres | undefined;
@@ -503,6 +509,7 @@ export async function runClusterScenario(options: ClusterRunOptions): Promise<Cl
       inst.generation++;
       await inst.child!.kill();
       report.kills++;
+      report.victims.push(inst.index);
       const t0 = Date.now();
       await startInstance(inst);
       report.restartMs.push(Date.now() - t0);
