@@ -21,19 +21,21 @@ export interface Scenario {
   run(): Promise<ScenarioResult>;
 }
 
-const SCRIPTS = {
-  ours: 'refs/ours.ts',
-  'oidc-provider': 'refs/oidc-provider.ts',
-  'node:http': 'refs/bare-http.ts',
-} as const;
+const SCRIPTS: Record<string, { script: string; env?: Record<string, string> }> = {
+  ours: { script: 'refs/ours.ts' },
+  // Ours with the Prometheus metrics on and scraped (refs/ours.ts), beside ours: BENCH_METRICS=compare.
+  'ours+metrics': { script: 'refs/ours.ts', env: { BENCH_METRICS: '1' } },
+  'oidc-provider': { script: 'refs/oidc-provider.ts' },
+  'node:http': { script: 'refs/bare-http.ts' },
+};
 
-export type ServerName = keyof typeof SCRIPTS;
+export type ServerName = 'ours' | 'ours+metrics' | 'oidc-provider' | 'node:http';
 
 /** Start the named servers (each in its own process), run `fn`, and stop them whatever happens. */
 export async function withServers<T>(names: ServerName[], fn: (servers: ServerProcess[]) => Promise<T>): Promise<T> {
   const servers: ServerProcess[] = [];
   try {
-    for (const name of names) servers.push(await startServerProcess(name, SCRIPTS[name]));
+    for (const name of names) servers.push(await startServerProcess(name, SCRIPTS[name]!.script, SCRIPTS[name]!.env));
     return await fn(servers);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

@@ -3,6 +3,9 @@
  * from the environment (SQLite on disk in WAL mode, writes group-committed), in a temp DATA_DIR,
  * LOG_LEVEL=warn, plus one public client `bench` allowed the device code and refresh
  * token grants. Started by bench/run.ts in its own process.
+ *
+ * Metrics are off, as shipped; `BENCH_METRICS=1` turns them on (METRICS_PORT on a free port)
+ * and scrapes them every 15 s, as a Prometheus would, to measure what counting costs.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,8 +29,19 @@ const config = configFromEnv({
   PUBLIC_URL: `http://127.0.0.1:${port}`,
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   DEMO: '0',
+  METRICS_PORT: process.env.BENCH_METRICS === '1' ? '0' : '',
 });
 const server = await startServer(config);
+const SCRAPE_EVERY_MS = 15_000;
+const scraper = server.metrics
+  ? setInterval(() => {
+      fetch(server.metrics!.url)
+        .then((res) => res.text())
+        .catch((err: unknown) => console.error('bench: metrics scrape failed', err));
+    }, SCRAPE_EVERY_MS)
+  : undefined;
+scraper?.unref();
+if (server.metrics) console.error(`  ours: metrics on, ${server.metrics.url}, scraped every ${SCRAPE_EVERY_MS / 1000} s`);
 const { core } = server;
 const client = (await core.clients.get(BENCH_CLIENT_ID)) ??
   (
@@ -64,6 +78,7 @@ serveParent(
   { url: server.url, deviceAuthorizationPath: '/device_authorization', tokenPath: '/token', version },
   { refreshPool, memory: async () => memoryMiB(), storage: async () => ({ dataDir }) },
   async () => {
+    clearInterval(scraper);
     await server.close();
     if (!process.env.DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
   },

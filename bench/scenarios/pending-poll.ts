@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { alternate, SETTINGS, type Contender } from '../lib/alternate.js';
 import { runLoad } from '../lib/load.js';
 import type { ServerProcess } from '../lib/processes.js';
-import { benchForm, withServers, type Scenario } from '../lib/scenario.js';
+import { benchForm, withServers, type Scenario, type ServerName } from '../lib/scenario.js';
 
 /** Waiting devices, each with its own pending device code. */
 const CODES = Number(process.env.BENCH_PENDING_CODES ?? 10_000);
@@ -11,6 +11,11 @@ const INTERVAL_SEC = 5;
 const CONNECTIONS = 50;
 const PACED_SOCKETS = 100;
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/**
+ * BENCH_METRICS=compare: ours with the metrics on (`ours+metrics`) takes oidc-provider's place,
+ * measured in the same alternating rounds as ours, so the ratio ours/ours+metrics is their cost.
+ */
+const SERVERS: ServerName[] = process.env.BENCH_METRICS === 'compare' ? ['ours', 'ours+metrics', 'node:http'] : ['ours', 'oidc-provider', 'node:http'];
 
 /** Create `CODES` pending device codes through the server's own device authorization endpoint. */
 async function createCodes(server: ServerProcess): Promise<string[]> {
@@ -43,7 +48,7 @@ export const pendingPoll: Scenario = {
   name: 'pending-poll',
   title: `POST /token device_code grant, ${CODES} pending codes`,
   run: () =>
-    withServers(['ours', 'oidc-provider', 'node:http'], async (servers) => {
+    withServers(SERVERS, async (servers) => {
       const codes = new Map<string, string[]>();
       for (const server of servers) {
         const t0 = Date.now();

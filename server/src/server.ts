@@ -175,11 +175,11 @@ async function followOtherInstances(store: StoreEngine, core: Core, logger: Logg
   return async () => clearInterval(timer);
 }
 
-/** Where the audit trail reports an event it could not write yet (it retries) or had to give up. */
+/** Where the audit trail reports events it could not write yet (the database unreachable: it retries) or lost. */
 function auditFailures(logger: Logger): (err: unknown, lost: number) => void {
   return (err, lost) => {
-    if (lost > 0) logger.error({ err, lost }, 'audit events lost: the database refused them too long');
-    else logger.warn({ err }, 'audit event not written yet; retrying');
+    if (lost > 0) logger.error({ err, lost }, 'audit events lost');
+    else logger.warn({ err }, 'audit event not written yet: the database is unreachable; retrying');
   };
 }
 

@@ -6,13 +6,14 @@
  * not wait: on SQLite the row is inserted before `record()` returns (so it is in the database
  * before the answer is written, and a kill -9 right after loses nothing), and its fsync rides
  * on the group commit (store/sqlite/durability.ts) without the request waiting for it; on
- * PostgreSQL the INSERT is sent at once. A failed append is kept and retried, and `flush()`
- * (the server's close, the CLI before it exits) waits for every event to be written.
+ * PostgreSQL the INSERT is sent at once. An append that met a store that cannot be reached is
+ * kept and retried, and `flush()` (the server's close, the CLI before it exits) waits for every
+ * event to be written.
  *
  * Never a secret in an event: ids, names, scopes and addresses only.
  */
 import type { Clock } from './clock.js';
-import { OAuthError } from './errors.js';
+import { OAuthError, StoreUnavailableError } from './errors.js';
 import type { AuditActorType, AuditDetail, AuditEventRecord, AuditRepository, NewAuditEvent } from '../store/port/index.js';
 
 /** Every type of event, by family (`kalm audit --type device` lists the whole family). */
@@ -87,7 +88,10 @@ export interface AuditQuery {
 export interface AuditTrail {
   /** Record an event now, without waiting (see the header). */
   record(input: AuditInput): void;
-  /** Resolves once every event recorded so far is written (or reported lost through `onError`). */
+  /**
+   * Resolves once every event recorded so far is written, or reported lost through `onError`
+   * (events waiting for an unreachable store get one more try, now).
+   */
   flush(): Promise<void>;
   /**
    * The newest events first. Codes that ran out undecided are recorded as `device.expired`
@@ -147,7 +151,15 @@ export function createAuditTrail(deps: {
     void write.finally(() => writing.delete(write));
   }
 
-  function keep(events: NewAuditEvent[], err: unknown) {
+  /**
+   * A write failed. Only a store that cannot be reached is waited for (the events are kept and
+   * retried); any other refusal would refuse them again, so they are reported lost at once.
+   */
+  function failed(events: NewAuditEvent[], err: unknown) {
+    if (!(err instanceof StoreUnavailableError)) {
+      onError(err, events.length);
+      return;
+    }
     pending.push(...events);
     const lost = Math.max(0, pending.length - MAX_PENDING);
     if (lost > 0) pending = pending.slice(lost);
@@ -174,7 +186,16 @@ export function createAuditTrail(deps: {
       await audit.appendMany(events);
       retryDelay = RETRY_FIRST_MS;
     } catch (err) {
-      keep(events, err);
+      if (err instanceof StoreUnavailableError) return failed(events, err);
+      // One of them is refused for good (the batch is one transaction): the others, one by one.
+      for (const [i, event] of events.entries()) {
+        try {
+          await audit.append(event);
+        } catch (one) {
+          if (one instanceof StoreUnavailableError) return failed(events.slice(i), one);
+          onError(one, 1);
+        }
+      }
     }
   }
 
@@ -201,19 +222,20 @@ export function createAuditTrail(deps: {
     record(input) {
       const event = toEvent(input);
       // Called, not awaited: SQLite inserts the row during this call (see the header).
-      track(audit.append(event).catch((err: unknown) => keep([event], err)));
+      track(audit.append(event).catch((err: unknown) => failed([event], err)));
     },
     async flush() {
-      if (retryTimer) {
-        clearTimeout(retryTimer);
-        retryTimer = undefined;
-        track(retry());
-      }
+      // Pending events get one more try now, not at the retry timer.
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
+      if (pending.length > 0) track(retry());
       while (writing.size > 0) await Promise.all([...writing]);
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
       if (pending.length > 0) {
         const lost = pending.length;
         pending = [];
-        onError(new Error(`${lost} audit event(s) could not be written`), lost);
+        onError(new Error(`${lost} audit event(s) could not be written: the store stayed unreachable`), lost);
       }
     },
     async recent(query = {}) {
