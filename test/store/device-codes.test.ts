@@ -36,6 +36,19 @@ forEachEngine((engine) => {
       expect(a!.id).not.toBe(b!.id);
     });
 
+    it('never gives the id of a purged newest code to a new one while the audit trail names it', async () => {
+      const store = await engine.open();
+      const { client } = await seed(store);
+      const old = await store.deviceCodes.insert(aDeviceCode(client.id, { expiresAt: T0 + 100 }), T0);
+      await store.audit.append({
+        at: T0, type: 'device.requested', actorType: 'client', actorId: client.id, actorName: null, userId: null, username: null,
+        clientId: client.id, grantId: null, deviceCodeId: old!.id, ip: null, scopes: null, details: {},
+      });
+      expect(await store.deviceCodes.purgeExpired(T0 + 200)).toBe(1);
+      const next = await store.deviceCodes.insert(aDeviceCode(client.id), T0 + 300);
+      expect(next!.id).toBeGreaterThan(old!.id);
+    });
+
     it('refuses a user code a live code holds, and reuses one whose code has expired', async () => {
       const store = await engine.open();
       const { client } = await seed(store);

@@ -45,9 +45,13 @@ function toDeviceCode(row: DeviceCodeRow): DeviceCodeRecord {
 
 export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRepository {
   const dropExpiredUserCode = db.prepare('DELETE FROM device_codes WHERE user_code = ? AND expires_at <= ?');
+  // The id is one above any id a device code ever had, not SQLite's rowid default (max + 1), which
+  // hands out the id of a purged newest row again: the audit trail and the other processes' feed
+  // name codes by id, so an id must never come back while they remember it.
   const insert = db.prepare<unknown[], DeviceCodeRow>(`INSERT INTO device_codes
-      (device_code_hash, user_code, client_id, scopes, created_at, expires_at, interval, request_ip, request_user_agent)
-    VALUES (@deviceCodeHash, @userCode, @clientId, @scopes, @createdAt, @expiresAt, @interval, @requestIp, @requestUserAgent)
+      (id, device_code_hash, user_code, client_id, scopes, created_at, expires_at, interval, request_ip, request_user_agent)
+    VALUES ((SELECT max(coalesce((SELECT max(id) FROM device_codes), 0), coalesce((SELECT max(device_code_id) FROM audit_events WHERE device_code_id IS NOT NULL), 0)) + 1),
+      @deviceCodeHash, @userCode, @clientId, @scopes, @createdAt, @expiresAt, @interval, @requestIp, @requestUserAgent)
     ON CONFLICT (user_code) DO NOTHING
     RETURNING *`);
   const byHash = db.prepare<[Buffer], DeviceCodeRow>('SELECT * FROM device_codes WHERE device_code_hash = ?');
