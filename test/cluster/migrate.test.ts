@@ -3,6 +3,7 @@
  * started at the same moment. Both come up, the schema is migrated once (under the advisory
  * lock: the second waits and finds it done), and `kalm migrate` then says it is up to date.
  */
+import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PrivatePostgres } from '../helpers/postgres.js';
@@ -11,6 +12,8 @@ import { deviceAuthorization, kalmOn, openAdmin, startKalmServe, type KalmServe 
 
 // Generous: these tests start clusters, processes and brokers, on machines that may be busy.
 const TIMEOUT = 120_000;
+// The newest migration of the PostgreSQL engine (numbered as SQLite's).
+const LATEST = readdirSync(new URL('../../server/src/store/postgres/migrations/', import.meta.url)).filter((f) => /^\d+_.+\.sql$/.test(f)).length;
 let cluster: PrivatePostgres;
 const started: KalmServe[] = [];
 
@@ -33,14 +36,14 @@ async function query<R extends pg.QueryResultRow>(url: string, sql: string): Pro
 }
 
 describe('two kalm serve processes on an empty database', () => {
-  it('both come up, the schema is migrated once to version 8, and kalm migrate finds it up to date', { timeout: TIMEOUT }, async () => {
+  it('both come up, the schema is migrated once to the newest version, and kalm migrate finds it up to date', { timeout: TIMEOUT }, async () => {
     const db = await cluster.createDatabase();
     expect(await query(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).toEqual([]);
     const both = await Promise.allSettled([startKalmServe(db), startKalmServe(db)]);
     for (const s of both) if (s.status === 'fulfilled') started.push(s.value);
     expect(both.map((s) => (s.status === 'rejected' ? String(s.reason) : 'up'))).toEqual(['up', 'up']);
 
-    expect(await query<{ version: number }>(db, 'SELECT version FROM kalm_schema')).toEqual([{ version: 8 }]);
+    expect(await query<{ version: number }>(db, 'SELECT version FROM kalm_schema')).toEqual([{ version: LATEST }]);
     // Each instance made sure the keys exist at start: one active key per algorithm remains.
     const admin = await openAdmin(db);
     try {
@@ -55,15 +58,15 @@ describe('two kalm serve processes on an empty database', () => {
     }
 
     const { stdout } = await kalmOn(db, 'migrate');
-    expect(stdout.trim()).toBe('postgresql database is up to date (version 8)');
+    expect(stdout.trim()).toBe(`postgresql database is up to date (version ${LATEST})`);
   });
 
-  it('kalm migrate on an empty database migrates it from 0 to 8, and a second run changes nothing', { timeout: TIMEOUT }, async () => {
+  it('kalm migrate on an empty database migrates it from 0 to the newest version, and a second run changes nothing', { timeout: TIMEOUT }, async () => {
     const db = await cluster.createDatabase();
-    expect((await kalmOn(db, 'migrate')).stdout.trim()).toBe('postgresql database migrated from version 0 to 8');
-    expect((await kalmOn(db, 'migrate')).stdout.trim()).toBe('postgresql database is up to date (version 8)');
+    expect((await kalmOn(db, 'migrate')).stdout.trim()).toBe(`postgresql database migrated from version 0 to ${LATEST}`);
+    expect((await kalmOn(db, 'migrate')).stdout.trim()).toBe(`postgresql database is up to date (version ${LATEST})`);
     const server = await startKalmServe(db);
     started.push(server);
-    expect(await query<{ version: number }>(db, 'SELECT version FROM kalm_schema')).toEqual([{ version: 8 }]);
+    expect(await query<{ version: number }>(db, 'SELECT version FROM kalm_schema')).toEqual([{ version: LATEST }]);
   });
 });

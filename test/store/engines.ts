@@ -257,7 +257,7 @@ export function aClient(overrides: Partial<ClientRecord> = {}): ClientRecord {
 
 export function aUser(overrides: Partial<UserRecord> = {}): UserRecord {
   const id = overrides.id ?? unique('user');
-  return { id, username: `name-${id}`, passwordHash: 'scrypt$hash', role: 'user', createdAt: T0, ...overrides };
+  return { id, username: `name-${id}`, passwordHash: 'scrypt$hash', role: 'user', createdAt: T0, disabledAt: null, ...overrides };
 }
 
 export function aGrant(clientId: string, userId: string | null, overrides: Partial<GrantRecord> = {}): GrantRecord {
