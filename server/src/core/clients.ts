@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuditContext, AuditTrail } from './audit.js';
 import { NotFoundError, OAuthError } from './errors.js';
-import { hashPassword, newSecret, verifyPassword, type RandomSource } from './secrets.js';
+import { hashPassword, newId, newSecret, verifyPassword, type RandomSource } from './secrets.js';
 import type { Clock } from './clock.js';
 import type { ScopeCatalog } from './scopes.js';
 import type { TokenService } from './tokens.js';
@@ -97,17 +97,8 @@ function isIntegerIn(n: number, min: number, max: number): boolean {
   return Number.isInteger(n) && n >= min && n <= max;
 }
 
-/**
- * A new client id: 16 base64url characters (96 random bits) that never begin with `-`, so that
- * a command line (`kalm-device login --client-id ID`, `kalm client show ID`) never reads one as an
- * option. One id in 64 is drawn again; the rest of the alphabet is untouched.
- */
-function newClientId(random: RandomSource): string {
-  for (;;) {
-    const id = newSecret(random, 12);
-    if (!id.startsWith('-')) return id;
-  }
-}
+/** A new client id: 16 base64url characters (96 random bits), never beginning with `-` (see newId). */
+const newClientId = (random: RandomSource): string => newId(random, 12);
 
 /** The rules every client obeys, at creation and at every change; throws what the caller is told. */
 function assertValidClient(client: ClientRecord, catalog: ScopeCatalog): void {
@@ -161,9 +152,9 @@ export function createClientService(deps: {
   const invalidClient = (description: string) => new OAuthError('invalid_client', description);
   const unknownClient = (id: string) => new NotFoundError(`no client "${id}"`);
 
-  /** One `client.*` event of the trail (never the secret: at most that it changed). */
-  function record(type: 'client.created' | 'client.registered' | 'client.updated' | 'client.secret_rotated' | 'client.deleted', client: ClientRecord, context: ClientAuditContext, details: Record<string, string | number | boolean | readonly string[]> = {}) {
-    deps.audit.record({
+  /** One `client.*` event of the trail, for the write it records (never the secret: at most that it changed). */
+  function event(type: 'client.created' | 'client.registered' | 'client.updated' | 'client.secret_rotated' | 'client.deleted', client: ClientRecord, context: ClientAuditContext, details: Record<string, string | number | boolean | readonly string[]> = {}) {
+    return deps.audit.event({
       type,
       actor: type === 'client.registered' ? { type: 'client', id: client.id } : context.actor,
       userId: client.ownerUserId,
@@ -203,8 +194,7 @@ export function createClientService(deps: {
       // Hashed only once the rest is known to be good: scrypt costs about 90 ms.
       const clientSecret = input.type === 'confidential' ? newSecret(deps.random, 32) : undefined;
       if (clientSecret) client.secretHash = await hashPassword(clientSecret, deps.random);
-      await deps.clients.create(client);
-      record(context.registered ? 'client.registered' : 'client.created', client, context, { clientType: client.type, grantTypes: client.grantTypes });
+      await deps.clients.create(client, event(context.registered ? 'client.registered' : 'client.created', client, context, { clientType: client.type, grantTypes: client.grantTypes }));
       return clientSecret ? { client, clientSecret } : { client };
     },
     get: (id) => deps.clients.get(id),
@@ -217,8 +207,7 @@ export function createClientService(deps: {
       if (defined.scopes) next.scopes = [...new Set(defined.scopes)];
       if (defined.redirectUris) next.redirectUris = [...new Set(defined.redirectUris)];
       assertValidClient(next, deps.catalog);
-      if (!(await deps.clients.update(next))) throw unknownClient(id);
-      record('client.updated', next, context, { changed: Object.keys(defined) });
+      if (!(await deps.clients.update(next, event('client.updated', next, context, { changed: Object.keys(defined) })))) throw unknownClient(id);
       return next;
     },
     async rotateSecret(id, context = {}) {
@@ -226,8 +215,7 @@ export function createClientService(deps: {
       if (client.type !== 'confidential') throw new OAuthError('invalid_request', `client "${id}" is public and has no secret`);
       const clientSecret = newSecret(deps.random, 32);
       const secretHash = await hashPassword(clientSecret, deps.random);
-      if (!(await deps.clients.updateSecretHash(id, secretHash))) throw unknownClient(id);
-      record('client.secret_rotated', client, context);
+      if (!(await deps.clients.updateSecretHash(id, secretHash, event('client.secret_rotated', client, context)))) throw unknownClient(id);
       // The cache of checked secrets holds the old hash, which no longer matches: the old secret fails at once.
       return { client: { ...client, secretHash }, clientSecret };
     },
@@ -240,8 +228,7 @@ export function createClientService(deps: {
       // Its device codes go with it: one that ran out undecided is in the trail as expired first.
       await deps.audit.recordExpired();
       for (const grantId of await deps.grants.activeGrantIds(id)) if (await deps.tokens.revokeGrant(grantId, { by, ...who })) revokedGrants++;
-      if (!(await deps.clients.delete(id))) throw unknownClient(id);
-      record('client.deleted', client, who, { revokedGrants });
+      if (!(await deps.clients.delete(id, event('client.deleted', client, who, { revokedGrants })))) throw unknownClient(id);
       verified.delete(id);
       return { client, revokedGrants };
     },

@@ -11,6 +11,19 @@ export function newSecret(random: RandomSource, bytes = 32): string {
 }
 
 /**
+ * A fresh id an operator reads and types (a client, a user, a grant): `bytes` random bytes,
+ * base64url, never beginning with `-`, so that a command line (`kalm device revoke ID`,
+ * `kalm-device login --client-id ID`) never reads one as an option. One id in 64 is drawn
+ * again; the rest of the alphabet is untouched.
+ */
+export function newId(random: RandomSource, bytes: number): string {
+  for (;;) {
+    const id = newSecret(random, bytes);
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+/**
  * SHA-256 of a high-entropy secret (device code, refresh token, authorization code).
  * Those secrets carry at least 256 bits, so a fast hash is enough to make a stolen
  * database useless; the lookup is by hash, which also makes it constant-time.

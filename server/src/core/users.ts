@@ -1,5 +1,5 @@
 import { NotFoundError } from './errors.js';
-import { hashPassword, newSecret, verifyPassword, type RandomSource } from './secrets.js';
+import { hashPassword, newId, newSecret, verifyPassword, type RandomSource } from './secrets.js';
 import type { Clock } from './clock.js';
 import type { TokenService } from './tokens.js';
 import type { GrantRepository, UserRecord, UserRepository, UserRole } from '../store/port/index.js';
@@ -72,7 +72,7 @@ export function createUserService(deps: {
       assertPassword(password);
       if (await deps.users.getByUsername(username)) throw new Error(`user "${username}" already exists`);
       const user: UserRecord = {
-        id: newSecret(deps.random, 12),
+        id: newId(deps.random, 12),
         username,
         passwordHash: await hashPassword(password, deps.random),
         role,
