@@ -55,7 +55,7 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
   const metrics = config.metricsPort === undefined ? undefined : createMetrics({ clock, logger });
   let core: Core;
   try {
-    core = await createCore({ config, store, clock, random: options.random, authenticator: options.authenticator, audit: { onError: auditFailures(logger) }, observer: metrics?.observer });
+    core = await createCore({ config, store, clock, random: options.random, authenticator: options.authenticator, observer: metrics?.observer });
   } catch (err) {
     await store.close();
     throw err;
@@ -139,8 +139,6 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
       for (const detach of detachers.reverse()) await detach();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
-      // Every audit event recorded by a request answered so far is written before the store closes.
-      await core.audit.flush();
       await store.close();
     },
   };
@@ -173,14 +171,6 @@ async function followOtherInstances(store: StoreEngine, core: Core, logger: Logg
   const timer = setInterval(catchUp, CROSS_PROCESS_EVERY_MS);
   timer.unref();
   return async () => clearInterval(timer);
-}
-
-/** Where the audit trail reports events it could not write yet (the database unreachable: it retries) or lost. */
-function auditFailures(logger: Logger): (err: unknown, lost: number) => void {
-  return (err, lost) => {
-    if (lost > 0) logger.error({ err, lost }, 'audit events lost');
-    else logger.warn({ err }, 'audit event not written yet: the database is unreachable; retrying');
-  };
 }
 
 /**

@@ -8,10 +8,10 @@ import { kalmCli, KALM_BIN } from '../helpers/kalm-cli.js';
 import { freePort, GRANT_TYPES } from '../helpers/server.js';
 import { pairDevice, type FlowTarget } from './support.js';
 
-// The audit write does not delay the answer, and still nothing an answer confirmed is missing
-// from the trail: on SQLite the event's row is inserted before the answer is written (its fsync
-// follows by group commit). `kalm serve` is killed with SIGKILL the instant the answer of the
-// step under test arrives (a redemption, a refresh), then started again on the same data dir.
+// Nothing an answer confirmed is missing from the trail: the event is written in the flow's own
+// transaction (a redemption, a rotation), durable before the answer by the same group commit.
+// `kalm serve` is killed with SIGKILL the instant the answer of the step under test arrives,
+// then started again on the same data dir.
 
 const CLIENT_ID = 'tv-demo';
 let dataDir: string;

@@ -31,14 +31,10 @@ export class UsageError extends Error {}
 export async function withCore<T>(config: Config, fn: (core: Core) => Promise<T>): Promise<T> {
   const [{ createCore }, { openStore }] = await Promise.all([import('../core/index.js'), import('../store/open.js')]);
   const store = await openStore(config);
-  let core: Core | undefined;
   try {
     // What a command changes is recorded in the audit trail as done by `cli` (the system account that ran it).
-    core = await createCore({ config, store, audit: { actor: cliActor() } });
-    return await fn(core);
+    return await fn(await createCore({ config, store, audit: { actor: cliActor() } }));
   } finally {
-    // The events it recorded are written before the store closes.
-    await core?.audit.flush();
     await store.close();
   }
 }

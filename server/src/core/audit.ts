@@ -2,18 +2,19 @@
  * The audit trail (issue 15): the flows record who did what, when, from which address, and
  * `kalm audit` and the admin dashboard read it back, newest first.
  *
- * Recording never delays an answer. `record()` hands the event to the store at once and does
- * not wait: on SQLite the row is inserted before `record()` returns (so it is in the database
- * before the answer is written, and a kill -9 right after loses nothing), and its fsync rides
- * on the group commit (store/sqlite/durability.ts) without the request waiting for it; on
- * PostgreSQL the INSERT is sent at once. An append that met a store that cannot be reached is
- * kept and retried, and `flush()` (the server's close, the CLI before it exits) waits for every
- * event to be written.
+ * Nothing that happened is missing from it. A flow's change and its event are one write: the
+ * flow builds the event (`event()`) and hands it to the store method that makes the change,
+ * which records it in the same transaction, only if the change took effect (AuditOnWrite in
+ * store/port/audit.ts). No crash, on either engine, can commit the one without the other, and
+ * the answer that confirms the change waits for both as for the change alone (group commit on
+ * SQLite: no extra fsync). Events of no write of their own (a sign-in) are appended with
+ * `record()`, which the caller awaits before it answers. A store that cannot be reached fails
+ * the request (503, `temporarily_unavailable`) rather than letting it happen unrecorded.
  *
  * Never a secret in an event: ids, names, scopes and addresses only.
  */
 import type { Clock } from './clock.js';
-import { OAuthError, StoreUnavailableError } from './errors.js';
+import { OAuthError } from './errors.js';
 import type { AuditActorType, AuditDetail, AuditEventRecord, AuditRepository, NewAuditEvent } from '../store/port/index.js';
 
 /** Every type of event, by family (`kalm audit --type device` lists the whole family). */
@@ -86,13 +87,10 @@ export interface AuditQuery {
 }
 
 export interface AuditTrail {
-  /** Record an event now, without waiting (see the header). */
-  record(input: AuditInput): void;
-  /**
-   * Resolves once every event recorded so far is written, or reported lost through `onError`
-   * (events waiting for an unreachable store get one more try, now).
-   */
-  flush(): Promise<void>;
+  /** The event's row as of now, for the store method whose write it records (see the header). */
+  event(input: AuditInput): NewAuditEvent;
+  /** Append an event of no write of its own; resolves once it is durable. */
+  record(input: AuditInput): Promise<void>;
   /**
    * The newest events first. Codes that ran out undecided are recorded as `device.expired`
    * first, so the list is complete up to now.
@@ -104,10 +102,6 @@ export interface AuditTrail {
   purge(): Promise<{ expired: number; purged: number }>;
 }
 
-/** Events held for a retry at most; beyond, the oldest are reported lost. */
-const MAX_PENDING = 10_000;
-const RETRY_FIRST_MS = 500;
-const RETRY_MAX_MS = 30_000;
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 10_000;
 const MAX_IP_LENGTH = 64;
@@ -135,70 +129,9 @@ export function createAuditTrail(deps: {
   retentionDays: () => number;
   /** The actor of events whose caller names none: the server itself, or `cli` in `kalm`. */
   actor?: AuditActor;
-  /** An append that failed (it is retried), or events given up on. */
-  onError?: (err: unknown, lost: number) => void;
 }): AuditTrail {
   const { audit, clock } = deps;
   const defaultActor = deps.actor ?? { type: 'system' };
-  const onError = deps.onError ?? (() => {});
-  const writing = new Set<Promise<void>>();
-  let pending: NewAuditEvent[] = [];
-  let retryTimer: NodeJS.Timeout | undefined;
-  let retryDelay = RETRY_FIRST_MS;
-
-  function track(write: Promise<void>) {
-    writing.add(write);
-    void write.finally(() => writing.delete(write));
-  }
-
-  /**
-   * A write failed. Only a store that cannot be reached is waited for (the events are kept and
-   * retried); any other refusal would refuse them again, so they are reported lost at once.
-   */
-  function failed(events: NewAuditEvent[], err: unknown) {
-    if (!(err instanceof StoreUnavailableError)) {
-      onError(err, events.length);
-      return;
-    }
-    pending.push(...events);
-    const lost = Math.max(0, pending.length - MAX_PENDING);
-    if (lost > 0) pending = pending.slice(lost);
-    onError(err, lost);
-    scheduleRetry();
-  }
-
-  function scheduleRetry() {
-    if (retryTimer || pending.length === 0) return;
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      track(retry());
-    }, retryDelay);
-    // Events waiting for a database that is down must not keep the process alive on their own.
-    retryTimer.unref();
-    retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
-  }
-
-  async function retry(): Promise<void> {
-    const events = pending;
-    pending = [];
-    if (events.length === 0) return;
-    try {
-      await audit.appendMany(events);
-      retryDelay = RETRY_FIRST_MS;
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) return failed(events, err);
-      // One of them is refused for good (the batch is one transaction): the others, one by one.
-      for (const [i, event] of events.entries()) {
-        try {
-          await audit.append(event);
-        } catch (one) {
-          if (one instanceof StoreUnavailableError) return failed(events.slice(i), one);
-          onError(one, 1);
-        }
-      }
-    }
-  }
-
   function toEvent(input: AuditInput): NewAuditEvent {
     const actor = input.actor ?? defaultActor;
     return {
@@ -219,25 +152,8 @@ export function createAuditTrail(deps: {
   }
 
   return {
-    record(input) {
-      const event = toEvent(input);
-      // Called, not awaited: SQLite inserts the row during this call (see the header).
-      track(audit.append(event).catch((err: unknown) => failed([event], err)));
-    },
-    async flush() {
-      // Pending events get one more try now, not at the retry timer.
-      clearTimeout(retryTimer);
-      retryTimer = undefined;
-      if (pending.length > 0) track(retry());
-      while (writing.size > 0) await Promise.all([...writing]);
-      clearTimeout(retryTimer);
-      retryTimer = undefined;
-      if (pending.length > 0) {
-        const lost = pending.length;
-        pending = [];
-        onError(new Error(`${lost} audit event(s) could not be written: the store stayed unreachable`), lost);
-      }
-    },
+    event: toEvent,
+    record: (input) => audit.append(toEvent(input)),
     async recent(query = {}) {
       const types = query.type === undefined ? undefined : auditTypesOf(query.type);
       if (query.type !== undefined && !types) {

@@ -44,18 +44,19 @@ export function localAuthenticator(users: UserService): Authenticator {
 /**
  * `signin.succeeded` and `signin.failed` in the audit trail, around any authenticator (the local
  * accounts or an operator's). A failure keeps the typed username only when it names a local
- * account, so a password typed into the username field is never recorded.
+ * account, so a password typed into the username field is never recorded. The answer waits for
+ * the event: a sign-in the trail cannot record does not happen.
  */
 export function auditedAuthenticator(authenticator: Authenticator, deps: { audit: AuditTrail; users: Pick<UserService, 'getByUsername'> }): Authenticator {
   return {
     async authenticate(credentials, context = {}) {
       const user = await authenticator.authenticate(credentials, context);
       if (user) {
-        deps.audit.record({ type: 'signin.succeeded', actor: { type: 'user', id: user.id, name: user.username }, userId: user.id, username: user.username, ip: context.ip });
+        await deps.audit.record({ type: 'signin.succeeded', actor: { type: 'user', id: user.id, name: user.username }, userId: user.id, username: user.username, ip: context.ip });
         return user;
       }
       const account = await deps.users.getByUsername(credentials.username);
-      deps.audit.record({
+      await deps.audit.record({
         type: 'signin.failed',
         actor: { type: 'user', id: account?.id ?? null, name: account?.username ?? null },
         userId: account?.id ?? null,

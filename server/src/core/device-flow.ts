@@ -12,7 +12,7 @@ import { hashSecret, newSecret, type RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 import { formatUserCode, generateUserCode, normalizeUserCode } from './user-codes.js';
 import type { Config } from '../config.js';
-import type { ClientRecord, DeviceCodeRecord, GrantRecord, RefreshTokenRecord, Store } from '../store/port/index.js';
+import type { ClientRecord, Decision, DeviceCodeRecord, GrantRecord, NewAuditEvent, RefreshTokenRecord, Store } from '../store/port/index.js';
 
 /** RFC 8628 §3.2 device authorization response. */
 export interface DeviceAuthorizationResponse {
@@ -79,6 +79,8 @@ export interface Redemption {
   grant: GrantRecord;
   refresh: RefreshTokenRecord | undefined;
   response: TokenResponse;
+  /** `device.redeemed`, which the commit writes with the redemption (see AuditOnWrite). */
+  audit?: NewAuditEvent;
 }
 
 /**
@@ -123,7 +125,7 @@ interface DeviceFlowContext extends DeviceFlowDeps {
 
 export function createDeviceFlow(deps: DeviceFlowDeps): DeviceFlow {
   const { store, clients, tokens, catalog, events, clock, random, config, observer } = deps;
-  const commitToStore: RedemptionCommit = (r) => store.deviceCodes.redeem(r.deviceCodeId, r.grant, r.refresh);
+  const commitToStore: RedemptionCommit = (r) => store.deviceCodes.redeem(r.deviceCodeId, r.grant, r.refresh, r.audit);
   const flow: DeviceFlowContext = { store, clients, tokens, catalog, events, clock, random, config, audit: deps.audit, observer, pacer: store.pollPacing ? sharedPollPacer(store.pollPacing) : createPollPacer(), commitToStore };
   return {
     authorize: (client, scope, origin = {}) => authorize(flow, client, scope, origin),
@@ -157,6 +159,15 @@ async function createCode(flow: DeviceFlowContext, client: ClientRecord, scope: 
   const expiresIn = client.deviceCodeTtl ?? config.deviceCodeTtl;
   const interval = client.devicePollInterval ?? config.devicePollInterval;
   const deviceCode = newSecret(flow.random, 32);
+  // Written with the code, which gives it its id.
+  const requested = flow.audit.event({
+    type: 'device.requested',
+    actor: { type: 'client', id: client.id },
+    clientId: client.id,
+    ip: origin.ip,
+    scopes,
+    details: origin.userAgent ? { userAgent: origin.userAgent.slice(0, 256) } : {},
+  });
   for (let attempt = 0; attempt < MAX_USER_CODE_ATTEMPTS; attempt++) {
     const userCode = generateUserCode(flow.random);
     const inserted = await store.deviceCodes.insert(
@@ -172,17 +183,9 @@ async function createCode(flow: DeviceFlowContext, client: ClientRecord, scope: 
         requestUserAgent: origin.userAgent?.slice(0, 256) ?? null,
       },
       now,
+      requested,
     );
     if (!inserted) continue; // the user code belongs to another live request: draw again
-    flow.audit.record({
-      type: 'device.requested',
-      actor: { type: 'client', id: client.id },
-      clientId: client.id,
-      deviceCodeId: inserted.id,
-      ip: origin.ip,
-      scopes,
-      details: origin.userAgent ? { userAgent: origin.userAgent.slice(0, 256) } : {},
-    });
     flow.observer.deviceAuthorized(inserted);
     return { id: inserted.id, response: authorizationResponse(config, deviceCode, userCode, expiresIn, interval) };
   }
@@ -249,24 +252,21 @@ async function checkPace(pacer: PollPacer, record: DeviceCodeRecord, now: number
   throw new OAuthError('authorization_pending', 'the user has not yet decided');
 }
 
-/** `commit`, and once it has spent the code, `device.redeemed` in the audit trail. */
+/** `commit` with `device.redeemed` for the audit trail, which the commit writes with the redemption. */
 function recordingRedemption(flow: DeviceFlowContext, commit: RedemptionCommit, context: AuditContext): RedemptionCommit {
-  return async (redemption) => {
-    const spent = await commit(redemption);
+  return (redemption) => {
     const { grant } = redemption;
-    if (spent) {
-      flow.audit.record({
-        type: 'device.redeemed',
-        actor: { type: 'client', id: grant.clientId },
-        userId: grant.userId,
-        clientId: grant.clientId,
-        grantId: grant.id,
-        deviceCodeId: redemption.deviceCodeId,
-        ip: context.ip,
-        scopes: grant.scopes,
-      });
-    }
-    return spent;
+    const audit = flow.audit.event({
+      type: 'device.redeemed',
+      actor: { type: 'client', id: grant.clientId },
+      userId: grant.userId,
+      clientId: grant.clientId,
+      grantId: grant.id,
+      deviceCodeId: redemption.deviceCodeId,
+      ip: context.ip,
+      scopes: grant.scopes,
+    });
+    return commit({ ...redemption, audit });
   };
 }
 
@@ -328,8 +328,7 @@ async function approve(flow: DeviceFlowContext, userCodeInput: string, userId: s
   if (!isSubset(granted, record.scopes)) {
     throw new OAuthError('invalid_scope', `granted scopes must be among the requested ones: ${formatScope(record.scopes)}`);
   }
-  await decide(flow, record, { status: 'approved', userId, grantedScopes: granted });
-  flow.audit.record({
+  const approved = flow.audit.event({
     type: 'device.approved',
     actor: context.actor ?? { type: 'user', id: userId },
     userId,
@@ -340,12 +339,12 @@ async function approve(flow: DeviceFlowContext, userCodeInput: string, userId: s
     scopes: granted,
     details: { requested: record.scopes },
   });
+  await decide(flow, record, { status: 'approved', userId, grantedScopes: granted }, approved);
 }
 
 async function deny(flow: DeviceFlowContext, userCodeInput: string, userId: string | null, context: AuditContext): Promise<void> {
   const record = await requirePending(flow, userCodeInput);
-  await decide(flow, record, { status: 'denied', userId });
-  flow.audit.record({
+  const denied = flow.audit.event({
     type: 'device.denied',
     actor: context.actor ?? (userId === null ? undefined : { type: 'user', id: userId }),
     userId,
@@ -354,6 +353,7 @@ async function deny(flow: DeviceFlowContext, userCodeInput: string, userId: stri
     ip: context.ip,
     scopes: record.scopes,
   });
+  await decide(flow, record, { status: 'denied', userId }, denied);
 }
 
 async function requirePending({ store, clock }: DeviceFlowContext, userCodeInput: string): Promise<DeviceCodeRecord> {
@@ -366,9 +366,9 @@ async function requirePending({ store, clock }: DeviceFlowContext, userCodeInput
   return record;
 }
 
-/** Records the person's decision once, and tells the transports waiting on the code. */
-async function decide({ store, clock, events, observer }: DeviceFlowContext, record: DeviceCodeRecord, decision: Parameters<Store['deviceCodes']['decide']>[1]) {
-  if (!(await store.deviceCodes.decide(record.id, decision, clock.now()))) {
+/** Records the person's decision once, with its audit event, and tells the transports waiting on the code. */
+async function decide({ store, clock, events, observer }: DeviceFlowContext, record: DeviceCodeRecord, decision: Decision, audit: NewAuditEvent) {
+  if (!(await store.deviceCodes.decide(record.id, decision, clock.now(), audit))) {
     throw new OAuthError('invalid_grant', 'this code has already been decided or has expired');
   }
   observer.deviceDecided(record, decision.status);

@@ -73,8 +73,8 @@ export interface CoreOptions {
   events?: DeviceEvents;
   /** Replaces the local-account sign-in (see core/auth.ts). */
   authenticator?: Authenticator;
-  /** The audit trail's default actor (`cli` in `kalm`; the server itself otherwise) and where its write failures go. */
-  audit?: { actor?: AuditActor; onError?: (err: unknown, lost: number) => void };
+  /** The audit trail's default actor (`cli` in `kalm`; the server itself otherwise). */
+  audit?: { actor?: AuditActor };
   /** Told of what the flows do that has no event of its own (the metrics); default nobody. */
   observer?: CoreObserver;
 }

@@ -71,7 +71,7 @@ export function createKeyManager(
   repo: KeyRepository,
   clock: Clock,
   retainSeconds: () => number,
-  options: { cacheMs?: number; audit?: Pick<AuditTrail, 'record'> } = {},
+  options: { cacheMs?: number; audit?: Pick<AuditTrail, 'event'> } = {},
 ): KeyManager {
   const cacheMs = options.cacheMs ?? 30_000;
   let cache: { loadedAt: number; records: KeyRecord[]; imported: Map<string, Promise<CryptoKey>> } | undefined;
@@ -117,10 +117,10 @@ export function createKeyManager(
     async rotate(context = {}) {
       const now = clock.now();
       const created = await Promise.all(KEY_ALGS.map((alg) => newKey(alg, now)));
-      await repo.rotate(created, now);
-      cache = undefined;
       // The key ids (RFC 7638 thumbprints of the public keys) are public: the JWKS lists them.
-      options.audit?.record({ type: 'keys.rotated', actor: context.actor, ip: context.ip, details: { kids: created.map((k) => `${k.kid} ${k.alg}`) } });
+      const rotated = options.audit?.event({ type: 'keys.rotated', actor: context.actor, ip: context.ip, details: { kids: created.map((k) => `${k.kid} ${k.alg}`) } });
+      await repo.rotate(created, now, rotated);
+      cache = undefined;
     },
     async ensureKeys() {
       const existing = await repo.list();

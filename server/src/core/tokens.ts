@@ -9,7 +9,7 @@ import type { DeviceEvents } from './events.js';
 import type { KeyManager } from './keys.js';
 import type { CoreObserver } from './observer.js';
 import type { Config } from '../config.js';
-import type { ClientRecord, GrantRecord, RefreshTokenRecord, Store } from '../store/port/index.js';
+import type { ClientRecord, GrantRecord, NewAuditEvent, RefreshTokenRecord, Store } from '../store/port/index.js';
 
 /** RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
@@ -43,6 +43,8 @@ export interface Rotation {
   next: RefreshTokenRecord;
   now: number;
   response: TokenResponse;
+  /** `refresh.rotated`, which the commit writes with the rotation (see AuditOnWrite). */
+  audit?: NewAuditEvent;
 }
 
 /**
@@ -113,7 +115,7 @@ interface TokenContext extends TokenServiceDeps {
 export function createTokenService(deps: TokenServiceDeps): TokenService {
   const { store, keys, clock, random, config, events, observer } = deps;
   const context: TokenContext = { store, keys, clock, random, config, events, audit: deps.audit, observer, verifier: undefined };
-  const rotateInStore: RotationCommit = (r) => store.refreshTokens.rotate(r.oldHash, r.next, r.now);
+  const rotateInStore: RotationCommit = (r) => store.refreshTokens.rotate(r.oldHash, r.next, r.now, r.audit);
   return {
     mintAccessToken: (input) => mintAccessToken(context, input),
     newRefreshToken: (grant) => newRefreshToken(context, grant),
@@ -164,14 +166,23 @@ function newRefreshToken({ clock, random, config }: TokenContext, grant: GrantRe
   return { token, record };
 }
 
-/** Revoke a grant and tell its devices; `grant.revoked` in the audit trail unless `revocation` is false (reuse records its own). */
-async function revokeGrant({ store, clock, events, audit }: TokenContext, grantId: string, revocation: GrantRevocation | false): Promise<boolean> {
-  // Read before the revocation: whose device it is and of which client, for the trail.
-  const grant = revocation ? (revocation.grant ?? (await store.grants.get(grantId))) : undefined;
-  const revoked = await store.grants.revoke(grantId, clock.now());
+/**
+ * Revoke a grant and tell its devices. Its audit event is written with the revocation:
+ * `grant.revoked` for a `revocation`, or the given `event` (reuse detection's own).
+ */
+async function revokeGrant({ store, clock, events, audit }: TokenContext, grantId: string, revocation: GrantRevocation | NewAuditEvent): Promise<boolean> {
+  const event = 'by' in revocation ? await revocationEvent(store, audit, grantId, revocation) : revocation;
+  const revoked = await store.grants.revoke(grantId, clock.now(), event);
   if (revoked) events.publish({ type: 'revoked', grantId });
-  if (revoked && revocation && grant) {
-    audit.record({
+  return revoked;
+}
+
+/** `grant.revoked`, read before the revocation: whose device it is and of which client. */
+async function revocationEvent(store: Store, audit: AuditTrail, grantId: string, revocation: GrantRevocation): Promise<NewAuditEvent | undefined> {
+  const grant = revocation.grant ?? (await store.grants.get(grantId));
+  return (
+    grant &&
+    audit.event({
       type: 'grant.revoked',
       actor: revocation.actor ?? revokedBy(revocation.by, grant),
       userId: grant.userId,
@@ -180,9 +191,8 @@ async function revokeGrant({ store, clock, events, audit }: TokenContext, grantI
       ip: revocation.ip,
       scopes: grant.scopes,
       details: { by: revocation.by },
-    });
-  }
-  return revoked;
+    })
+  );
 }
 
 /** The actor of a revocation nobody named: the owner, the client; an operator is the trail's default actor. */
@@ -278,11 +288,7 @@ async function refresh(
   const scopes = narrowedScopes(grant, scope);
   const access = await mintAccessToken(context, { client, sub: grant.userId ?? client.id, scopes, grantId: grant.id, dpop });
   const rotation = rotate(context, grant, record, now, scopes, access, tokenType(dpop));
-  if (!(await commit(rotation))) {
-    // Spent by a concurrent request between our read and our write: the same reuse.
-    return endFamilyOnReuse(context, grant, invalid, auditContext);
-  }
-  context.audit.record({
+  rotation.audit = context.audit.event({
     type: 'refresh.rotated',
     actor: { type: 'client', id: client.id },
     userId: grant.userId,
@@ -291,6 +297,10 @@ async function refresh(
     ip: auditContext.ip,
     scopes,
   });
+  if (!(await commit(rotation))) {
+    // Spent by a concurrent request between our read and our write: the same reuse.
+    return endFamilyOnReuse(context, grant, invalid, auditContext);
+  }
   return rotation.response;
 }
 
@@ -325,19 +335,25 @@ function rotate(
   return { oldHash: spent.tokenHash, next: next.record, now, response };
 }
 
-/** A spent refresh token was presented again: revoke its whole grant (family), then refuse. */
+/**
+ * A spent refresh token was presented again: revoke its whole grant (family), then refuse.
+ * `refresh.reuse_detected` is written with the revocation, once however many requests race.
+ */
 async function endFamilyOnReuse(context: TokenContext, grant: GrantRecord, invalid: OAuthError, auditContext: AuditContext): Promise<never> {
-  const familyRevoked = await revokeGrant(context, grant.id, false);
-  context.audit.record({
-    type: 'refresh.reuse_detected',
-    actor: { type: 'client', id: grant.clientId },
-    userId: grant.userId,
-    clientId: grant.clientId,
-    grantId: grant.id,
-    // Where the spent token came back from: one of the two holders is an attacker.
-    ip: auditContext.ip,
-    details: { familyRevoked },
-  });
+  await revokeGrant(
+    context,
+    grant.id,
+    context.audit.event({
+      type: 'refresh.reuse_detected',
+      actor: { type: 'client', id: grant.clientId },
+      userId: grant.userId,
+      clientId: grant.clientId,
+      grantId: grant.id,
+      // Where the spent token came back from: one of the two holders is an attacker.
+      ip: auditContext.ip,
+      details: { familyRevoked: true },
+    }),
+  );
   context.observer.refreshReuseDetected(grant.clientId);
   throw invalid;
 }

@@ -110,9 +110,9 @@ export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }:
       try {
         // Encrypted before the commit, and committed with the redemption in one transaction:
         // no crash can leave the code spent and the answer lost (nothing accepted is ever lost).
-        await core.deviceFlow.pollById(client, request.deviceCodeId, async ({ deviceCodeId, grant, refresh, response }) => {
+        await core.deviceFlow.pollById(client, request.deviceCodeId, async ({ deviceCodeId, grant, refresh, response, audit }) => {
           jwe = await encryptAnswer(response, request.jwk);
-          return repo.redeemWithAnswer({ rid, deviceCodeId, grant, refresh, tokenAnswer: jwe });
+          return repo.redeemWithAnswer({ rid, deviceCodeId, grant, refresh, tokenAnswer: jwe, audit });
         });
       } catch (err) {
         // Spent meanwhile by another request of this rid (a repeat the device sent while another
@@ -152,9 +152,9 @@ export function createHandlers({ core, repo, repeatStatus, rememberTokenProof }:
       if (kept) return { result: 'accepted', body: kept };
       let jwe: string | undefined;
       // Encrypted before the commit and kept in the rotation's transaction (nothing accepted is ever lost).
-      await core.tokens.refresh(client, request.refresh_token, request.scope, async ({ oldHash, next, now, response }) => {
+      await core.tokens.refresh(client, request.refresh_token, request.scope, async ({ oldHash, next, now, response, audit }) => {
         jwe = await encryptAnswer(response, answerKey.jwk);
-        return repo.rotateWithAnswer({ oldHash, next, now, jwkThumbprint: answerKey.thumbprint, answer: jwe });
+        return repo.rotateWithAnswer({ oldHash, next, now, jwkThumbprint: answerKey.thumbprint, answer: jwe, audit });
       });
       return { result: 'accepted', body: jwe! };
     },

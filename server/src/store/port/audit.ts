@@ -61,15 +61,20 @@ export interface AuditFilter {
   limit: number;
 }
 
+/**
+ * The event of a write, recorded in the write's own transaction: it is written if and only if
+ * the write takes effect (a code decided, a token rotated, a grant revoked, a client changed),
+ * so no crash can leave a committed change without its event, nor an event without its change.
+ * The port's writing methods take it as their last, optional argument.
+ */
+export type AuditOnWrite = NewAuditEvent | undefined;
+
 export interface AuditRepository {
   /**
-   * Append one event. At most one event per device code and type is kept: appending a
-   * second one (the expiry of a code noticed twice) does nothing. SQLite runs the insert
-   * before `append` returns (the promise then waits for group commit).
+   * Append one event of no write of its own (a sign-in); resolves once it is durable. At most
+   * one event per device code and type is kept: appending a second one does nothing.
    */
   append(event: NewAuditEvent): Promise<void>;
-  /** Append several events in one transaction, with `append`'s rules. */
-  appendMany(events: readonly NewAuditEvent[]): Promise<void>;
   /** Newest first (by `at`, then `id`). */
   list(filter: AuditFilter): Promise<AuditEventRecord[]>;
   /**

@@ -1,4 +1,5 @@
 /** Registered OAuth clients: the record and the `clients` repository. */
+import type { AuditOnWrite } from './audit.js';
 import type { SigningAlg } from './keys.js';
 
 export type ClientType = 'public' | 'confidential';
@@ -28,7 +29,7 @@ export interface ClientRecord {
 }
 
 export interface ClientRepository {
-  create(client: ClientRecord): Promise<void>;
+  create(client: ClientRecord, audit?: AuditOnWrite): Promise<void>;
   get(id: string): Promise<ClientRecord | undefined>;
   list(): Promise<ClientRecord[]>;
   /** The clients a person registered (on /apps or with their initial access token). */
@@ -38,9 +39,9 @@ export interface ClientRepository {
    * device code lifetime and interval, the token algorithm, requireDpop); its id, type, secret,
    * owner and creation time stay. False when there is no such client.
    */
-  update(client: ClientRecord): Promise<boolean>;
+  update(client: ClientRecord, audit?: AuditOnWrite): Promise<boolean>;
   /** Replace a confidential client's secret hash. False when there is no such confidential client. */
-  updateSecretHash(id: string, secretHash: string): Promise<boolean>;
+  updateSecretHash(id: string, secretHash: string, audit?: AuditOnWrite): Promise<boolean>;
   /** Delete a client; its grants, refresh tokens, codes and consents go with it. False when unknown. */
-  delete(id: string): Promise<boolean>;
+  delete(id: string, audit?: AuditOnWrite): Promise<boolean>;
 }

@@ -1,4 +1,5 @@
 /** RFC 8628 device codes: the record, a person's decision on one, and the `deviceCodes` repository. */
+import type { AuditOnWrite } from './audit.js';
 import type { GrantRecord } from './grants.js';
 import type { RefreshTokenRecord } from './tokens.js';
 
@@ -31,19 +32,22 @@ export type Decision =
   | { status: 'denied'; userId: string | null };
 
 export interface DeviceCodeRepository {
-  /** Insert unless another live code (not yet expired at `now`) has the same user code; false then. */
-  insert(code: NewDeviceCode, now: number): Promise<DeviceCodeRecord | undefined>;
+  /**
+   * Insert unless another live code (not yet expired at `now`) has the same user code; false then.
+   * `audit` is recorded with the new row's id as its `deviceCodeId`.
+   */
+  insert(code: NewDeviceCode, now: number, audit?: AuditOnWrite): Promise<DeviceCodeRecord | undefined>;
   getByHash(deviceCodeHash: Buffer): Promise<DeviceCodeRecord | undefined>;
   getById(id: number): Promise<DeviceCodeRecord | undefined>;
   /** The code with this normalised user code whose row is still kept (live, or recently ended). */
   getByUserCode(userCode: string): Promise<DeviceCodeRecord | undefined>;
   /** Decide a pending, unexpired code. False when it was no longer pending (someone decided first) or had expired. */
-  decide(id: number, decision: Decision, now: number): Promise<boolean>;
+  decide(id: number, decision: Decision, now: number, audit?: AuditOnWrite): Promise<boolean>;
   /**
    * Redeem an approved code exactly once: mark it redeemed and create the grant and
    * its first refresh token, in one transaction. False when it was not approved any more.
    */
-  redeem(id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined): Promise<boolean>;
+  redeem(id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined, audit?: AuditOnWrite): Promise<boolean>;
   /** Delete rows that expired before `before`. Returns how many. */
   purgeExpired(before: number): Promise<number>;
 }

@@ -3,6 +3,7 @@
  * and the questions about a client's grants that the authorization code and client
  * credentials flows ask (part of the `authorization` repository, see index.ts).
  */
+import type { AuditOnWrite } from './audit.js';
 
 /** A grant: what one person (or client) allowed one client; the family every refresh token descends from. */
 export interface GrantRecord {
@@ -37,7 +38,7 @@ export interface GrantRepository {
    */
   listLive(filter: { origin: string; userId?: string; clientId?: string }): Promise<GrantRecord[]>;
   /** Revoke a grant and with it every refresh token of its family. False when it was already revoked. */
-  revoke(id: string, now: number): Promise<boolean>;
+  revoke(id: string, now: number, audit?: AuditOnWrite): Promise<boolean>;
   rename(id: string, deviceName: string): Promise<void>;
 }
 

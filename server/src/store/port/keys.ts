@@ -1,5 +1,6 @@
 /** Signing and encryption keys: the records of the `keys` repository and the algorithms they are for. */
 import type { JWK } from 'jose';
+import type { AuditOnWrite } from './audit.js';
 
 export type SigningAlg = 'ES256' | 'RS256';
 
@@ -17,5 +18,5 @@ export interface KeyRecord {
 export interface KeyRepository {
   list(): Promise<KeyRecord[]>;
   /** Insert `keys` and retire every other active key of the same algorithms, in one transaction. */
-  rotate(keys: KeyRecord[], now: number): Promise<void>;
+  rotate(keys: KeyRecord[], now: number, audit?: AuditOnWrite): Promise<void>;
 }

@@ -4,6 +4,7 @@
  * sees; the bridge gets it from the composition point (see `StoreEngine` in index.ts).
  */
 import type { JWK } from 'jose';
+import type { AuditOnWrite } from './audit.js';
 import type { DeviceCodeStatus } from './device-codes.js';
 import type { GrantRecord } from './grants.js';
 import type { RefreshTokenRecord } from './tokens.js';
@@ -44,6 +45,8 @@ export interface MqttRedemption {
   refresh: RefreshTokenRecord | undefined;
   /** The token response as a compact JWE to the rid's key. */
   tokenAnswer: string;
+  /** `device.redeemed`, recorded with the redemption (see AuditOnWrite). */
+  audit?: AuditOnWrite;
 }
 
 /** A rotation of a refresh token served over MQTT, with its answer already encrypted. */
@@ -55,6 +58,8 @@ export interface MqttRotation {
   jwkThumbprint: string;
   /** The rotated pair as a compact JWE. */
   answer: string;
+  /** `refresh.rotated`, recorded with the rotation (see AuditOnWrite). */
+  audit?: AuditOnWrite;
 }
 
 /** Storage of the MQTT bridge. Every method is atomic. */

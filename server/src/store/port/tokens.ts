@@ -1,4 +1,5 @@
 /** Refresh tokens (stored only hashed) and revoked access tokens: the `refreshTokens` and `accessTokens` repositories. */
+import type { AuditOnWrite } from './audit.js';
 
 export interface RefreshTokenRecord {
   tokenHash: Buffer;
@@ -16,7 +17,7 @@ export interface RefreshTokenRepository {
    * Rotate: mark `oldHash` used and insert `next`, atomically, only if the old one
    * was unused and its grant not revoked. False otherwise (reuse or revoked).
    */
-  rotate(oldHash: Buffer, next: RefreshTokenRecord, now: number): Promise<boolean>;
+  rotate(oldHash: Buffer, next: RefreshTokenRecord, now: number, audit?: AuditOnWrite): Promise<boolean>;
 }
 
 export interface AccessTokenRepository {

@@ -3,7 +3,8 @@
  * one decision, one redemption, whichever instances race for them; and `pollPacing`, the
  * RFC 8628 §3.5 pacing every instance shares.
  */
-import type { DeviceCodeRecord, DeviceCodeRepository, GrantRecord, PollPacingRepository, RefreshTokenRecord } from '../port/index.js';
+import type { AuditOnWrite, DeviceCodeRecord, DeviceCodeRepository, GrantRecord, NewDeviceCode, PollPacingRepository, RefreshTokenRecord } from '../port/index.js';
+import { auditedStatement, auditedValues, insertAuditEvent } from './audit.js';
 import { changes, query, row, transaction, type Db, type Queryable } from './database.js';
 import { insertGrant } from './grants.js';
 import { insertRefreshToken } from './tokens.js';
@@ -51,24 +52,34 @@ function toDeviceCode(row: DeviceCodeRow): DeviceCodeRecord {
 // Named, not `*`: a prepared statement's result must not change when a newer server adds a column.
 const COLUMNS = 'id, device_code_hash, user_code, client_id, scopes, status, user_id, granted_scopes, created_at, expires_at, interval, decided_at, request_ip, request_user_agent, grant_id';
 
-const INSERT = {
-  name: 'device_codes.insert',
-  text: `INSERT INTO device_codes (device_code_hash, user_code, client_id, scopes, created_at, expires_at, interval, request_ip, request_user_agent)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-    ON CONFLICT (user_code) DO NOTHING
-    RETURNING ${COLUMNS}`,
-};
+// With its `device.requested` event, which takes the new row's id.
+const INSERT = auditedStatement(
+  {
+    name: 'device_codes.insert',
+    text: `INSERT INTO device_codes (device_code_hash, user_code, client_id, scopes, created_at, expires_at, interval, request_ip, request_user_agent)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      ON CONFLICT (user_code) DO NOTHING
+      RETURNING ${COLUMNS}`,
+  },
+  9,
+  'id',
+);
 const DROP_EXPIRED_USER_CODE = { name: 'device_codes.drop_expired_user_code', text: 'DELETE FROM device_codes WHERE user_code = $1 AND expires_at <= $2' };
 const BY_HASH = { name: 'device_codes.by_hash', text: `SELECT ${COLUMNS} FROM device_codes WHERE device_code_hash = $1` };
 const BY_ID = { name: 'device_codes.by_id', text: `SELECT ${COLUMNS} FROM device_codes WHERE id = $1` };
 const BY_USER_CODE = { name: 'device_codes.by_user_code', text: `SELECT ${COLUMNS} FROM device_codes WHERE user_code = $1` };
 // Conditional on `pending`: of two decisions racing, the second waits on the row lock, finds
 // the status changed and updates nothing. Setting decided_at fires the kalm_feed NOTIFY (006).
-const DECIDE = {
-  name: 'device_codes.decide',
-  text: `UPDATE device_codes SET status = $2, user_id = $3, granted_scopes = $4, decided_at = $5
-    WHERE id = $1 AND status = 'pending' AND expires_at > $5`,
-};
+// With its event (`device.approved`, `device.denied`), only when it decided.
+const DECIDE = auditedStatement(
+  {
+    name: 'device_codes.decide',
+    text: `UPDATE device_codes SET status = $2, user_id = $3, granted_scopes = $4, decided_at = $5
+      WHERE id = $1 AND status = 'pending' AND expires_at > $5
+      RETURNING id`,
+  },
+  5,
+);
 const MARK_REDEEMED = {
   name: 'device_codes.mark_redeemed',
   text: `UPDATE device_codes SET status = 'redeemed', grant_id = $2 WHERE id = $1 AND status = 'approved'`,
@@ -82,15 +93,16 @@ class AlreadyRedeemed extends Error {}
  * all or nothing. False, with nothing written, when the code is no longer `approved`
  * (redeemed first by someone else, on any instance). Given a transaction it nests as a
  * savepoint, so that repository can commit its own rows with the redemption (the MQTT
- * bridge's stored token answer).
+ * bridge's stored token answer). `audit` (device.redeemed) is written with it.
  */
-export async function redeemDeviceCode(on: Queryable, id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined): Promise<boolean> {
+export async function redeemDeviceCode(on: Queryable, id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined, audit?: AuditOnWrite): Promise<boolean> {
   try {
     return await transaction(on, async (tx) => {
       await insertGrant(tx, grant);
       // Someone else redeemed it first: throwing rolls the grant back.
       if ((await changes(tx, MARK_REDEEMED, [id, grant.id])) !== 1) throw new AlreadyRedeemed();
       if (refreshToken) await insertRefreshToken(tx, refreshToken);
+      await insertAuditEvent(tx, audit);
       return true;
     });
   } catch (err) {
@@ -100,17 +112,17 @@ export async function redeemDeviceCode(on: Queryable, id: number, grant: GrantRe
 }
 
 export function createDeviceCodeRepository(db: Db): DeviceCodeRepository {
-  const insert = async (code: Parameters<DeviceCodeRepository['insert']>[0]) =>
-    row<DeviceCodeRow>(db, INSERT, [
+  const insert = async (code: NewDeviceCode, audit: AuditOnWrite) =>
+    row<DeviceCodeRow>(db, INSERT, auditedValues([
       code.deviceCodeHash, code.userCode, code.clientId, code.scopes, code.createdAt, code.expiresAt, code.interval, code.requestIp, code.requestUserAgent,
-    ]);
+    ], audit));
   return {
-    async insert(code, now) {
+    async insert(code, now, audit) {
       // Nearly always one statement. Only when the user code is taken: drop the row holding it
       // if that code has expired, and try once more (each step atomic: an instance that takes
       // the code in between wins, and this insert does nothing).
-      let r = await insert(code);
-      if (!r && (await changes(db, DROP_EXPIRED_USER_CODE, [code.userCode, now])) > 0) r = await insert(code);
+      let r = await insert(code, audit);
+      if (!r && (await changes(db, DROP_EXPIRED_USER_CODE, [code.userCode, now])) > 0) r = await insert(code, audit);
       return r && toDeviceCode(r);
     },
     async getByHash(hash) {
@@ -125,12 +137,12 @@ export function createDeviceCodeRepository(db: Db): DeviceCodeRepository {
       const r = await row<DeviceCodeRow>(db, BY_USER_CODE, [userCode]);
       return r && toDeviceCode(r);
     },
-    async decide(id, decision, now) {
+    async decide(id, decision, now, audit) {
       const grantedScopes = decision.status === 'approved' ? decision.grantedScopes : null;
-      return (await changes(db, DECIDE, [id, decision.status, decision.userId, grantedScopes, now])) === 1;
+      return (await changes(db, DECIDE, auditedValues([id, decision.status, decision.userId, grantedScopes, now], audit))) === 1;
     },
-    async redeem(id, grant, refreshToken) {
-      return redeemDeviceCode(db, id, grant, refreshToken);
+    async redeem(id, grant, refreshToken, audit) {
+      return redeemDeviceCode(db, id, grant, refreshToken, audit);
     },
     async purgeExpired(before) {
       return changes(db, PURGE, [before]);

@@ -1,5 +1,6 @@
 /** The `grants` repository on PostgreSQL: grants, the families every refresh token descends from. */
 import type { ClientGrantRepository, GrantRecord, GrantRepository } from '../port/index.js';
+import { insertAuditEvent } from './audit.js';
 import { changes, query, row, rows, transaction, type Db, type Queryable } from './database.js';
 
 interface GrantRow {
@@ -77,10 +78,11 @@ export function createGrantRepository(db: Db): GrantRepository {
     async listLive({ origin, userId, clientId }) {
       return (await rows<GrantRow>(db, LIVE, [origin, userId ?? null, clientId ?? null])).map(toGrant);
     },
-    async revoke(id, now) {
+    async revoke(id, now, audit) {
       return transaction(db, async (tx) => {
         const changed = (await changes(tx, REVOKE, [id, now])) === 1;
         await query(tx, DROP_TOKENS, [id]);
+        if (changed) await insertAuditEvent(tx, audit);
         return changed;
       });
     },

@@ -5,6 +5,7 @@
  * retires what the first one inserted.
  */
 import type { KeyRecord, KeyRepository } from '../port/index.js';
+import { insertAuditEvent } from './audit.js';
 import { type Db, query, rows, transaction } from './database.js';
 
 interface KeyRow {
@@ -48,7 +49,7 @@ export function createKeyRepository(db: Db): KeyRepository {
     async list() {
       return (await rows<KeyRow>(db, ALL)).map(toKey);
     },
-    async rotate(keys, now) {
+    async rotate(keys, now, audit) {
       if (keys.length === 0) return;
       await transaction(db, async (tx) => {
         await query(tx, LOCK);
@@ -56,6 +57,7 @@ export function createKeyRepository(db: Db): KeyRepository {
         for (const k of keys) {
           await query(tx, INSERT, [k.kid, k.alg, k.use, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt]);
         }
+        await insertAuditEvent(tx, audit);
       });
     },
   };

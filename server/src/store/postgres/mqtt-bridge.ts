@@ -140,7 +140,7 @@ export function createMqttRepository(db: Db): MqttRepository {
       return transaction(db, async (tx) => {
         // The redemption nests as a savepoint (nothing of it stays when it answers false); the
         // throw below rolls it back with everything else.
-        if (!(await redeemDeviceCode(tx, r.deviceCodeId, r.grant, r.refresh))) return false;
+        if (!(await redeemDeviceCode(tx, r.deviceCodeId, r.grant, r.refresh, r.audit))) return false;
         if ((await changes(tx, KEEP_ANSWER, [r.tokenAnswer, r.rid, r.deviceCodeId])) !== 1) {
           throw new Error(`mqtt request ${r.rid} does not hold device code ${r.deviceCodeId} or already has an answer`);
         }
@@ -149,7 +149,7 @@ export function createMqttRepository(db: Db): MqttRepository {
     },
     async rotateWithAnswer(r: MqttRotation) {
       return transaction(db, async (tx) => {
-        if (!(await rotateRefreshToken(tx, r.oldHash, r.next, r.now))) return false;
+        if (!(await rotateRefreshToken(tx, r.oldHash, r.next, r.now, r.audit))) return false;
         // The answer that handed out the token now spent has done its job.
         await query(tx, DROP_ANSWER_OF, [r.oldHash]);
         await query(tx, KEEP_REFRESH_ANSWER, [r.oldHash, r.next.tokenHash, r.jwkThumbprint, r.answer, r.next.expiresAt]);

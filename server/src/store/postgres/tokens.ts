@@ -1,5 +1,6 @@
 /** The `refreshTokens` and `accessTokens` repositories on PostgreSQL: refresh token rotation and revoked access tokens. */
-import type { AccessTokenRepository, RefreshTokenRecord, RefreshTokenRepository } from '../port/index.js';
+import type { AccessTokenRepository, AuditOnWrite, RefreshTokenRecord, RefreshTokenRepository } from '../port/index.js';
+import { insertAuditEvent } from './audit.js';
 import { changes, query, row, transaction, type Db, type Queryable } from './database.js';
 
 interface RefreshTokenRow {
@@ -54,15 +55,16 @@ class AlreadyUsed extends Error {}
  * Rotate a refresh token: mark `oldHash` used and insert `next`, all or nothing, only if the
  * old one was unused and its grant not revoked (false, nothing written, otherwise). Given a
  * transaction it nests as a savepoint, so that repository can commit its own rows with the
- * rotation (the MQTT bridge's stored refresh answer).
+ * rotation (the MQTT bridge's stored refresh answer). `audit` (refresh.rotated) is written with it.
  */
-export async function rotateRefreshToken(on: Queryable, oldHash: Buffer, next: RefreshTokenRecord, now: number): Promise<boolean> {
+export async function rotateRefreshToken(on: Queryable, oldHash: Buffer, next: RefreshTokenRecord, now: number, audit?: AuditOnWrite): Promise<boolean> {
   try {
     return await transaction(on, async (tx) => {
       if ((await changes(tx, TOUCH_LIVE_GRANT, [oldHash, now])) !== 1) return false;
       // Spent already (reuse, or another instance rotated it first): throwing undoes the touch.
       if ((await changes(tx, MARK_USED, [oldHash, now])) !== 1) throw new AlreadyUsed();
       await insertRefreshToken(tx, next);
+      await insertAuditEvent(tx, audit);
       return true;
     });
   } catch (err) {
@@ -77,8 +79,8 @@ export function createRefreshTokenRepository(db: Db): RefreshTokenRepository {
       const r = await row<RefreshTokenRow>(db, BY_HASH, [hash]);
       return r && toRefreshToken(r);
     },
-    async rotate(oldHash, next, now) {
-      return rotateRefreshToken(db, oldHash, next, now);
+    async rotate(oldHash, next, now, audit) {
+      return rotateRefreshToken(db, oldHash, next, now, audit);
     },
   };
 }

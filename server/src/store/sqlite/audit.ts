@@ -1,7 +1,8 @@
 /** The `audit` repository on SQLite: the append-only `audit_events` table (migration 011). */
 import type Database from 'better-sqlite3';
 import { words } from './codec.js';
-import type { AuditEventRecord, AuditFilter, AuditRepository, NewAuditEvent } from '../port/index.js';
+import { sharedStatement } from './statements.js';
+import type { AuditEventRecord, AuditFilter, AuditOnWrite, AuditRepository, NewAuditEvent } from '../port/index.js';
 
 interface AuditRow {
   id: number;
@@ -57,16 +58,26 @@ function toRow(e: NewAuditEvent) {
   };
 }
 
+// A user's username comes from `users` when the caller did not know it (a local account);
+// DO NOTHING: a second event of one type for one device code (audit_events_once_per_code).
+const INSERT_AUDIT_EVENT = `INSERT INTO audit_events
+    (at, type, actor_type, actor_id, actor_name, user_id, username, client_id, grant_id, device_code_id, ip, scopes, details)
+  VALUES (@at, @type, @actorType, @actorId,
+    COALESCE(@actorName, CASE WHEN @actorType = 'user' THEN (SELECT username FROM users WHERE id = @actorId) END),
+    @userId, COALESCE(@username, (SELECT username FROM users WHERE id = @userId)),
+    @clientId, @grantId, @deviceCodeId, @ip, @scopes, @details)
+  ON CONFLICT DO NOTHING`;
+
+/**
+ * Insert one event (none when undefined); inside another repository's transaction, after its
+ * write took effect, it records that write's event with it (AuditOnWrite in port/audit.ts).
+ */
+export function insertAuditEvent(db: Database.Database, event: AuditOnWrite): void {
+  if (event) sharedStatement(db, INSERT_AUDIT_EVENT).run(toRow(event));
+}
+
 export function createAuditRepository(db: Database.Database): AuditRepository {
-  // A user's username comes from `users` when the caller did not know it (a local account);
-  // DO NOTHING: a second event of one type for one device code (audit_events_once_per_code).
-  const insert = db.prepare(`INSERT INTO audit_events
-      (at, type, actor_type, actor_id, actor_name, user_id, username, client_id, grant_id, device_code_id, ip, scopes, details)
-    VALUES (@at, @type, @actorType, @actorId,
-      COALESCE(@actorName, CASE WHEN @actorType = 'user' THEN (SELECT username FROM users WHERE id = @actorId) END),
-      @userId, COALESCE(@username, (SELECT username FROM users WHERE id = @userId)),
-      @clientId, @grantId, @deviceCodeId, @ip, @scopes, @details)
-    ON CONFLICT DO NOTHING`);
+  const insert = (event: NewAuditEvent) => insertAuditEvent(db, event);
   // NULL filters match every row: one statement serves every combination.
   const list = db.prepare<Record<string, unknown>, AuditRow>(`SELECT * FROM audit_events
     WHERE (@since IS NULL OR at >= @since)
@@ -82,16 +93,10 @@ export function createAuditRepository(db: Database.Database): AuditRepository {
     WHERE status = 'pending' AND expires_at <= ?
     ON CONFLICT DO NOTHING`);
   const purge = db.prepare('DELETE FROM audit_events WHERE at < ?');
-  const appendMany = db.transaction((events: readonly NewAuditEvent[]) => {
-    for (const e of events) insert.run(toRow(e));
-  });
 
   return {
     async append(event) {
-      insert.run(toRow(event));
-    },
-    async appendMany(events) {
-      appendMany(events);
+      insert(event);
     },
     async list(filter: AuditFilter) {
       const rows = list.all({

@@ -1,7 +1,8 @@
 /** The `clients` repository on SQLite: registered OAuth clients. */
 import type Database from 'better-sqlite3';
+import { insertAuditEvent } from './audit.js';
 import { words } from './codec.js';
-import type { ClientRecord, ClientRepository } from '../port/index.js';
+import type { AuditOnWrite, ClientRecord, ClientRepository } from '../port/index.js';
 
 interface ClientRow {
   id: string;
@@ -57,13 +58,27 @@ export function createClientRepository(db: Database.Database): ClientRepository 
     redirectUris: JSON.stringify(c.redirectUris),
     requireDpop: c.requireDpop ? 1 : 0,
   });
+  // Each write and its event (AuditOnWrite) in one transaction; the event only when a row changed.
+  const audited = <A extends unknown[]>(write: (...args: A) => number) =>
+    db.transaction((audit: AuditOnWrite, ...args: A): boolean => {
+      const changed = write(...args) === 1;
+      if (changed) insertAuditEvent(db, audit);
+      return changed;
+    });
+  const createTx = audited((c: ClientRecord) => insert.run(toRow(c)).changes);
+  const updateTx = audited((c: ClientRecord) => {
+    const { id, name, grantTypes, scopes, redirectUris, deviceCodeTtl, devicePollInterval, accessTokenAlg, requireDpop } = toRow(c);
+    return update.run({ id, name, grantTypes, scopes, redirectUris, deviceCodeTtl, devicePollInterval, accessTokenAlg, requireDpop }).changes;
+  });
+  const setSecretHashTx = audited((id: string, secretHash: string) => setSecretHash.run(secretHash, id).changes);
+  // Grants, refresh tokens, device and authorization codes, consents and profiles cascade.
+  const deleteTx = audited((id: string) => remove.run(id).changes);
   return {
-    async create(c) {
-      insert.run(toRow(c));
+    async create(c, audit) {
+      createTx(audit, c);
     },
-    async update(c) {
-      const { id, name, grantTypes, scopes, redirectUris, deviceCodeTtl, devicePollInterval, accessTokenAlg, requireDpop } = toRow(c);
-      return update.run({ id, name, grantTypes, scopes, redirectUris, deviceCodeTtl, devicePollInterval, accessTokenAlg, requireDpop }).changes === 1;
+    async update(c, audit) {
+      return updateTx(audit, c);
     },
     async get(id) {
       const row = byId.get(id);
@@ -75,12 +90,11 @@ export function createClientRepository(db: Database.Database): ClientRepository 
     async listByOwner(ownerUserId) {
       return byOwner.all(ownerUserId).map(toClient);
     },
-    async updateSecretHash(id, secretHash) {
-      return setSecretHash.run(secretHash, id).changes === 1;
+    async updateSecretHash(id, secretHash, audit) {
+      return setSecretHashTx(audit, id, secretHash);
     },
-    async delete(id) {
-      // Grants, refresh tokens, device and authorization codes, consents and profiles cascade.
-      return remove.run(id).changes === 1;
+    async delete(id, audit) {
+      return deleteTx(audit, id);
     },
   };
 }

@@ -1,9 +1,10 @@
 /** The `deviceCodes` repository on SQLite (RFC 8628): user codes unique among live codes, one decision, one redemption. */
 import type Database from 'better-sqlite3';
+import { insertAuditEvent } from './audit.js';
 import { words } from './codec.js';
 import { insertGrant } from './grants.js';
 import { insertRefreshToken } from './tokens.js';
-import type { DeviceCodeRecord, DeviceCodeRepository, GrantRecord, NewDeviceCode, RefreshTokenRecord } from '../port/index.js';
+import type { AuditOnWrite, Decision, DeviceCodeRecord, DeviceCodeRepository, GrantRecord, NewDeviceCode, RefreshTokenRecord } from '../port/index.js';
 
 interface DeviceCodeRow {
   id: number;
@@ -61,15 +62,23 @@ export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRep
     WHERE id = @id AND status = 'pending' AND expires_at > @now`);
   const purge = db.prepare('DELETE FROM device_codes WHERE expires_at < ?');
 
-  const insertTx = db.transaction((code: NewDeviceCode, now: number) => {
+  const insertTx = db.transaction((code: NewDeviceCode, now: number, audit: AuditOnWrite) => {
     dropExpiredUserCode.run(code.userCode, now);
-    return insert.get({ ...code, scopes: words.format(code.scopes) });
+    const row = insert.get({ ...code, scopes: words.format(code.scopes) });
+    if (row && audit) insertAuditEvent(db, { ...audit, deviceCodeId: row.id });
+    return row;
+  });
+  const decideTx = db.transaction((id: number, decision: Decision, now: number, audit: AuditOnWrite) => {
+    const grantedScopes = decision.status === 'approved' ? words.format(decision.grantedScopes) : null;
+    const decided = decide.run({ id, now, status: decision.status, userId: decision.userId, grantedScopes }).changes === 1;
+    if (decided) insertAuditEvent(db, audit);
+    return decided;
   });
   const redeem = redeemDeviceCodeTransaction(db);
 
   return {
-    async insert(code, now) {
-      const row = insertTx(code, now);
+    async insert(code, now, audit) {
+      const row = insertTx(code, now, audit);
       return row && toDeviceCode(row);
     },
     async getByHash(hash) {
@@ -84,12 +93,11 @@ export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRep
       const row = byUserCode.get(userCode);
       return row && toDeviceCode(row);
     },
-    async decide(id, decision, now) {
-      const grantedScopes = decision.status === 'approved' ? words.format(decision.grantedScopes) : null;
-      return decide.run({ id, now, status: decision.status, userId: decision.userId, grantedScopes }).changes === 1;
+    async decide(id, decision, now, audit) {
+      return decideTx(id, decision, now, audit);
     },
-    async redeem(id, grant, refreshToken) {
-      return redeem(id, grant, refreshToken);
+    async redeem(id, grant, refreshToken, audit) {
+      return redeem(id, grant, refreshToken, audit);
     },
     async purgeExpired(before) {
       return purge.run(before).changes;
@@ -102,23 +110,24 @@ class AlreadyRedeemed extends Error {}
 /**
  * Spend an approved device code: insert its grant and refresh token and mark it redeemed,
  * all or nothing. False, with nothing written, when the code is no longer `approved`
- * (redeemed first by someone else). Called inside another repository's transaction it
+ * (redeemed first by someone else); `audit` (device.redeemed) is written with it. Called inside another repository's transaction it
  * nests as a savepoint, so that repository can commit its own rows with the redemption
  * (the MQTT bridge's stored token answer).
  */
 export function redeemDeviceCodeTransaction(db: Database.Database) {
   const markRedeemed = db.prepare(`UPDATE device_codes SET status = 'redeemed', grant_id = ? WHERE id = ? AND status = 'approved'`);
-  const redeemTx = db.transaction((id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined) => {
+  const redeemTx = db.transaction((id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined, audit: AuditOnWrite) => {
     insertGrant(db, grant);
     if (markRedeemed.run(grant.id, id).changes !== 1) {
       // Someone else redeemed it first: throwing rolls the grant back.
       throw new AlreadyRedeemed();
     }
     if (refreshToken) insertRefreshToken(db, refreshToken);
+    insertAuditEvent(db, audit);
   });
-  return (id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined): boolean => {
+  return (id: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | undefined, audit?: AuditOnWrite): boolean => {
     try {
-      redeemTx(id, grant, refreshToken);
+      redeemTx(id, grant, refreshToken, audit);
       return true;
     } catch (err) {
       if (err instanceof AlreadyRedeemed) return false;

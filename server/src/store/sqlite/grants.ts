@@ -1,6 +1,7 @@
 /** The `grants` repository on SQLite: grants, the families every refresh token descends from. */
 import type Database from 'better-sqlite3';
-import type { ClientGrantRepository, GrantRecord, GrantRepository } from '../port/index.js';
+import type { AuditOnWrite, ClientGrantRepository, GrantRecord, GrantRepository } from '../port/index.js';
+import { insertAuditEvent } from './audit.js';
 import { words } from './codec.js';
 import { sharedStatement } from './statements.js';
 
@@ -54,9 +55,10 @@ export function createGrantRepository(db: Database.Database): GrantRepository {
   const revoke = db.prepare('UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
   const dropTokens = db.prepare('DELETE FROM refresh_tokens WHERE grant_id = ?');
   const rename = db.prepare('UPDATE grants SET device_name = ? WHERE id = ?');
-  const revokeTx = db.transaction((id: string, now: number) => {
+  const revokeTx = db.transaction((id: string, now: number, audit: AuditOnWrite) => {
     const changed = revoke.run(now, id).changes === 1;
     dropTokens.run(id);
+    if (changed) insertAuditEvent(db, audit);
     return changed;
   });
   return {
@@ -70,8 +72,8 @@ export function createGrantRepository(db: Database.Database): GrantRepository {
     async listLive({ origin, userId, clientId }) {
       return live.all({ origin, userId: userId ?? null, clientId: clientId ?? null }).map(toGrant);
     },
-    async revoke(id, now) {
-      return revokeTx(id, now);
+    async revoke(id, now, audit) {
+      return revokeTx(id, now, audit);
     },
     async rename(id, deviceName) {
       rename.run(deviceName, id);

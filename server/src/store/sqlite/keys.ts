@@ -1,6 +1,7 @@
 /** The `keys` repository on SQLite: signing and encryption keys, rotated in one transaction. */
 import type Database from 'better-sqlite3';
-import type { KeyRecord, KeyRepository } from '../port/index.js';
+import type { AuditOnWrite, KeyRecord, KeyRepository } from '../port/index.js';
+import { insertAuditEvent } from './audit.js';
 
 interface KeyRow {
   kid: string;
@@ -17,11 +18,12 @@ export function createKeyRepository(db: Database.Database): KeyRepository {
   const insert = db.prepare(`INSERT INTO keys (kid, alg, use, private_jwk, public_jwk, created_at, retired_at)
     VALUES (@kid, @alg, @use, @privateJwk, @publicJwk, @createdAt, NULL)`);
   const retire = db.prepare('UPDATE keys SET retired_at = ? WHERE alg = ? AND retired_at IS NULL');
-  const rotateTx = db.transaction((keys: KeyRecord[], now: number) => {
+  const rotateTx = db.transaction((keys: KeyRecord[], now: number, audit: AuditOnWrite) => {
     for (const k of keys) retire.run(now, k.alg);
     for (const k of keys) {
       insert.run({ ...k, privateJwk: JSON.stringify(k.privateJwk), publicJwk: JSON.stringify(k.publicJwk) });
     }
+    insertAuditEvent(db, audit);
   });
   return {
     async list() {
@@ -35,8 +37,8 @@ export function createKeyRepository(db: Database.Database): KeyRepository {
         retiredAt: row.retired_at,
       }));
     },
-    async rotate(keys, now) {
-      rotateTx(keys, now);
+    async rotate(keys, now, audit) {
+      rotateTx(keys, now, audit);
     },
   };
 }

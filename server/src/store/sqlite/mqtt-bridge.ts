@@ -73,7 +73,7 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
   const purgeRefreshAnswers = db.prepare(`DELETE FROM mqtt_refresh_answers WHERE expires_at <= ?
     OR NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.token_hash = successor_hash AND r.used_at IS NULL)`);
   const rotateWithAnswer = db.transaction((r: MqttRotation): boolean => {
-    if (!rotate(r.oldHash, r.next, r.now)) return false;
+    if (!rotate(r.oldHash, r.next, r.now, r.audit)) return false;
     // The answer that handed out the token now spent has done its job.
     dropAnswerOf.run(r.oldHash);
     keepRefreshAnswer.run({ oldHash: r.oldHash, successorHash: r.next.tokenHash, jwkThumbprint: r.jwkThumbprint, answer: r.answer, expiresAt: r.next.expiresAt });
@@ -87,7 +87,7 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
   });
   const redeemWithAnswer = db.transaction((r: MqttRedemption): boolean => {
     // The redemption nests as a savepoint; the throw below rolls it back with everything else.
-    if (!redeemCode(r.deviceCodeId, r.grant, r.refresh)) return false;
+    if (!redeemCode(r.deviceCodeId, r.grant, r.refresh, r.audit)) return false;
     if (answer.run(r.tokenAnswer, r.rid, r.deviceCodeId).changes !== 1) {
       throw new Error(`mqtt request ${r.rid} does not hold device code ${r.deviceCodeId} or already has an answer`);
     }

@@ -1,6 +1,7 @@
 /** The `refreshTokens` and `accessTokens` repositories on SQLite: refresh token rotation and revoked access tokens. */
 import type Database from 'better-sqlite3';
-import type { AccessTokenRepository, RefreshTokenRecord, RefreshTokenRepository } from '../port/index.js';
+import type { AccessTokenRepository, AuditOnWrite, RefreshTokenRecord, RefreshTokenRepository } from '../port/index.js';
+import { insertAuditEvent } from './audit.js';
 import { sharedStatement } from './statements.js';
 
 interface RefreshTokenRow {
@@ -33,7 +34,8 @@ export function insertRefreshToken(db: Database.Database, token: RefreshTokenRec
 
 /**
  * Rotate a refresh token: mark `oldHash` used and insert `next`, all or nothing, only if the
- * old one was unused and its grant not revoked (false, nothing written, otherwise). Called
+ * old one was unused and its grant not revoked (false, nothing written, otherwise), with
+ * `audit` (refresh.rotated). Called
  * inside another repository's transaction it nests as a savepoint, so that repository can
  * commit its own rows with the rotation (the MQTT bridge's stored refresh answer).
  */
@@ -42,10 +44,11 @@ export function rotateRefreshTokenTransaction(db: Database.Database) {
     WHERE token_hash = @hash AND used_at IS NULL
       AND EXISTS (SELECT 1 FROM grants WHERE grants.id = refresh_tokens.grant_id AND grants.revoked_at IS NULL)`);
   const touchGrant = db.prepare('UPDATE grants SET last_used_at = ? WHERE id = ?');
-  return db.transaction((oldHash: Buffer, next: RefreshTokenRecord, now: number): boolean => {
+  return db.transaction((oldHash: Buffer, next: RefreshTokenRecord, now: number, audit?: AuditOnWrite): boolean => {
     if (markUsed.run({ hash: oldHash, now }).changes !== 1) return false;
     insertRefreshToken(db, next);
     touchGrant.run(now, next.grantId);
+    insertAuditEvent(db, audit);
     return true;
   });
 }
@@ -58,8 +61,8 @@ export function createRefreshTokenRepository(db: Database.Database): RefreshToke
       const row = byHash.get(hash);
       return row && toRefreshToken(row);
     },
-    async rotate(oldHash, next, now) {
-      return rotateTx(oldHash, next, now);
+    async rotate(oldHash, next, now, audit) {
+      return rotateTx(oldHash, next, now, audit);
     },
   };
 }
