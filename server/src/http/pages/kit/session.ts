@@ -8,11 +8,17 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { AuthenticatedUser } from '../../../core/auth.js';
 import type { Core } from '../../../core/index.js';
 import type { ActiveSession } from '../../../core/sessions.js';
+import type { UserRecord } from '../../../store/port/index.js';
 import { clearSessionCookie, readSessionCookie, setSessionCookie } from './cookies.js';
 
 interface PageState {
   core: Core;
   session: ActiveSession;
+  /**
+   * The signed-in person's account as the store had it when the session was loaded (its role
+   * decides the header's /apps and /admin links and the admin pages' access), or undefined.
+   */
+  account: UserRecord | undefined;
   /** The signed-in person may register applications: the header then links to /apps. */
   mayRegisterApps: boolean;
 }
@@ -40,10 +46,11 @@ export function sessionMiddleware(core: Core): RequestHandler {
         session = await core.sessions.start({ limiterKey: newLimiterKey(core) });
         setSessionCookie(core, res, session.id);
       }
-      // Read on every page, not kept in the session, so a role change shows at once.
+      // Read once on every page, not kept in the session, so a role change shows at once; the
+      // header and the admin pages both read the role from this one read.
       const userId = session.record.userId;
-      const user = userId === null ? undefined : await core.users.get(userId);
-      states.set(req, { core, session, mayRegisterApps: user !== undefined && core.applications.mayRegister(user) });
+      const account = userId === null ? undefined : await core.users.get(userId);
+      states.set(req, { core, session, account, mayRegisterApps: account !== undefined && core.applications.mayRegister(account) });
       next();
     } catch (err) {
       next(err);
@@ -72,6 +79,20 @@ export function currentUser(req: Request): AuthenticatedUser | undefined {
 /** The signed-in person may register applications (read when the session was loaded). */
 export function mayRegisterApps(req: Request): boolean {
   return state(req).mayRegisterApps;
+}
+
+/**
+ * The signed-in person's account, read when the session was loaded: undefined when signed out,
+ * when the account is gone, or when the session was signed in or out during this request.
+ */
+export function currentAccount(req: Request): UserRecord | undefined {
+  const { session, account } = state(req);
+  return account !== undefined && account.id === session.record.userId ? account : undefined;
+}
+
+/** The signed-in person is an administrator: the header then links to /admin. */
+export function isAdmin(req: Request): boolean {
+  return currentAccount(req)?.role === 'admin';
 }
 
 /** The session id, the cookie's secret value: only for deriving the CSRF token (csrf.ts). */
