@@ -131,6 +131,8 @@ describe('the Admin link in the header (Chromium, JavaScript off)', () => {
     await page.goto(`${server.url}/devices`);
     expect(await page.locator('html').getAttribute('lang')).toBe('de');
     expect(await nav(page)).toEqual(['Gerät verbinden → /device', 'Meine Geräte → /devices *', 'Anwendungen → /apps', 'Verwaltung → /admin']);
+    // The longest header there is, on a phone: its links wrap, nothing is wider than the screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await adminLink(page).click();
     expect(new URL(page.url()).pathname).toBe('/admin');
     expect(await adminLink(page).getAttribute('aria-current')).toBe('page');
