@@ -1,7 +1,7 @@
 /**
- * The page session: the middleware that loads or starts it, what a handler reads from it
- * (the signed-in person, server-side data) and the changes it may make (data, sign-in,
- * sign-out). State lives per request in a WeakMap, not on Express's global Request type.
+ * The page session: the middleware that loads or starts it, what a handler reads from it (the
+ * signed-in person and their account, server-side data) and the changes it may make (data,
+ * sign-in, sign-out). State lives per request in a WeakMap, not on Express's global Request type.
  */
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
@@ -19,8 +19,6 @@ interface PageState {
    * decides the header's /apps and /admin links and the admin pages' access), or undefined.
    */
   account: UserRecord | undefined;
-  /** The signed-in person may register applications: the header then links to /apps. */
-  mayRegisterApps: boolean;
 }
 
 // Per-request state without augmenting Express's global Request type.
@@ -50,7 +48,7 @@ export function sessionMiddleware(core: Core): RequestHandler {
       // header and the admin pages both read the role from this one read.
       const userId = session.record.userId;
       const account = userId === null ? undefined : await core.users.get(userId);
-      states.set(req, { core, session, account, mayRegisterApps: account !== undefined && core.applications.mayRegister(account) });
+      states.set(req, { core, session, account });
       next();
     } catch (err) {
       next(err);
@@ -78,7 +76,8 @@ export function currentUser(req: Request): AuthenticatedUser | undefined {
 
 /** The signed-in person may register applications (read when the session was loaded). */
 export function mayRegisterApps(req: Request): boolean {
-  return state(req).mayRegisterApps;
+  const account = currentAccount(req);
+  return account !== undefined && state(req).core.applications.mayRegister(account);
 }
 
 /**
