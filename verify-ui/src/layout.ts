@@ -11,7 +11,7 @@ export interface PageContent {
 }
 
 /** The pages the header links to. */
-export type NavPage = 'device' | 'devices' | 'apps';
+export type NavPage = 'device' | 'devices' | 'apps' | 'admin';
 
 /** Everything the frame of a page needs. */
 export interface LayoutInput {
@@ -26,6 +26,8 @@ export interface LayoutInput {
   current?: NavPage | undefined;
   /** Link to /apps too (the signed-in person may register applications). */
   apps?: boolean;
+  /** Link to /admin too (the signed-in person is an administrator). */
+  admin?: boolean;
   /** Put the title in an `<h1>` above the body (default true). */
   heading?: boolean;
 }
@@ -36,7 +38,7 @@ export interface LayoutInput {
  * skip link. Mobile-first; the layout reflows at 200% zoom because every size is
  * in rem and the column is fluid.
  */
-export function renderLayout({ t, title, body, user, csrfToken, current, apps = false, heading = true }: LayoutInput): SafeHtml {
+export function renderLayout({ t, title, body, user, csrfToken, current, apps = false, admin = false, heading = true }: LayoutInput): SafeHtml {
   const nav = (href: string, label: string, here: boolean) =>
     html`<a class="nav-link" href="${href}"${here ? html` aria-current="page"` : ''}>${label}</a>`;
   return html`<!doctype html>
@@ -59,6 +61,7 @@ export function renderLayout({ t, title, body, user, csrfToken, current, apps = 
       ${nav('/device', t.t('connectDevice'), current === 'device')}
       ${nav('/devices', t.t('myDevices'), current === 'devices')}
       ${apps ? nav('/apps', t.t('apps.title'), current === 'apps') : ''}
+      ${admin ? nav('/admin', t.t('nav.admin'), current === 'admin') : ''}
     </nav>`
       : ''}
   </div>

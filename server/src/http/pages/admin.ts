@@ -8,7 +8,7 @@ import { csrfToken } from './kit/csrf.js';
 import { formValue } from './kit/form.js';
 import { pageTranslator, renderPage } from './kit/render.js';
 import { page, pageStack, requireCsrf } from './kit/route.js';
-import { currentUser, sessionData, updateSession } from './kit/session.js';
+import { currentAccount, currentUser, sessionData, updateSession } from './kit/session.js';
 import { redirectToSignIn } from './kit/sign-in-redirect.js';
 
 type Flash = { kind: 'success' | 'error'; text: string };
@@ -22,7 +22,9 @@ const RECENT_EVENTS = 20;
  * `POST /admin/devices/revoke` revokes one after a confirmation page, and the device hears
  * `revoked` on push as from My devices; `GET /admin/users` lists every account and
  * `POST /admin/users/disable` disables or enables one. Signed out: to sign-in; signed in without the admin
- * role: 403. The role is read on every request, so a demoted account loses the pages at once.
+ * role: 403. The role is read on every request (by the session middleware, the same read the
+ * header's links come from), so a demoted account loses the pages at once. Every admin page
+ * marks the header's "Admin" link as the current page.
  */
 export function adminRouter(core: Core): Router {
   const router = Router();
@@ -35,14 +37,13 @@ export function adminRouter(core: Core): Router {
   return router;
 }
 
-/** The signed-in admin, or undefined when the response (sign-in redirect or 403 page) is sent. */
-async function admin(core: Core, req: Request, res: Response, returnTo: string): Promise<UserRecord | undefined> {
-  const signedIn = currentUser(req);
-  if (!signedIn) {
+/** The signed-in admin (as the session middleware read the account), or undefined when the response (sign-in redirect or 403 page) is sent. */
+function admin(req: Request, res: Response, returnTo: string): UserRecord | undefined {
+  if (!currentUser(req)) {
     redirectToSignIn(req, res, returnTo);
     return undefined;
   }
-  const user = await core.users.get(signedIn.id);
+  const user = currentAccount(req);
   if (user?.role !== 'admin') {
     renderPage(req, res, renderAdminForbidden({ t: pageTranslator(req) }), 403);
     return undefined;
@@ -52,7 +53,7 @@ async function admin(core: Core, req: Request, res: Response, returnTo: string):
 
 /** `GET /admin`. */
 async function showDashboard(core: Core, req: Request, res: Response): Promise<void> {
-  if (!(await admin(core, req, res, '/admin'))) return;
+  if (!admin(req, res, '/admin')) return;
   const [snapshot, events] = await Promise.all([core.dashboard.snapshot(), core.audit.recent({ limit: RECENT_EVENTS })]);
   const content = renderAdminDashboard({
     t: pageTranslator(req),
@@ -70,7 +71,7 @@ async function showDashboard(core: Core, req: Request, res: Response): Promise<v
       address: e.ip,
     })),
   });
-  renderPage(req, res, content);
+  renderPage(req, res, content, 200, 'admin');
 }
 
 /** A query parameter as one short string, or undefined. */
@@ -81,7 +82,7 @@ function queryValue(req: Request, name: string): string | undefined {
 
 /** `GET /admin/devices`, with the notice the last revoke left (shown once). */
 async function listDevices(core: Core, req: Request, res: Response): Promise<void> {
-  if (!(await admin(core, req, res, '/admin/devices'))) return;
+  if (!admin(req, res, '/admin/devices')) return;
   const t = pageTranslator(req);
   let flash = sessionData<{ adminFlash: Flash }>(req).adminFlash;
   if (flash) await updateSession(req, { adminFlash: undefined });
@@ -91,12 +92,12 @@ async function listDevices(core: Core, req: Request, res: Response): Promise<voi
   let devices: Awaited<ReturnType<Core['pairedDevices']['listAll']>> = [];
   if (filter.user !== undefined && !user) flash ??= { kind: 'error', text: t.t('admin.devices.noUser', { user: filter.user }) };
   else devices = await core.pairedDevices.listAll({ ...(user && { userId: user.id }), ...(filter.client !== undefined && { clientId: filter.client }) });
-  renderPage(req, res, renderAdminDevices({ t, csrfToken: csrfToken(req), now: core.clock.now(), devices, filter, flash }));
+  renderPage(req, res, renderAdminDevices({ t, csrfToken: csrfToken(req), now: core.clock.now(), devices, filter, flash }), 200, 'admin');
 }
 
 /** `POST /admin/devices/revoke`: a confirmation page first, then the revoke and back to the list. */
 async function revokeDevice(core: Core, req: Request, res: Response): Promise<void> {
-  const self = await admin(core, req, res, '/admin/devices');
+  const self = admin(req, res, '/admin/devices');
   if (!self) return;
   const t = pageTranslator(req);
   const grantId = formValue(req, 'grant_id') ?? '';
@@ -105,7 +106,7 @@ async function revokeDevice(core: Core, req: Request, res: Response): Promise<vo
   const owner = device ? (device.username ?? device.userId ?? '—') : '';
   if (device && formValue(req, 'confirm') !== 'yes') {
     const content = renderAdminRevokeConfirm({ t, csrfToken: csrfToken(req), grantId, title, username: owner, clientName: device.clientName });
-    return renderPage(req, res, content);
+    return renderPage(req, res, content, 200, 'admin');
   }
   // revokeAny publishes `revoked`: the push hub tells the device, here and on every other process.
   // The audit trail records it as `grant.revoked` by the admin, from this address.
@@ -123,22 +124,22 @@ async function backTo(req: Request, res: Response, path: string, flash: Flash): 
 
 /** `GET /admin/users`. */
 async function listUsers(core: Core, req: Request, res: Response): Promise<void> {
-  const self = await admin(core, req, res, '/admin/users');
+  const self = admin(req, res, '/admin/users');
   if (!self) return;
   const flash = sessionData<{ adminFlash: Flash }>(req).adminFlash;
   if (flash) await updateSession(req, { adminFlash: undefined });
   const users = (await core.users.list()).map((u) => ({ id: u.id, username: u.username, role: u.role, createdAt: u.createdAt, disabled: u.disabledAt != null }));
-  renderPage(req, res, renderAdminUsers({ t: pageTranslator(req), csrfToken: csrfToken(req), now: core.clock.now(), selfId: self.id, users, flash }));
+  renderPage(req, res, renderAdminUsers({ t: pageTranslator(req), csrfToken: csrfToken(req), now: core.clock.now(), selfId: self.id, users, flash }), 200, 'admin');
 }
 
 /** `POST /admin/users/disable` with `disabled=yes|no`: an admin never disables their own account here. */
 async function disableUser(core: Core, req: Request, res: Response): Promise<void> {
-  const self = await admin(core, req, res, '/admin/users');
+  const self = admin(req, res, '/admin/users');
   if (!self) return;
   const t = pageTranslator(req);
   const userId = formValue(req, 'user_id') ?? '';
   const disabled = formValue(req, 'disabled');
-  if (disabled !== 'yes' && disabled !== 'no') return renderPage(req, res, renderError({ t, message: t.t('error.badRequest') }), 400);
+  if (disabled !== 'yes' && disabled !== 'no') return renderPage(req, res, renderError({ t, message: t.t('error.badRequest') }), 400, 'admin');
   // Locking oneself out takes the CLI (kalm user disable), not a click.
   if (userId === self.id) return backTo(req, res, '/admin/users', { kind: 'error', text: t.t('admin.users.notSelf') });
   try {

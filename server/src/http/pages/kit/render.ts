@@ -11,7 +11,7 @@ import {
   type Translator,
 } from '@kalm/verify-ui';
 import { csrfToken } from './csrf.js';
-import { currentUser, hasPageSession, mayRegisterApps } from './session.js';
+import { currentUser, hasPageSession, isAdmin, mayRegisterApps } from './session.js';
 
 /** The page language, from `Accept-Language`. */
 export function requestLocale(req: Request): Locale {
@@ -31,7 +31,8 @@ export function renderPage(req: Request, res: Response, content: PageContent, st
   const session = hasPageSession(req);
   const user = session ? currentUser(req) : undefined;
   const apps = session && mayRegisterApps(req);
-  const page = renderLayout({ t, title: content.title, body: content.body, heading: content.heading ?? true, user, csrfToken: session ? csrfToken(req) : undefined, current, apps });
+  const admin = session && isAdmin(req);
+  const page = renderLayout({ t, title: content.title, body: content.body, heading: content.heading ?? true, user, csrfToken: session ? csrfToken(req) : undefined, current, apps, admin });
   res.status(status).type('html').setHeader('Content-Language', t.locale);
   res.send(page.value);
 }

@@ -1,20 +1,24 @@
 /**
- * The page session: the middleware that loads or starts it, what a handler reads from it
- * (the signed-in person, server-side data) and the changes it may make (data, sign-in,
- * sign-out). State lives per request in a WeakMap, not on Express's global Request type.
+ * The page session: the middleware that loads or starts it, what a handler reads from it (the
+ * signed-in person and their account, server-side data) and the changes it may make (data,
+ * sign-in, sign-out). State lives per request in a WeakMap, not on Express's global Request type.
  */
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { AuthenticatedUser } from '../../../core/auth.js';
 import type { Core } from '../../../core/index.js';
 import type { ActiveSession } from '../../../core/sessions.js';
+import type { UserRecord } from '../../../store/port/index.js';
 import { clearSessionCookie, readSessionCookie, setSessionCookie } from './cookies.js';
 
 interface PageState {
   core: Core;
   session: ActiveSession;
-  /** The signed-in person may register applications: the header then links to /apps. */
-  mayRegisterApps: boolean;
+  /**
+   * The signed-in person's account as the store had it when the session was loaded (its role
+   * decides the header's /apps and /admin links and the admin pages' access), or undefined.
+   */
+  account: UserRecord | undefined;
 }
 
 // Per-request state without augmenting Express's global Request type.
@@ -40,10 +44,11 @@ export function sessionMiddleware(core: Core): RequestHandler {
         session = await core.sessions.start({ limiterKey: newLimiterKey(core) });
         setSessionCookie(core, res, session.id);
       }
-      // Read on every page, not kept in the session, so a role change shows at once.
+      // Read once on every page, not kept in the session, so a role change shows at once; the
+      // header and the admin pages both read the role from this one read.
       const userId = session.record.userId;
-      const user = userId === null ? undefined : await core.users.get(userId);
-      states.set(req, { core, session, mayRegisterApps: user !== undefined && core.applications.mayRegister(user) });
+      const account = userId === null ? undefined : await core.users.get(userId);
+      states.set(req, { core, session, account });
       next();
     } catch (err) {
       next(err);
@@ -71,7 +76,22 @@ export function currentUser(req: Request): AuthenticatedUser | undefined {
 
 /** The signed-in person may register applications (read when the session was loaded). */
 export function mayRegisterApps(req: Request): boolean {
-  return state(req).mayRegisterApps;
+  const account = currentAccount(req);
+  return account !== undefined && state(req).core.applications.mayRegister(account);
+}
+
+/**
+ * The signed-in person's account, read when the session was loaded: undefined when signed out,
+ * when the account is gone, or when the session was signed in or out during this request.
+ */
+export function currentAccount(req: Request): UserRecord | undefined {
+  const { session, account } = state(req);
+  return account !== undefined && account.id === session.record.userId ? account : undefined;
+}
+
+/** The signed-in person is an administrator: the header then links to /admin. */
+export function isAdmin(req: Request): boolean {
+  return currentAccount(req)?.role === 'admin';
 }
 
 /** The session id, the cookie's secret value: only for deriving the CSRF token (csrf.ts). */
