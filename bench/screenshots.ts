@@ -11,7 +11,6 @@
  * 390×844. The flows are drawn from a seeded generator, so every run draws the same day.
  */
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +23,7 @@ import { startServer, type RunningServer } from '../server/src/server.js';
 import { launchBrowser } from '../test/helpers/browser.js';
 import { fakeClock, type FakeClock } from '../test/helpers/clock.js';
 import { csrfOf, PageClient } from '../test/http/verify-client.js';
+import { freePort } from './lib/net.js';
 
 const { values: args } = parseArgs({ options: { out: { type: 'string', default: 'docs/screenshots' } } });
 const OUT = path.resolve(args.out!);
@@ -47,16 +47,6 @@ function seeded(seed: number): () => number {
 }
 const random = seeded(15);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 type Outcome = 'redeemed' | 'approved' | 'denied' | 'expired';
 
