@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import { formatUserCode } from '../../server/src/core/user-codes.js';
-import { databaseFile } from '../../server/src/store/sqlite/database.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { queryDatabase } from '../helpers/engine.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
 import { PageClient } from '../http/verify-client.js';
 import { subscribe } from '../push/push-client.js';
@@ -116,30 +115,27 @@ async function signInAsAdmin(page: Page) {
   expect(new URL(page.url()).pathname).toBe('/admin');
 }
 
-/** The figures straight from the database file: every code, live or in its purged history. */
-function figuresInDatabase(from: number, to: number) {
-  const db = new Database(databaseFile(server.dataDir), { readonly: true });
-  try {
-    const codes = db
-      .prepare('SELECT status, created_at, expires_at, decided_at FROM device_codes UNION ALL SELECT status, created_at, expires_at, decided_at FROM device_code_history')
-      .all() as Array<{ status: string; created_at: number; expires_at: number; decided_at: number | null }>;
-    const inWindow = (t: number | null) => t !== null && t >= from && t < to;
-    const approvedWaits = codes.filter((c) => c.status !== 'denied' && inWindow(c.decided_at)).map((c) => c.decided_at! - c.created_at).sort((a, b) => a - b);
-    const mid = (approvedWaits.length - 1) / 2;
-    const limited = db.prepare('SELECT key FROM attempt_counters WHERE failures >= 5 AND last_failure_at >= ? AND last_failure_at < ?').all(from, to) as Array<{ key: string }>;
-    return {
-      requested: codes.filter((c) => inWindow(c.created_at)).length,
-      approved: approvedWaits.length,
-      denied: codes.filter((c) => c.status === 'denied' && inWindow(c.decided_at)).length,
-      expired: codes.filter((c) => c.status === 'pending' && inWindow(c.expires_at)).length,
-      medianMs: (approvedWaits[Math.floor(mid)]! + approvedWaits[Math.ceil(mid)]!) / 2,
-      limitedDevice: limited.filter((l) => l.key.startsWith('device:')).length,
-      limitedSignin: limited.filter((l) => l.key.startsWith('signin:')).length,
-      historyRows: (db.prepare('SELECT count(*) AS n FROM device_code_history').get() as { n: number }).n,
-    };
-  } finally {
-    db.close();
-  }
+/** The figures straight from the database (the SQLite file, or its PostgreSQL database): every code, live or in its purged history. */
+async function figuresInDatabase(from: number, to: number) {
+  const codes = await queryDatabase<{ status: string; created_at: number; expires_at: number; decided_at: number | null }>(
+    server.dataDir,
+    'SELECT status, created_at, expires_at, decided_at FROM device_codes UNION ALL SELECT status, created_at, expires_at, decided_at FROM device_code_history',
+  );
+  const inWindow = (t: number | null) => t !== null && t >= from && t < to;
+  const approvedWaits = codes.filter((c) => c.status !== 'denied' && inWindow(c.decided_at)).map((c) => c.decided_at! - c.created_at).sort((a, b) => a - b);
+  const mid = (approvedWaits.length - 1) / 2;
+  const limited = await queryDatabase<{ key: string }>(server.dataDir, 'SELECT key FROM attempt_counters WHERE failures >= 5 AND last_failure_at >= ? AND last_failure_at < ?', [from, to]);
+  const [history] = await queryDatabase<{ n: number }>(server.dataDir, 'SELECT count(*) AS n FROM device_code_history');
+  return {
+    requested: codes.filter((c) => inWindow(c.created_at)).length,
+    approved: approvedWaits.length,
+    denied: codes.filter((c) => c.status === 'denied' && inWindow(c.decided_at)).length,
+    expired: codes.filter((c) => c.status === 'pending' && inWindow(c.expires_at)).length,
+    medianMs: (approvedWaits[Math.floor(mid)]! + approvedWaits[Math.ceil(mid)]!) / 2,
+    limitedDevice: limited.filter((l) => l.key.startsWith('device:')).length,
+    limitedSignin: limited.filter((l) => l.key.startsWith('signin:')).length,
+    historyRows: history!.n,
+  };
 }
 
 async function figure(page: Page, name: string, window: 'hour' | 'today') {
@@ -147,9 +143,9 @@ async function figure(page: Page, name: string, window: 'hour' | 'today') {
 }
 
 describe('the admin dashboard in Chromium (JavaScript off)', () => {
-  it('keeps the purged codes as history, and the known flows are what the database holds', () => {
-    const hour = figuresInDatabase(NOW - 60 * MINUTE, NOW);
-    const today = figuresInDatabase(DAY2, NOW);
+  it('keeps the purged codes as history, and the known flows are what the database holds', async () => {
+    const hour = await figuresInDatabase(NOW - 60 * MINUTE, NOW);
+    const today = await figuresInDatabase(DAY2, NOW);
     expect(hour).toMatchObject({ requested: 4, approved: 2, denied: 1, expired: 0, medianMs: 30_000, limitedDevice: 2, limitedSignin: 2, historyRows: 6 });
     expect(today).toMatchObject({ requested: 6, approved: 3, denied: 1, expired: 1, medianMs: 40_000, limitedDevice: 2, limitedSignin: 2 });
   });
@@ -165,7 +161,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
         ['hour', NOW - 60 * MINUTE],
         ['today', DAY2],
       ] as const) {
-        const db = figuresInDatabase(from, NOW);
+        const db = await figuresInDatabase(from, NOW);
         expect(await figure(page, 'requested', window)).toBe(String(db.requested));
         expect(await figure(page, 'approved', window)).toBe(String(db.approved));
         expect(await figure(page, 'denied', window)).toBe(String(db.denied));

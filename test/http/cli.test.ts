@@ -4,17 +4,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
+import { engineEnv, ensureDatabaseFor } from '../helpers/engine.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { authorize, obtainTokens, type ClientAuth } from './flow.js';
 
 const KALM = path.resolve(import.meta.dirname, '../../server/bin/kalm.js');
 let dataDir: string;
 
-/** Run `kalm args…` as a child process against `dataDir`, with optional stdin. */
+/** Run `kalm args…` as a child process against `dataDir` (its file, or its database in the postgres project), with optional stdin. */
 function kalm(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [KALM, ...args], {
-      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+      env: { ...process.env, ...engineEnv(dataDir), LOG_LEVEL: 'silent' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -33,8 +34,9 @@ async function kalmJson<T>(args: string[]): Promise<T> {
   return JSON.parse(r.stdout) as T;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kalm-cli-'));
+  await ensureDatabaseFor(dataDir);
 });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -50,7 +52,7 @@ describe('the kalm CLI', () => {
     expect(Object.keys(out)).toEqual(['client_id']);
   });
 
-  it('creates a confidential client whose secret, printed once, works against a server on the same DATA_DIR', async () => {
+  it('creates a confidential client whose secret, printed once, works against a server on the same database', async () => {
     const created = await kalmJson<{ client_id: string; client_secret: string }>([
       'client', 'create', '--name', 'Set-top box', '--confidential', '--grant', 'device_code,refresh_token',
       '--scope', 'valuate:read', '--interval', '2', '--expires-in', '120', '--json',
