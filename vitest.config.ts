@@ -2,9 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Test files that run a second time on PostgreSQL (the `postgres` project): every flow a user
- * reaches over HTTP, the pages, push and MQTT, through the same tests as on SQLite. Files that
- * read the SQLite file itself, or spawn servers on a data dir of their own, stay SQLite-only;
- * the PostgreSQL store's own contract tests (test/store/) run both engines in one file.
+ * reaches over HTTP, the pages, push and MQTT, and the operating tools (admin CLI, dashboard,
+ * metrics), through the same tests as on SQLite. Files that read the SQLite file itself, spawn
+ * servers on a data dir of their own, or open no database at all stay SQLite-only; the
+ * PostgreSQL store's own contract tests (test/store/) run both engines in one file.
  */
 const ON_POSTGRES = [
   'test/http/*.test.ts',
@@ -30,6 +31,8 @@ const SQLITE_ONLY = [
   // Read the SQLite file or its rows directly.
   'test/http/storage-at-rest.test.ts',
   'test/authcode/authorize.test.ts',
+  // Open no database at all (`kalm help`, usage errors): nothing there differs between engines.
+  'test/cli/help.test.ts',
   // Spawn `kalm serve` on data dirs of their own (DATA_DIR only).
   'test/http/default-public-url.test.ts',
   'test/http/dpop-cross-process.test.ts',
