@@ -1,7 +1,10 @@
 // The help every command carries: `kalm help` lists each command of issue 15, `kalm <command>
-// --help` explains it, and a wrong command line answers with the usage and exit code 2. None of
+// --help` explains it, a wrong command line answers with the usage and exit code 2, and `npx
+// kalm` finds the bin. None of
 // it opens a database (the help test proves so), so it runs on SQLite only (vitest.config.ts).
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI_TIMEOUT, runKalm } from './run.js';
 
@@ -56,5 +59,34 @@ describe('kalm help', { timeout: CLI_TIMEOUT }, () => {
     expect(results[3]!.stderr).toContain('unknown command "kalm client frobnicate"');
     expect(results[4]!.stderr).toContain('unexpected argument "extra"');
     expect(existsSync(NO_DATABASE)).toBe(false);
+  });
+
+  it('refuses a wrong create command line with the usage and exit code 2', async () => {
+    const cases = [
+      ['client', 'create', '--name', 'x', '--public', '--grant', 'device_code'], // no --scope
+      ['client', 'create', '--name', 'x', '--public', '--confidential', '--grant', 'device_code', '--scope', 'valuate:read'],
+      ['client', 'create', '--name', 'x', '--public', '--grant', 'device_code', '--scope', 'valuate:read', '--interval', 'soon'],
+      ['user', 'create', '--username', 'bob'],
+      ['frobnicate'],
+    ];
+    const results = await Promise.all(cases.map((args) => kalm(...args)));
+    results.forEach((r, i) => {
+      expect(r.code, cases[i]!.join(' ')).toBe(2);
+      expect(r.stderr).toContain('Usage:');
+    });
+    expect(existsSync(NO_DATABASE)).toBe(false);
+  });
+
+  it('is linked as the root bin, so `npx kalm` works from the repository root', async () => {
+    const bin = path.resolve(import.meta.dirname, '../../node_modules/.bin/kalm');
+    const r = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+      const child = spawn(bin, ['--help'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout }));
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('kalm client create');
   });
 });
