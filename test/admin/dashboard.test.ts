@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { formatUserCode } from '../../server/src/core/user-codes.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
-import { queryDatabase } from '../helpers/engine.js';
+import { artefactName, queryDatabase } from '../helpers/engine.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
 import { PageClient } from '../http/verify-client.js';
 import { subscribe } from '../push/push-client.js';
@@ -15,6 +15,8 @@ import { subscribe } from '../push/push-client.js';
 // would, so the 24 h figures must come from their kept history.
 
 const SCREENSHOTS = path.resolve('test-results');
+/** test-results/NAME.png (NAME-postgres.png in the postgres project, which may run at the same time). */
+const screenshotFile = (name: string) => path.join(SCREENSHOTS, `${artefactName(name)}.png`);
 const MINUTE = 60_000;
 const DAY1 = Date.UTC(2026, 2, 10);
 const DAY2 = DAY1 + 24 * 60 * MINUTE;
@@ -198,7 +200,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
 
       // Nothing wider than the screen.
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport() === phone ? 390 : 1280);
-      await page.screenshot({ path: path.join(SCREENSHOTS, `admin-dashboard-${name}.png`), fullPage: true });
+      await page.screenshot({ path: screenshotFile(`admin-dashboard-${name}`), fullPage: true });
       await page.close();
     });
   }
@@ -223,7 +225,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     expect(await page.locator('svg.chart-columns').getAttribute('aria-label')).toContain('10 insgesamt');
     expect(await figure(page, 'median', 'hour')).toBe('30 Sek.');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-dashboard-de-390x844.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-dashboard-de-390x844'), fullPage: true });
     await page.close();
   });
 
@@ -237,12 +239,12 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     expect(new URL(page.url()).searchParams.get('client')).toBe(tv);
     const listed = page.locator('li.device');
     expect(await listed.count()).toBe(2);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-devices-1280x800.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-devices-1280x800'), fullPage: true });
 
     await page.locator(`li[data-grant-id="${pairedTv.grantId}"] button`).click();
     expect(await page.locator('h1').textContent()).toBe('Revoke access for Living-room TV?');
     expect(await page.locator('.lead').textContent()).toContain('alice');
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-revoke-confirm-1280x800.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-revoke-confirm-1280x800'), fullPage: true });
     await page.getByRole('button', { name: 'Revoke access' }).click();
 
     expect(await device.next()).toEqual({ type: 'status', status: 'revoked' });
@@ -255,7 +257,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     await server.core.audit.flush();
     const [revocation] = await server.core.audit.recent({ type: 'grant.revoked', limit: 1 });
     expect(revocation).toMatchObject({ actorName: admin.username, username: 'alice', clientId: tv, grantId: pairedTv.grantId, ip: '127.0.0.1', details: { by: 'admin' } });
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-revoked-1280x800.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-revoked-1280x800'), fullPage: true });
     await page.goto(`${server.url}/admin`);
     expect(await page.locator(`tr[data-client-id="${tv}"] td[data-figure="devices"]`).textContent()).toBe('1');
     const newest = page.locator('.events-table tbody tr').first().locator('td');
@@ -270,7 +272,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     await page.goto(`${server.url}/admin/devices?user=alice`);
     expect(await page.locator('li.device').count()).toBe(2);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-devices-390x844.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-devices-390x844'), fullPage: true });
     await page.goto(`${server.url}/admin/devices?user=nobody`);
     expect(await page.locator('.notice-error').textContent()).toBe('There is no user nobody.');
     await page.close();
@@ -303,7 +305,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     const row = (username: string) => page.locator('.users-table tbody tr', { has: page.locator('th', { hasText: new RegExp(`^${username}$`) }) });
     expect(await page.locator('.users-table tbody tr').count()).toBe(2);
     expect(await row('root').locator('button').count()).toBe(0);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-users-1280x800.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-users-1280x800'), fullPage: true });
 
     await row('alice').getByRole('button', { name: 'Disable: alice' }).click();
     expect(await page.locator('.notice-success').textContent()).toContain('alice is disabled');
@@ -333,7 +335,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     expect(res?.status()).toBe(403);
     expect(await page.locator('.notice-error').textContent()).toContain('Only administrator accounts');
     expect(await page.locator('svg.chart').count()).toBe(0);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-forbidden-390x844.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-forbidden-390x844'), fullPage: true });
     expect((await page.goto(`${server.url}/admin/devices`))?.status()).toBe(403);
     await phone.context.clearCookies();
     await page.close();

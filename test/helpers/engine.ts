@@ -20,6 +20,14 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * `name` on SQLite, `name-postgres` on PostgreSQL: the name of a file a test leaves behind (a
+ * screenshot), since the two projects may run the same test file at the same time.
+ */
+export function artefactName(name: string): string {
+  return testEngine === 'postgres' ? `${name}-postgres` : name;
+}
+
 /** The database that stands for `dataDir` on the test cluster (postgres project only). */
 export function databaseUrlFor(dataDir: string): string | undefined {
   if (testEngine !== 'postgres') return undefined;
