@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -43,12 +44,13 @@ export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
-    // Two test files at a time, whatever the CPU count (vitest's default is CPUs − 1: one file at a
-    // time on a 2-CPU machine). Most files wait far more than they compute (child processes,
-    // Chromium, PostgreSQL, mosquitto, 200 ms feed ticks), so a second file fills the wait: the 47
-    // files of test/cli, admin, metrics, cluster, device-client and http/cli* on both projects took
-    // 387 s with one worker, 223 s with two, 230 s with three, on 2 shared CPUs (same CPU time).
-    maxWorkers: 2,
+    // At least two test files at a time (vitest's default is CPUs − 1: one at a time on 2 CPUs;
+    // bigger machines keep that default). Most files wait far more than they compute (child
+    // processes, Chromium, PostgreSQL, mosquitto, 200 ms feed ticks), so a second file fills the
+    // wait: the 47 files of test/cli, admin, metrics, cluster, device-client and http/cli* on both
+    // projects took 387 s with one worker, 223 s with two, 230 s with three, on 2 shared CPUs
+    // (the same CPU time each).
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     testTimeout: 20_000,
     hookTimeout: 30_000,
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
