@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import { formatUserCode } from '../../server/src/core/user-codes.js';
-import { databaseFile } from '../../server/src/store/sqlite/database.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { artefactName, queryDatabase } from '../helpers/engine.js';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
 import { PageClient } from '../http/verify-client.js';
 import { subscribe } from '../push/push-client.js';
@@ -16,6 +15,8 @@ import { subscribe } from '../push/push-client.js';
 // would, so the 24 h figures must come from their kept history.
 
 const SCREENSHOTS = path.resolve('test-results');
+/** test-results/NAME.png (NAME-postgres.png in the postgres project, which may run at the same time). */
+const screenshotFile = (name: string) => path.join(SCREENSHOTS, `${artefactName(name)}.png`);
 const MINUTE = 60_000;
 const DAY1 = Date.UTC(2026, 2, 10);
 const DAY2 = DAY1 + 24 * 60 * MINUTE;
@@ -116,30 +117,27 @@ async function signInAsAdmin(page: Page) {
   expect(new URL(page.url()).pathname).toBe('/admin');
 }
 
-/** The figures straight from the database file: every code, live or in its purged history. */
-function figuresInDatabase(from: number, to: number) {
-  const db = new Database(databaseFile(server.dataDir), { readonly: true });
-  try {
-    const codes = db
-      .prepare('SELECT status, created_at, expires_at, decided_at FROM device_codes UNION ALL SELECT status, created_at, expires_at, decided_at FROM device_code_history')
-      .all() as Array<{ status: string; created_at: number; expires_at: number; decided_at: number | null }>;
-    const inWindow = (t: number | null) => t !== null && t >= from && t < to;
-    const approvedWaits = codes.filter((c) => c.status !== 'denied' && inWindow(c.decided_at)).map((c) => c.decided_at! - c.created_at).sort((a, b) => a - b);
-    const mid = (approvedWaits.length - 1) / 2;
-    const limited = db.prepare('SELECT key FROM attempt_counters WHERE failures >= 5 AND last_failure_at >= ? AND last_failure_at < ?').all(from, to) as Array<{ key: string }>;
-    return {
-      requested: codes.filter((c) => inWindow(c.created_at)).length,
-      approved: approvedWaits.length,
-      denied: codes.filter((c) => c.status === 'denied' && inWindow(c.decided_at)).length,
-      expired: codes.filter((c) => c.status === 'pending' && inWindow(c.expires_at)).length,
-      medianMs: (approvedWaits[Math.floor(mid)]! + approvedWaits[Math.ceil(mid)]!) / 2,
-      limitedDevice: limited.filter((l) => l.key.startsWith('device:')).length,
-      limitedSignin: limited.filter((l) => l.key.startsWith('signin:')).length,
-      historyRows: (db.prepare('SELECT count(*) AS n FROM device_code_history').get() as { n: number }).n,
-    };
-  } finally {
-    db.close();
-  }
+/** The figures straight from the database (the SQLite file, or its PostgreSQL database): every code, live or in its purged history. */
+async function figuresInDatabase(from: number, to: number) {
+  const codes = await queryDatabase<{ status: string; created_at: number; expires_at: number; decided_at: number | null }>(
+    server.dataDir,
+    'SELECT status, created_at, expires_at, decided_at FROM device_codes UNION ALL SELECT status, created_at, expires_at, decided_at FROM device_code_history',
+  );
+  const inWindow = (t: number | null) => t !== null && t >= from && t < to;
+  const approvedWaits = codes.filter((c) => c.status !== 'denied' && inWindow(c.decided_at)).map((c) => c.decided_at! - c.created_at).sort((a, b) => a - b);
+  const mid = (approvedWaits.length - 1) / 2;
+  const limited = await queryDatabase<{ key: string }>(server.dataDir, 'SELECT key FROM attempt_counters WHERE failures >= 5 AND last_failure_at >= ? AND last_failure_at < ?', [from, to]);
+  const [history] = await queryDatabase<{ n: number }>(server.dataDir, 'SELECT count(*) AS n FROM device_code_history');
+  return {
+    requested: codes.filter((c) => inWindow(c.created_at)).length,
+    approved: approvedWaits.length,
+    denied: codes.filter((c) => c.status === 'denied' && inWindow(c.decided_at)).length,
+    expired: codes.filter((c) => c.status === 'pending' && inWindow(c.expires_at)).length,
+    medianMs: (approvedWaits[Math.floor(mid)]! + approvedWaits[Math.ceil(mid)]!) / 2,
+    limitedDevice: limited.filter((l) => l.key.startsWith('device:')).length,
+    limitedSignin: limited.filter((l) => l.key.startsWith('signin:')).length,
+    historyRows: history!.n,
+  };
 }
 
 async function figure(page: Page, name: string, window: 'hour' | 'today') {
@@ -147,9 +145,9 @@ async function figure(page: Page, name: string, window: 'hour' | 'today') {
 }
 
 describe('the admin dashboard in Chromium (JavaScript off)', () => {
-  it('keeps the purged codes as history, and the known flows are what the database holds', () => {
-    const hour = figuresInDatabase(NOW - 60 * MINUTE, NOW);
-    const today = figuresInDatabase(DAY2, NOW);
+  it('keeps the purged codes as history, and the known flows are what the database holds', async () => {
+    const hour = await figuresInDatabase(NOW - 60 * MINUTE, NOW);
+    const today = await figuresInDatabase(DAY2, NOW);
     expect(hour).toMatchObject({ requested: 4, approved: 2, denied: 1, expired: 0, medianMs: 30_000, limitedDevice: 2, limitedSignin: 2, historyRows: 6 });
     expect(today).toMatchObject({ requested: 6, approved: 3, denied: 1, expired: 1, medianMs: 40_000, limitedDevice: 2, limitedSignin: 2 });
   });
@@ -165,7 +163,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
         ['hour', NOW - 60 * MINUTE],
         ['today', DAY2],
       ] as const) {
-        const db = figuresInDatabase(from, NOW);
+        const db = await figuresInDatabase(from, NOW);
         expect(await figure(page, 'requested', window)).toBe(String(db.requested));
         expect(await figure(page, 'approved', window)).toBe(String(db.approved));
         expect(await figure(page, 'denied', window)).toBe(String(db.denied));
@@ -202,7 +200,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
 
       // Nothing wider than the screen.
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport() === phone ? 390 : 1280);
-      await page.screenshot({ path: path.join(SCREENSHOTS, `admin-dashboard-${name}.png`), fullPage: true });
+      await page.screenshot({ path: screenshotFile(`admin-dashboard-${name}`), fullPage: true });
       await page.close();
     });
   }
@@ -227,7 +225,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     expect(await page.locator('svg.chart-columns').getAttribute('aria-label')).toContain('10 insgesamt');
     expect(await figure(page, 'median', 'hour')).toBe('30 Sek.');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-dashboard-de-390x844.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-dashboard-de-390x844'), fullPage: true });
     await page.close();
   });
 
@@ -241,12 +239,12 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     expect(new URL(page.url()).searchParams.get('client')).toBe(tv);
     const listed = page.locator('li.device');
     expect(await listed.count()).toBe(2);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-devices-1280x800.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-devices-1280x800'), fullPage: true });
 
     await page.locator(`li[data-grant-id="${pairedTv.grantId}"] button`).click();
     expect(await page.locator('h1').textContent()).toBe('Revoke access for Living-room TV?');
     expect(await page.locator('.lead').textContent()).toContain('alice');
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-revoke-confirm-1280x800.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-revoke-confirm-1280x800'), fullPage: true });
     await page.getByRole('button', { name: 'Revoke access' }).click();
 
     expect(await device.next()).toEqual({ type: 'status', status: 'revoked' });
@@ -258,7 +256,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     // The audit trail names the admin who did it, from where (written with the revocation, before the answer), and the dashboard lists it first.
     const [revocation] = await server.core.audit.recent({ type: 'grant.revoked', limit: 1 });
     expect(revocation).toMatchObject({ actorName: admin.username, username: 'alice', clientId: tv, grantId: pairedTv.grantId, ip: '127.0.0.1', details: { by: 'admin' } });
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-revoked-1280x800.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-revoked-1280x800'), fullPage: true });
     await page.goto(`${server.url}/admin`);
     expect(await page.locator(`tr[data-client-id="${tv}"] td[data-figure="devices"]`).textContent()).toBe('1');
     const newest = page.locator('.events-table tbody tr').first().locator('td');
@@ -273,7 +271,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     await page.goto(`${server.url}/admin/devices?user=alice`);
     expect(await page.locator('li.device').count()).toBe(2);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-devices-390x844.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-devices-390x844'), fullPage: true });
     await page.goto(`${server.url}/admin/devices?user=nobody`);
     expect(await page.locator('.notice-error').textContent()).toBe('There is no user nobody.');
     await page.close();
@@ -306,7 +304,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     const row = (username: string) => page.locator('.users-table tbody tr', { has: page.locator('th', { hasText: new RegExp(`^${username}$`) }) });
     expect(await page.locator('.users-table tbody tr').count()).toBe(2);
     expect(await row('root').locator('button').count()).toBe(0);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-users-1280x800.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-users-1280x800'), fullPage: true });
 
     await row('alice').getByRole('button', { name: 'Disable: alice' }).click();
     expect(await page.locator('.notice-success').textContent()).toContain('alice is disabled');
@@ -336,7 +334,7 @@ describe('the admin dashboard in Chromium (JavaScript off)', () => {
     expect(res?.status()).toBe(403);
     expect(await page.locator('.notice-error').textContent()).toContain('Only administrator accounts');
     expect(await page.locator('svg.chart').count()).toBe(0);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'admin-forbidden-390x844.png'), fullPage: true });
+    await page.screenshot({ path: screenshotFile('admin-forbidden-390x844'), fullPage: true });
     expect((await page.goto(`${server.url}/admin/devices`))?.status()).toBe(403);
     await phone.context.clearCookies();
     await page.close();

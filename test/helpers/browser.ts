@@ -2,6 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { artefactName } from './engine.js';
 
 /** Where browser tests keep their screenshots (git-ignored test artefacts). */
 export const SCREENSHOT_DIR = path.resolve('test-results/screenshots');
@@ -20,7 +21,7 @@ const CHROMIUM_ARGS = [
 export interface TestBrowser {
   context: BrowserContext;
   newPage(): Promise<Page>;
-  /** Save a screenshot under test-results/screenshots/NAME.png and return its path. */
+  /** Save a screenshot under test-results/screenshots/NAME.png (NAME-postgres.png in the postgres project) and return its path. */
   screenshot(page: Page, name: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -44,7 +45,7 @@ export async function launchBrowser(options: { viewport?: { width: number; heigh
     context,
     newPage: () => context.newPage(),
     async screenshot(page, name) {
-      const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+      const file = path.join(SCREENSHOT_DIR, `${artefactName(name)}.png`);
       await page.screenshot({ path: file, fullPage: true });
       return file;
     },

@@ -3,17 +3,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engineEnv, ensureDatabaseFor } from '../helpers/engine.js';
 import { freePort } from '../helpers/server.js';
 
 const KALM = path.resolve(import.meta.dirname, '../../server/bin/kalm.js');
 let dataDir: string;
 const children = new Set<ChildProcess>();
 
-/** `kalm serve` as a child process; resolves with its console output once it has finished starting. */
+/** `kalm serve` as a child process on `dataDir` (its file, or its database in the postgres project); resolves with its console output once it has finished starting. */
 function serve(env: Record<string, string>, fresh: boolean): Promise<{ child: ChildProcess; stdout: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [KALM, 'serve'], {
-      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+      env: { ...process.env, ...engineEnv(dataDir), LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -40,8 +41,9 @@ function stop(child: ChildProcess): Promise<number | null> {
   });
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kalm-serve-'));
+  await ensureDatabaseFor(dataDir);
 });
 afterAll(async () => {
   for (const child of children) await stop(child);
@@ -49,7 +51,7 @@ afterAll(async () => {
 });
 
 describe('kalm serve', () => {
-  it('creates the tv-demo and cli-demo clients and the demo user on a fresh data dir, printing the password once', async () => {
+  it('creates the tv-demo and cli-demo clients and the demo user on a fresh database, printing the password once', async () => {
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
     const first = await serve({ PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: publicUrl }, true);

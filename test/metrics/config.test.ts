@@ -1,11 +1,13 @@
 // METRICS_PORT and METRICS_HOST as an operator sets them: read from the environment, refused when
-// malformed, equal to PORT or taken, and `kalm serve` (a child process on a real database) serving them.
+// malformed, equal to PORT or taken, and `kalm serve` (a child process on a real database: the
+// data dir's file, or its database on the test cluster in the postgres project) serving them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv } from '../../server/src/config.js';
+import { engineEnv, ensureDatabaseFor } from '../helpers/engine.js';
 import { freePort, startTestServer } from '../helpers/server.js';
 import { startChildServer } from '../reliability/support/child-server.js';
 import { scrape } from './scrape.js';
@@ -25,7 +27,8 @@ describe('METRICS_PORT and METRICS_HOST', () => {
   it('make `kalm serve` answer scrapes on their own port, and 404 on the public one', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'kalm-metrics-'));
     const metricsPort = await freePort();
-    const child = await startChildServer(dataDir, { METRICS_PORT: String(metricsPort), DEMO: '1' });
+    await ensureDatabaseFor(dataDir);
+    const child = await startChildServer(dataDir, { ...engineEnv(dataDir), METRICS_PORT: String(metricsPort), DEMO: '1' });
     try {
       const res = await fetch(`${child.url}/device_authorization`, { method: 'POST', body: new URLSearchParams({ client_id: 'tv-demo' }) });
       expect(res.status).toBe(200);
