@@ -49,8 +49,9 @@ beforeAll(async () => {
     serverProcess.once('exit', (code) => reject(new Error(`kalm serve exited with ${code}: ${banner}`)));
   });
   demoPassword = /username demo\s+password (\S+)/.exec(banner)![1]!;
-  // The server's default interval (5 s): approval reaches the CLI by push, not by the next poll.
-  terminal = await createClient('terminal');
+  // A 600 s polling interval (RFC 8628 §3.2): no poll comes during a test, so a login that ends
+  // on a decision was told it by push.
+  terminal = await createClient('terminal', '--interval', '600');
   // RFC 8628 expires_in of 1 s: the one outcome that takes real time, since neither process takes a clock.
   shortLived = await createClient('terminal-short', '--expires-in', '1');
   browser = await launchBrowser();
@@ -102,27 +103,24 @@ async function openConsent(userCode: string) {
 
 /**
  * A login that the person approves or denies (`button` on the consent page): resolves with its
- * exit code, once it has ended within `ms` of the click, and the ms from the click to the exit.
+ * exit code once it has ended (killed, and a failure, if still running `ms` after the click).
  */
 async function decideOnPage(home: ReturnType<typeof freshHome>, button: 'Allow selected' | 'Deny', ms: number) {
   const { login, userCode } = await startLogin(home);
   await openConsent(userCode);
-  const clicked = performance.now();
   await page.getByRole('button', { name: button }).click();
-  const code = await login.exitWithin(ms);
-  return { login, code, elapsed: performance.now() - clicked };
+  return { login, code: await login.exitWithin(ms) };
 }
 
 /** What is in the pairing folder: nothing at all, or the pairing file alone (never a temp file left over). */
 const pairingFolder = (home: ReturnType<typeof freshHome>) => (existsSync(home.configDir) ? readdirSync(home.configDir) : []);
 
 describe('kalm-device as a process against kalm serve, approved in Chromium', () => {
-  it('login exits 0 within 3 s of the approval and saves the pairing; token, token --force and logout end on their own', async () => {
+  it('login exits 0 on the approval, told by push, and saves the pairing; token, token --force and logout end on their own', async () => {
     const home = freshHome();
-    const { login, code, elapsed } = await decideOnPage(home, 'Allow selected', 3_000);
+    const { login, code } = await decideOnPage(home, 'Allow selected', 15_000);
     expect(new URL(page.url()).pathname).toBe('/device/done');
     expect(code).toBe(0);
-    expect(elapsed).toBeLessThan(3_000);
     const { stdout } = login.output();
     expect(stdout).toMatch(/Signed in as \S+\./);
     expect(stdout).toContain('Granted scopes: valuate:read');
@@ -150,11 +148,10 @@ describe('kalm-device as a process against kalm serve, approved in Chromium', ()
     expect(notPaired.output().stderr).toContain('run kalm-device login');
   });
 
-  it('login exits 3 within 3 s of a denial on the page, and saves nothing', async () => {
+  it('login exits 3 on a denial on the page, told by push, and saves nothing', async () => {
     const home = freshHome();
-    const { login, code, elapsed } = await decideOnPage(home, 'Deny', 3_000);
+    const { login, code } = await decideOnPage(home, 'Deny', 15_000);
     expect(code).toBe(3);
-    expect(elapsed).toBeLessThan(3_000);
     expect(login.output().stderr).toContain('the request was denied on the verification page');
     expect(pairingFolder(home)).toEqual([]);
   });
