@@ -81,6 +81,25 @@ forEachEngine((engine) => {
       expect(active(await a!.keys.list(), 'ES256').map((k) => k.kid)).toEqual([es2.kid]);
     });
 
+    it('adds only the algorithms without an active key, and returns what it added', async () => {
+      const store = await engine.open();
+      const es = aKey('ES256', T0);
+      await store.keys.rotate([es], T0);
+      const [esAgain, rs] = [aKey('ES256', T0 + 1), aKey('RS256', T0 + 1)];
+      expect((await store.keys.addMissing([esAgain, rs])).map((k) => k.kid)).toEqual([rs.kid]);
+      expect((await store.keys.list()).map((k) => [k.kid, k.retiredAt]).sort()).toEqual([[es.kid, null], [rs.kid, null]].sort());
+      expect(await store.keys.addMissing([aKey('RS256', T0 + 2)])).toEqual([]);
+    });
+
+    it('creates one key set when instances start together on an empty database', async () => {
+      const stores = await engine.instances(3);
+      const added = await Promise.all(stores.map((s: StoreEngine, i) => s.keys.addMissing([aKey('ES256', T0 + i), aKey('RS256', T0 + i), aKey('ECDH-ES+A256KW', T0 + i)])));
+      const keys = await stores[0]!.keys.list();
+      expect(keys).toHaveLength(3);
+      expect(keys.every((k) => k.retiredAt === null)).toBe(true);
+      expect(added.flat().map((k) => k.kid).sort()).toEqual(keys.map((k) => k.kid).sort());
+    });
+
     it('leaves one active key per algorithm when instances rotate at once', async () => {
       const stores = await engine.instances(3);
       await stores[0]!.keys.rotate([aKey('ES256', T0), aKey('ECDH-ES+A256KW', T0)], T0);

@@ -127,7 +127,8 @@ export function createKeyManager(
       const missing = KEY_ALGS.filter((alg) => !existing.some((k) => k.alg === alg && k.retiredAt === null));
       if (missing.length === 0) return;
       const now = clock.now();
-      await repo.rotate(await Promise.all(missing.map((alg) => newKey(alg, now))), now);
+      // Another instance starting at the same time may have added them meanwhile: only what is still missing goes in.
+      await repo.addMissing(await Promise.all(missing.map((alg) => newKey(alg, now))));
       cache = undefined;
     },
   };

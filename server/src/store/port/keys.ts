@@ -17,6 +17,12 @@ export interface KeyRecord {
 
 export interface KeyRepository {
   list(): Promise<KeyRecord[]>;
+  /**
+   * Insert each of `keys` whose algorithm has no active key yet, and return those inserted, in one
+   * transaction that serialises with every other writer of the keys: instances starting together on
+   * an empty database create one key set between them (the first start of a server).
+   */
+  addMissing(keys: KeyRecord[]): Promise<KeyRecord[]>;
   /** Insert `keys` and retire every other active key of the same algorithms, in one transaction. */
   rotate(keys: KeyRecord[], now: number, audit?: AuditOnWrite): Promise<void>;
 }

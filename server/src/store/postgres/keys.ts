@@ -44,10 +44,24 @@ const INSERT = {
     VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
 };
 
+const ACTIVE_ALGS = { name: 'keys.active_algs', text: 'SELECT alg FROM keys WHERE retired_at IS NULL' };
+
 export function createKeyRepository(db: Db): KeyRepository {
   return {
     async list() {
       return (await rows<KeyRow>(db, ALL)).map(toKey);
+    },
+    async addMissing(keys) {
+      return transaction(db, async (tx) => {
+        // The rotation's lock: instances starting at once add their missing keys one after another.
+        await query(tx, LOCK);
+        const active = new Set((await rows<{ alg: KeyRecord['alg'] }>(tx, ACTIVE_ALGS)).map((r) => r.alg));
+        const missing = keys.filter((k) => !active.has(k.alg));
+        for (const k of missing) {
+          await query(tx, INSERT, [k.kid, k.alg, k.use, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt]);
+        }
+        return missing;
+      });
     },
     async rotate(keys, now, audit) {
       if (keys.length === 0) return;

@@ -18,6 +18,13 @@ export function createKeyRepository(db: Database.Database): KeyRepository {
   const insert = db.prepare(`INSERT INTO keys (kid, alg, use, private_jwk, public_jwk, created_at, retired_at)
     VALUES (@kid, @alg, @use, @privateJwk, @publicJwk, @createdAt, NULL)`);
   const retire = db.prepare('UPDATE keys SET retired_at = ? WHERE alg = ? AND retired_at IS NULL');
+  const activeAlgs = db.prepare<[], KeyRecord['alg']>('SELECT alg FROM keys WHERE retired_at IS NULL').pluck();
+  const addMissingTx = db.transaction((keys: KeyRecord[]) => {
+    const active = new Set(activeAlgs.all());
+    const missing = keys.filter((k) => !active.has(k.alg));
+    for (const k of missing) insert.run({ ...k, privateJwk: JSON.stringify(k.privateJwk), publicJwk: JSON.stringify(k.publicJwk) });
+    return missing;
+  });
   const rotateTx = db.transaction((keys: KeyRecord[], now: number, audit: AuditOnWrite) => {
     for (const k of keys) retire.run(now, k.alg);
     for (const k of keys) {
@@ -36,6 +43,10 @@ export function createKeyRepository(db: Database.Database): KeyRepository {
         createdAt: row.created_at,
         retiredAt: row.retired_at,
       }));
+    },
+    async addMissing(keys) {
+      // IMMEDIATE: the write lock before the read, so another process cannot add its set in between.
+      return addMissingTx.immediate(keys);
     },
     async rotate(keys, now, audit) {
       rotateTx(keys, now, audit);
