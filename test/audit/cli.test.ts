@@ -125,6 +125,10 @@ describe('kalm audit', { timeout: 60_000 }, () => {
     expect(since.code).toBe(2);
     expect(since.stderr).toContain('--since takes a duration');
     expect((await kalmFails(server, 'audit', '--limit', '0')).code).toBe(2);
+    // More than the trail returns in one listing: refused, not silently cut to 10,000.
+    const tooMany = await kalmFails(server, 'audit', '--limit', '10001');
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toContain('--limit takes a whole number from 1 to 10000');
     expect((await kalmFails(server, 'audit', 'extra')).code).toBe(2);
     const { stdout } = await kalmCli(server.dataDir, 'audit', '--help');
     expect(stdout).toContain('kalm audit [--since 1h]');

@@ -1,32 +1,17 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
-import { engineEnv, ensureDatabaseFor } from '../helpers/engine.js';
+import { runKalm } from '../cli/run.js';
+import { ensureDatabaseFor } from '../helpers/engine.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { authorize, obtainTokens, type ClientAuth } from './flow.js';
 
-const KALM = path.resolve(import.meta.dirname, '../../server/bin/kalm.js');
 let dataDir: string;
 
-/** Run `kalm args…` as a child process against `dataDir` (its file, or its database in the postgres project), with optional stdin. */
-function kalm(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KALM, ...args], {
-      env: { ...process.env, ...engineEnv(dataDir), LOG_LEVEL: 'silent' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+/** `kalm args…` as a child process against `dataDir` (its file, or its database in the postgres project), with optional stdin. */
+const kalm = (args: string[], stdin = '') => runKalm(dataDir, args, stdin);
 
 async function kalmJson<T>(args: string[]): Promise<T> {
   const r = await kalm(args);

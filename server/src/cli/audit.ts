@@ -1,5 +1,5 @@
 /** `kalm audit`: the audit trail (core/audit.ts), newest first, as an operator reads it. */
-import { AUDIT_EVENT_TYPES, auditFamilies, auditTypesOf } from '../core/audit.js';
+import { AUDIT_EVENT_TYPES, AUDIT_MAX_LIMIT, auditFamilies, auditTypesOf } from '../core/audit.js';
 import type { AuditEventRecord } from '../store/port/index.js';
 import { parseCommand, printJson, printTable, time, UsageError, withCore, type CliCommand } from './kit.js';
 
@@ -37,7 +37,7 @@ const audit: CliCommand = {
   help: `The audit trail, newest first: who did what, when, from which address. --since lists events from a
 duration ago (90s, 15m, 1h, 7d, 2w) or from a date and time (2026-01-31T08:00:00Z); --user those about
 or by an account (also one deleted since, by the username recorded); --client those of one client;
---type one type or a family of them; --limit at most N events (default ${DEFAULT_LIMIT}). Several filters
+--type one type or a family of them; --limit at most N events (default ${DEFAULT_LIMIT}, at most ${AUDIT_MAX_LIMIT}). Several filters
 must all match. --json prints the events as recorded (times in ms since the epoch).
 Types: ${AUDIT_EVENT_TYPES.join(', ')}.
 Families: ${auditFamilies().join(', ')}.
@@ -54,7 +54,10 @@ code, token, client secret or password, nor a hash of one.`,
     if (values.type !== undefined && !auditTypesOf(values.type)) {
       throw new UsageError(`--type "${values.type}" is none of the types or families: ${[...auditFamilies(), ...AUDIT_EVENT_TYPES].join(', ')}`);
     }
-    if (values.limit !== undefined && !/^[1-9]\d{0,4}$/.test(values.limit)) throw new UsageError('--limit takes a whole number from 1 to 99999');
+    // The trail returns at most AUDIT_MAX_LIMIT events: a larger --limit is refused, not cut short unsaid.
+    if (values.limit !== undefined && !(/^[1-9]\d{0,4}$/.test(values.limit) && Number(values.limit) <= AUDIT_MAX_LIMIT)) {
+      throw new UsageError(`--limit takes a whole number from 1 to ${AUDIT_MAX_LIMIT}`);
+    }
     const events = await withCore(config, async (core) => {
       const since = values.since === undefined ? undefined : parseSince(values.since, core.clock.now());
       // An account that exists is matched by its id (its events whatever name was recorded);

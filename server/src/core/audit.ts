@@ -82,7 +82,7 @@ export interface AuditQuery {
   clientId?: string;
   /** One type (`device.approved`) or a family (`device`). */
   type?: string;
-  /** Default 50, at most 10,000. */
+  /** Default 50, at most AUDIT_MAX_LIMIT. */
   limit?: number;
 }
 
@@ -103,7 +103,8 @@ export interface AuditTrail {
 }
 
 const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 10_000;
+/** The most events one `recent()` returns (`kalm audit --limit`). */
+export const AUDIT_MAX_LIMIT = 10_000;
 const MAX_IP_LENGTH = 64;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -159,7 +160,7 @@ export function createAuditTrail(deps: {
       if (query.type !== undefined && !types) {
         throw new OAuthError('invalid_request', `unknown audit event type "${query.type}"; one of ${[...auditFamilies(), ...AUDIT_EVENT_TYPES].join(', ')}`);
       }
-      const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT);
+      const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_LIMIT), 1), AUDIT_MAX_LIMIT);
       await audit.recordExpired(clock.now());
       return audit.list({
         ...(query.since !== undefined && { since: query.since }),

@@ -42,10 +42,10 @@ function toEvent(row: AuditRow): AuditEventRecord {
   };
 }
 
-// Named, not `*`: a prepared statement's result must not change when a newer server adds a column.
-const COLUMNS = 'id, at, type, actor_type, actor_id, actor_name, user_id, username, client_id, grant_id, device_code_id, ip, scopes, details';
-
+// What an event is written with; read back with its id. Named, not `*`: a prepared statement's
+// result must not change when a newer server adds a column.
 const EVENT_COLUMNS = 'at, type, actor_type, actor_id, actor_name, user_id, username, client_id, grant_id, device_code_id, ip, scopes, details';
+const COLUMNS = `id, ${EVENT_COLUMNS}`;
 const EVENT_PARAMETERS = 13;
 
 /**

@@ -77,7 +77,6 @@ export function insertAuditEvent(db: Database.Database, event: AuditOnWrite): vo
 }
 
 export function createAuditRepository(db: Database.Database): AuditRepository {
-  const insert = (event: NewAuditEvent) => insertAuditEvent(db, event);
   // NULL filters match every row: one statement serves every combination.
   const list = db.prepare<Record<string, unknown>, AuditRow>(`SELECT * FROM audit_events
     WHERE (@since IS NULL OR at >= @since)
@@ -96,7 +95,7 @@ export function createAuditRepository(db: Database.Database): AuditRepository {
 
   return {
     async append(event) {
-      insert(event);
+      insertAuditEvent(db, event);
     },
     async list(filter: AuditFilter) {
       const rows = list.all({
