@@ -8,6 +8,7 @@ import { columnChart, groupedBarChart } from './charts.js';
 import { html, type SafeHtml } from './html.js';
 import type { MessageKey, Translator } from './i18n.js';
 import { csrfField, notice, type PageContent } from './layout.js';
+import { revokeDeviceForm } from './my-devices.js';
 
 /** Device flows in one window, as core's dashboard counts them. */
 export interface AdminWindow {
@@ -250,11 +251,7 @@ ${input.devices.length === 0
       <div class="fact"><dt>${t.t('devices.lastUsed')}</dt><dd>${d.lastUsedAt !== null && d.lastUsedAt !== d.approvedAt ? when(d.lastUsedAt) : t.t('devices.never')}</dd></div>
       ${d.requestIp ? html`<div class="fact"><dt>${t.t('admin.events.address')}</dt><dd>${d.requestIp}</dd></div>` : ''}
     </dl>
-    <form method="post" action="/admin/devices/revoke">
-      ${csrfField(input.csrfToken)}
-      <input type="hidden" name="grant_id" value="${d.grantId}">
-      <button class="button button-danger" type="submit" aria-label="${t.t('devices.revoke')}: ${title}">${t.t('devices.revoke')}</button>
-    </form>
+    ${revokeDeviceForm({ t, action: '/admin/devices/revoke', csrfToken: input.csrfToken, grantId: d.grantId, title })}
   </li>`;
   })}
 </ul>`}

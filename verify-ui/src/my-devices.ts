@@ -52,15 +52,21 @@ ${input.devices.length === 0
         <button class="button button-secondary" type="submit">${t.t('devices.renameSubmit')}</button>
       </div>
     </form>
-    <form method="post" action="/devices/revoke">
-      ${csrfField(input.csrfToken)}
-      <input type="hidden" name="grant_id" value="${d.grantId}">
-      <button class="button button-danger" type="submit" aria-label="${t.t('devices.revoke')}: ${title}">${t.t('devices.revoke')}</button>
-    </form>
+    ${revokeDeviceForm({ t, action: '/devices/revoke', csrfToken: input.csrfToken, grantId: d.grantId, title })}
   </li>`;
   })}
 </ul>`}`,
   };
+}
+
+/** The Revoke button of one device, posting to `action` (My devices, or an admin's /admin/devices); `title` names the device to screen readers. */
+export function revokeDeviceForm(input: { t: Translator; action: string; csrfToken: string; grantId: string; title: string }) {
+  const { t } = input;
+  return html`<form method="post" action="${input.action}">
+      ${csrfField(input.csrfToken)}
+      <input type="hidden" name="grant_id" value="${input.grantId}">
+      <button class="button button-danger" type="submit" aria-label="${t.t('devices.revoke')}: ${input.title}">${t.t('devices.revoke')}</button>
+    </form>`;
 }
 
 /** The confirmation before a revoke: revoking signs the device out at once and cannot be undone. */
