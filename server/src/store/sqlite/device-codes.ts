@@ -4,6 +4,7 @@ import { insertAuditEvent } from './audit.js';
 import { words } from './codec.js';
 import { insertGrant } from './grants.js';
 import { insertRefreshToken } from './tokens.js';
+import type { TurnBatch } from './turn-batch.js';
 import type { AuditOnWrite, Decision, DeviceCodeRecord, DeviceCodeRepository, GrantRecord, NewDeviceCode, RefreshTokenRecord } from '../port/index.js';
 
 interface DeviceCodeRow {
@@ -44,7 +45,7 @@ function toDeviceCode(row: DeviceCodeRow): DeviceCodeRecord {
   };
 }
 
-export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRepository {
+export function createDeviceCodeRepository(db: Database.Database, turn: TurnBatch): DeviceCodeRepository {
   const dropExpiredUserCode = db.prepare('DELETE FROM device_codes WHERE user_code = ? AND expires_at <= ?');
   // The id is one above any id a device code ever had, not SQLite's rowid default (max + 1), which
   // hands out the id of a purged newest row again: the audit trail and the other processes' feed
@@ -78,7 +79,7 @@ export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRep
 
   return {
     async insert(code, now, audit) {
-      const row = insertTx(code, now, audit);
+      const row = await turn.run(() => insertTx(code, now, audit));
       return row && toDeviceCode(row);
     },
     async getByHash(hash) {
@@ -94,10 +95,10 @@ export function createDeviceCodeRepository(db: Database.Database): DeviceCodeRep
       return row && toDeviceCode(row);
     },
     async decide(id, decision, now, audit) {
-      return decideTx(id, decision, now, audit);
+      return turn.run(() => decideTx(id, decision, now, audit));
     },
     async redeem(id, grant, refreshToken, audit) {
-      return redeem(id, grant, refreshToken, audit);
+      return turn.run(() => redeem(id, grant, refreshToken, audit));
     },
     async purgeExpired(before) {
       return purge.run(before).changes;

@@ -19,6 +19,7 @@ import { createRegistrationRepository } from './registration.js';
 import { createSessionRepository } from './sessions.js';
 import { createStatsRepository } from './stats.js';
 import { createAccessTokenRepository, createRefreshTokenRepository } from './tokens.js';
+import { createTurnBatch } from './turn-batch.js';
 import { createUserRepository } from './users.js';
 
 /** `kalm migrate` on SQLite: open the database in `dataDir` (which migrates it) and say from which version to which. */
@@ -47,14 +48,15 @@ export function migrateSqlite(dataDir: string): { from: number; to: number } {
 export function createSqliteStore(dataDir: string): StoreEngine & { db: Database.Database } {
   const db = openDatabase(dataDir);
   const durability = createDurability(databaseFile(dataDir));
+  const turn = createTurnBatch(db);
   const repo = <T extends object>(repository: T): T => durable(db, durability, repository);
   return {
     db,
     clients: repo(createClientRepository(db)),
     users: repo(createUserRepository(db)),
-    deviceCodes: repo(createDeviceCodeRepository(db)),
+    deviceCodes: repo(createDeviceCodeRepository(db, turn)),
     grants: repo(createGrantRepository(db)),
-    refreshTokens: repo(createRefreshTokenRepository(db)),
+    refreshTokens: repo(createRefreshTokenRepository(db, turn)),
     accessTokens: repo(createAccessTokenRepository(db)),
     keys: repo(createKeyRepository(db)),
     sessions: repo(createSessionRepository(db)),
@@ -66,8 +68,9 @@ export function createSqliteStore(dataDir: string): StoreEngine & { db: Database
     decisionFeed: repo(createDecisionFeedRepository(db)),
     dpop: repo(createDpopRepository(db)),
     stats: createStatsRepository(db), // read-only: nothing to make durable
-    mqtt: repo(createMqttRepository(db)),
+    mqtt: repo(createMqttRepository(db, turn)),
     close: () => {
+      turn.drain();
       durability.close();
       db.close();
     },

@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type { JWK } from 'jose';
 import { redeemDeviceCodeTransaction } from './device-codes.js';
 import { rotateRefreshTokenTransaction } from './tokens.js';
+import type { TurnBatch } from './turn-batch.js';
 import type {
   DeviceCodeStatus,
   MqttNotifiedStatus,
@@ -47,7 +48,7 @@ function toView(row: Row): MqttRequestView {
 const SELECT_VIEW = `SELECT r.*, d.status AS code_status, d.expires_at, d.user_code, d.interval
   FROM mqtt_requests r JOIN device_codes d ON d.id = r.device_code_id`;
 
-export function createMqttRepository(db: Database.Database): MqttRepository {
+export function createMqttRepository(db: Database.Database, turn: TurnBatch): MqttRepository {
   const insert = db.prepare(`INSERT INTO mqtt_requests (rid, device_code_id, client_id, jwk, jwk_thumbprint, created_at)
     VALUES (@rid, @deviceCodeId, @clientId, @jwk, @jwkThumbprint, @createdAt) ON CONFLICT (rid) DO NOTHING`);
   const byRid = db.prepare<[string], Row>(`${SELECT_VIEW} WHERE r.rid = ?`);
@@ -116,7 +117,7 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
       if (entries.length > 0) notifiedMany(entries);
     },
     async redeemWithAnswer(redemption) {
-      return redeemWithAnswer(redemption);
+      return turn.run(() => redeemWithAnswer(redemption));
     },
     async rememberProofs(entries) {
       if (entries.length > 0) proofsMany(entries);
@@ -131,7 +132,7 @@ export function createMqttRepository(db: Database.Database): MqttRepository {
       return purge.run(before).changes;
     },
     async rotateWithAnswer(rotation) {
-      return rotateWithAnswer(rotation);
+      return turn.run(() => rotateWithAnswer(rotation));
     },
     async refreshAnswer(oldHash, clientId, jwkThumbprint, now) {
       return refreshAnswer.get(oldHash, clientId, jwkThumbprint, now);

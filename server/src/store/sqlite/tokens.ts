@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type { AccessTokenRepository, AuditOnWrite, RefreshTokenRecord, RefreshTokenRepository } from '../port/index.js';
 import { insertAuditEvent } from './audit.js';
 import { sharedStatement } from './statements.js';
+import type { TurnBatch } from './turn-batch.js';
 
 interface RefreshTokenRow {
   token_hash: Buffer;
@@ -53,7 +54,7 @@ export function rotateRefreshTokenTransaction(db: Database.Database) {
   });
 }
 
-export function createRefreshTokenRepository(db: Database.Database): RefreshTokenRepository {
+export function createRefreshTokenRepository(db: Database.Database, turn: TurnBatch): RefreshTokenRepository {
   const byHash = db.prepare<[Buffer], RefreshTokenRow>('SELECT * FROM refresh_tokens WHERE token_hash = ?');
   const rotateTx = rotateRefreshTokenTransaction(db);
   return {
@@ -62,7 +63,7 @@ export function createRefreshTokenRepository(db: Database.Database): RefreshToke
       return row && toRefreshToken(row);
     },
     async rotate(oldHash, next, now, audit) {
-      return rotateTx(oldHash, next, now, audit);
+      return turn.run(() => rotateTx(oldHash, next, now, audit));
     },
   };
 }
