@@ -71,6 +71,31 @@ forEachEngine((engine) => {
       expect(await store.clients.updateSecretHash('nobody', 'scrypt$new')).toBe(false);
     });
 
+    it('answers each read with the client as it is now, however it was changed since the last read', async () => {
+      const [store, otherProcess] = await engine.instances(2);
+      const client = aClient({ type: 'confidential', secretHash: 'scrypt$one', ownerUserId: null });
+      const owner = aUser();
+      await store!.users.create(owner);
+      await store!.clients.create({ ...client, ownerUserId: owner.id });
+      expect((await store!.clients.get(client.id))?.ownerUserId).toBe(owner.id);
+
+      // Through the same store: an update, a new secret, the owner's deletion.
+      await store!.clients.update({ ...client, ownerUserId: owner.id, name: 'Renamed', scopes: ['valuate:write'] });
+      expect(await store!.clients.get(client.id)).toMatchObject({ name: 'Renamed', scopes: ['valuate:write'] });
+      await store!.clients.updateSecretHash(client.id, 'scrypt$two');
+      expect((await store!.clients.get(client.id))?.secretHash).toBe('scrypt$two');
+      await store!.users.delete(owner.id);
+      expect((await store!.clients.get(client.id))?.ownerUserId).toBeNull();
+
+      // Through another connection on the same database (the CLI, another instance).
+      await otherProcess!.clients.updateSecretHash(client.id, 'scrypt$three');
+      expect((await store!.clients.get(client.id))?.secretHash).toBe('scrypt$three');
+      await otherProcess!.clients.delete(client.id);
+      expect(await store!.clients.get(client.id)).toBeUndefined();
+      await otherProcess!.clients.create({ ...client, name: 'Back again' });
+      expect((await store!.clients.get(client.id))?.name).toBe('Back again');
+    });
+
     it('deletes a client with its grants, refresh tokens, device codes and consents', async () => {
       const store = await engine.open();
       const client = aClient();

@@ -38,7 +38,47 @@ function toClient(row: ClientRow): ClientRecord {
   };
 }
 
+/**
+ * Clients as last read, kept per connection: every token request authenticates its client, and
+ * reading the row was a tenth of a device authorization's CPU. Exact, not timed: this
+ * connection's own writes to `clients` drop what they change (users.ts's `disown` too, through
+ * `forgetCachedClients`), and `PRAGMA data_version`, which moves whenever another connection
+ * (the CLI, another process) commits anything, empties it. Unknown ids are not kept, and at
+ * most `CLIENT_CACHE_ENTRIES` clients are (the oldest read goes first).
+ */
+export const CLIENT_CACHE_ENTRIES = 10_000;
+
+interface ClientCache {
+  clients: Map<string, ClientRecord>;
+  dataVersion: number;
+}
+
+const caches = new WeakMap<Database.Database, ClientCache>();
+
+function cacheOf(db: Database.Database): ClientCache {
+  let cache = caches.get(db);
+  if (!cache) {
+    cache = { clients: new Map(), dataVersion: -1 };
+    caches.set(db, cache);
+  }
+  return cache;
+}
+
+/** Drop every cached client of `db`: for writes to `clients` made outside this repository. */
+export function forgetCachedClients(db: Database.Database): void {
+  cacheOf(db).clients.clear();
+}
+
+function frozen(client: ClientRecord): ClientRecord {
+  Object.freeze(client.grantTypes);
+  Object.freeze(client.scopes);
+  Object.freeze(client.redirectUris);
+  return Object.freeze(client);
+}
+
 export function createClientRepository(db: Database.Database): ClientRepository {
+  const cache = cacheOf(db);
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   const insert = db.prepare(`INSERT INTO clients (id, name, type, secret_hash, grant_types, scopes, redirect_uris,
       device_code_ttl, device_poll_interval, access_token_alg, owner_user_id, created_at, require_dpop)
     VALUES (@id, @name, @type, @secretHash, @grantTypes, @scopes, @redirectUris,
@@ -75,14 +115,27 @@ export function createClientRepository(db: Database.Database): ClientRepository 
   const deleteTx = audited((id: string) => remove.run(id).changes);
   return {
     async create(c, audit) {
+      cache.clients.delete(c.id);
       createTx(audit, c);
     },
     async update(c, audit) {
+      cache.clients.delete(c.id);
       return updateTx(audit, c);
     },
     async get(id) {
+      const version = dataVersion.get()!;
+      if (version !== cache.dataVersion) {
+        cache.clients.clear();
+        cache.dataVersion = version;
+      }
+      const cached = cache.clients.get(id);
+      if (cached) return cached;
       const row = byId.get(id);
-      return row && toClient(row);
+      if (!row) return undefined;
+      const client = frozen(toClient(row));
+      if (cache.clients.size >= CLIENT_CACHE_ENTRIES) cache.clients.delete(cache.clients.keys().next().value!);
+      cache.clients.set(id, client);
+      return client;
     },
     async list() {
       return all.all().map(toClient);
@@ -91,9 +144,11 @@ export function createClientRepository(db: Database.Database): ClientRepository 
       return byOwner.all(ownerUserId).map(toClient);
     },
     async updateSecretHash(id, secretHash, audit) {
+      cache.clients.delete(id);
       return setSecretHashTx(audit, id, secretHash);
     },
     async delete(id, audit) {
+      cache.clients.delete(id);
       return deleteTx(audit, id);
     },
   };
