@@ -42,6 +42,17 @@ const PURGE_EVERY_MS = 10 * 60 * 1000;
 const CROSS_PROCESS_EVERY_MS = 200;
 
 /**
+ * What a lost database connection's error may put in a log: its message and SQLSTATE. Never the
+ * error whole: pg hangs its client on it, with the connection parameters and the backend's
+ * cancel key.
+ */
+function connectionFailure(err: unknown): { message: string; sqlState?: string } {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const sqlState = (err as { code?: unknown }).code;
+  return typeof sqlState === 'string' ? { message: err.message, sqlState } : { message: err.message };
+}
+
+/**
  * Open the store, build the core and listen. `config.port` 0 picks a free port (`port` of the
  * result), which the default public URL in `core.config` then names (see `boundPublicUrl`).
  * The caller's `config` object is not changed.
@@ -49,7 +60,9 @@ const CROSS_PROCESS_EVERY_MS = 200;
 export async function startServer(input: Config, options: StartOptions = {}): Promise<RunningServer> {
   const config: Config = { ...input };
   const logger = options.logger ?? createLogger(config.logLevel);
-  const store = await openStore(config, { onError: (err) => logger.warn({ err }, 'database connection lost; requests answer 503 until it is back') });
+  const store = await openStore(config, {
+    onError: (err) => logger.warn({ failure: connectionFailure(err) }, 'database connection lost; requests answer 503 until it is back'),
+  });
   // METRICS_PORT unset: no registry, and the core and transports are handed no metrics at all.
   const clock = options.clock ?? systemClock;
   const metrics = config.metricsPort === undefined ? undefined : createMetrics({ clock, logger });

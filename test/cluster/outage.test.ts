@@ -114,5 +114,11 @@ describe('a PostgreSQL that stops and comes back', () => {
       expect(lines.filter((l) => l.status === 500)).toEqual([]);
     }
     expect(one.lines.some((l) => l.msg === "lost the connection that hears other instances; retrying")).toBe(true);
+    // Said in a few words: never the pg client the error carries (connection parameters, the backend's cancel key).
+    const lost = one.lines.filter((l) => l.msg === 'database connection lost; requests answer 503 until it is back');
+    expect(lost.length).toBeGreaterThan(0);
+    for (const line of lost) expect(Object.keys(line.failure as object).sort()).toEqual(expect.arrayContaining(['message']));
+    for (const line of lost) expect(Object.keys(line.failure as object).every((k) => k === 'message' || k === 'sqlState')).toBe(true);
+    expect(one.output()).not.toMatch(/secretKey|connectionParameters|processID/);
   });
 });
