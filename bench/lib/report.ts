@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MachineInfo } from './machine.js';
-import type { ScenarioResult } from './scenario.js';
+import { serverLabel, type ScenarioResult } from './scenario.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 
@@ -33,7 +33,7 @@ export function formatTable(results: ScenarioResult[]): string {
           .join(', ');
         rows.push([
           `${r.scenario} / ${v.name}`,
-          server,
+          serverLabel(server),
           fmt(m.rps),
           fmt(m.p50, 2),
           fmt(m.p99, 2),

@@ -1,4 +1,5 @@
 import type { VariantResult } from './alternate.js';
+import { engineLabel, startOurs } from './engine.js';
 import { startServerProcess, type ServerProcess } from './processes.js';
 
 /** What one scenario reports: its side-by-side variants, plus anything it measured on its own. */
@@ -21,21 +22,34 @@ export interface Scenario {
   run(): Promise<ScenarioResult>;
 }
 
+const OURS_SCRIPT = 'refs/ours.ts';
+
 const SCRIPTS: Record<string, { script: string; env?: Record<string, string> }> = {
-  ours: { script: 'refs/ours.ts' },
+  ours: { script: OURS_SCRIPT },
   // Ours with the Prometheus metrics on and scraped (refs/ours.ts), beside ours: BENCH_METRICS=compare.
-  'ours+metrics': { script: 'refs/ours.ts', env: { BENCH_METRICS: '1' } },
+  'ours+metrics': { script: OURS_SCRIPT, env: { BENCH_METRICS: '1' } },
   'oidc-provider': { script: 'refs/oidc-provider.ts' },
   'node:http': { script: 'refs/bare-http.ts' },
 };
 
 export type ServerName = 'ours' | 'ours+metrics' | 'oidc-provider' | 'node:http';
 
-/** Start the named servers (each in its own process), run `fn`, and stop them whatever happens. */
+const isOurs = (name: string) => SCRIPTS[name]?.script === OURS_SCRIPT;
+
+/** How a server is named in the table: ours with its store and instance count (engine.ts), a reference as it is. */
+export const serverLabel = (name: string): string => (isOurs(name) ? engineLabel(name) : name);
+
+/**
+ * Start the named servers (each in its own process; ours on the bench's store, engine.ts),
+ * run `fn`, and stop them whatever happens.
+ */
 export async function withServers<T>(names: ServerName[], fn: (servers: ServerProcess[]) => Promise<T>): Promise<T> {
   const servers: ServerProcess[] = [];
   try {
-    for (const name of names) servers.push(await startServerProcess(name, SCRIPTS[name]!.script, SCRIPTS[name]!.env));
+    for (const name of names) {
+      const { script, env } = SCRIPTS[name]!;
+      servers.push(await (isOurs(name) ? startOurs : startServerProcess)(name, script, env));
+    }
     return await fn(servers);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { ENGINE } from '../lib/engine.js';
 import { BENCH_DIR } from '../lib/processes.js';
 import type { Scenario, ScenarioResult } from '../lib/scenario.js';
 
@@ -29,6 +30,8 @@ export const approveToToken: Scenario = {
     const base = { scenario: 'approve-to-token', title: approveToToken.title, variants: [] };
     const script = `${BENCH_DIR}push-latency.ts`;
     if (!existsSync(script)) return { ...base, notes: [], skipped: 'bench/push-latency.ts is not there yet' };
+    // It starts a server of its own (bench/push/server-child.ts), on SQLite only.
+    if (ENGINE.store !== 'sqlite') return { ...base, notes: [], skipped: `runs on SQLite only, not on BENCH_ENGINE=${ENGINE.store}` };
     const mod = (await import(pathToFileURL(script).href)) as PushLatencyModule;
     const result = await mod.runPushLatency({ devices: DEVICES, approvals: APPROVALS, concurrency: 200, log: (line) => console.error(`  ${line}`) });
     return {

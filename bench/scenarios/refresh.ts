@@ -1,4 +1,5 @@
 import { alternate, SETTINGS } from '../lib/alternate.js';
+import { ENGINE } from '../lib/engine.js';
 import { withServers, type Scenario } from '../lib/scenario.js';
 
 const CONNECTIONS = 50;
@@ -45,7 +46,7 @@ export const refresh: Scenario = {
         title: refresh.title,
         variants: [variant],
         notes: [
-          'oidc-provider issues opaque access tokens kept in memory (its default); ours signs an ES256 JWT (RFC 9068) and writes the rotation to SQLite.',
+          `oidc-provider issues opaque access tokens kept in memory (its default); ours signs an ES256 JWT (RFC 9068) and writes the rotation to ${ENGINE.store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}.`,
         ],
       };
     }),
