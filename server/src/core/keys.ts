@@ -1,12 +1,15 @@
 import { exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint, type CryptoKey, type JWK } from 'jose';
 import type { AuditContext, AuditTrail } from './audit.js';
 import type { Clock } from './clock.js';
+import { createPrivateKey, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
+import type { SigningKey } from './jws.js';
 import type { KeyRecord, KeyRepository, SigningAlg } from '../store/port/index.js';
 
 /** The algorithms a key is kept for: both JWT signing algorithms and one for JWE (MQTT bridge). */
 const KEY_ALGS = ['ES256', 'RS256', 'ECDH-ES+A256KW'] as const;
 type KeyAlg = (typeof KEY_ALGS)[number];
 
+/** The current private key of an algorithm, for jose (the MQTT bridge's JWE decryption). */
 export interface ActiveKey {
   kid: string;
   alg: KeyAlg;
@@ -31,7 +34,7 @@ export interface KeyInfo {
 
 export interface KeyManager {
   /** The current signing key for `alg`. */
-  signingKey(alg: SigningAlg): Promise<ActiveKey>;
+  signingKey(alg: SigningAlg): Promise<SigningKey>;
   /** The current private key of the server's encryption key (`use: enc`). */
   decryptionKey(): Promise<ActiveKey>;
   /** Public keys still published: active ones and retired ones whose tokens may not have expired yet. */
@@ -74,19 +77,26 @@ export function createKeyManager(
   options: { cacheMs?: number; audit?: Pick<AuditTrail, 'event'> } = {},
 ): KeyManager {
   const cacheMs = options.cacheMs ?? 30_000;
-  let cache: { loadedAt: number; records: KeyRecord[]; imported: Map<string, Promise<CryptoKey>> } | undefined;
+  let cache:
+    | { loadedAt: number; records: KeyRecord[]; imported: Map<string, Promise<CryptoKey>>; signers: Map<string, SigningKey> }
+    | undefined;
 
   async function records(): Promise<KeyRecord[]> {
     const now = clock.now();
     if (!cache || now - cache.loadedAt >= cacheMs || now < cache.loadedAt) {
-      cache = { loadedAt: now, records: await repo.list(), imported: cache?.imported ?? new Map() };
+      cache = { loadedAt: now, records: await repo.list(), imported: cache?.imported ?? new Map(), signers: cache?.signers ?? new Map() };
     }
     return cache.records;
   }
 
-  async function active(alg: KeyAlg): Promise<ActiveKey> {
+  async function activeRecord(alg: KeyAlg): Promise<KeyRecord> {
     const record = (await records()).find((k) => k.alg === alg && k.retiredAt === null);
     if (!record) throw new Error(`no active ${alg} key: run ensureKeys() first`);
+    return record;
+  }
+
+  async function active(alg: KeyAlg): Promise<ActiveKey> {
+    const record = await activeRecord(alg);
     const imported = cache!.imported;
     let key = imported.get(record.kid);
     if (!key) {
@@ -97,7 +107,15 @@ export function createKeyManager(
   }
 
   return {
-    signingKey: (alg) => active(alg),
+    async signingKey(alg) {
+      const record = await activeRecord(alg);
+      let signer = cache!.signers.get(record.kid);
+      if (!signer) {
+        signer = { kid: record.kid, alg, key: createPrivateKey({ key: record.privateJwk as NodeJsonWebKey, format: 'jwk' }) };
+        cache!.signers.set(record.kid, signer);
+      }
+      return signer;
+    },
     decryptionKey: () => active('ECDH-ES+A256KW'),
     async jwks() {
       const now = clock.now();

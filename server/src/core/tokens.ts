@@ -1,9 +1,10 @@
-import { SignJWT, jwtVerify, createLocalJWKSet, errors as joseErrors, type JWTPayload } from 'jose';
+import { jwtVerify, createLocalJWKSet, errors as joseErrors, type JWTPayload } from 'jose';
 import type { AuditActor, AuditContext, AuditTrail } from './audit.js';
 import { epochSeconds, type Clock } from './clock.js';
 import { assertRefreshBinding, type DpopProof } from './dpop.js';
 import { OAuthError } from './errors.js';
 import { formatScope, isSubset, parseScope } from './scopes.js';
+import { signCompactJwt } from './jws.js';
 import { hashSecret, newSecret, type RandomSource } from './secrets.js';
 import type { DeviceEvents } from './events.js';
 import type { KeyManager } from './keys.js';
@@ -133,22 +134,22 @@ async function mintAccessToken(
   { client, sub, scopes, grantId, dpop }: Parameters<TokenService['mintAccessToken']>[0],
 ): Promise<MintedAccessToken> {
   const alg = client.accessTokenAlg ?? config.accessTokenAlg;
-  const { kid, key } = await keys.signingKey(alg);
+  const signer = await keys.signingKey(alg);
   const iat = epochSeconds(clock);
   const jti = newSecret(random, 16);
   const claims: AccessTokenClaims = { client_id: client.id, scope: formatScope(scopes) };
   if (grantId) claims.grant_id = grantId;
   // RFC 9449 §6.1: the token is good only with a proof of this key.
   if (dpop) claims.cnf = { jkt: dpop.jkt };
-  const token = await new SignJWT(claims)
-    .setProtectedHeader({ alg, typ: 'at+jwt', kid })
-    .setIssuer(config.publicUrl)
-    .setSubject(sub)
-    .setAudience(config.accessTokenAudience)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + config.accessTokenTtl)
-    .setJti(jti)
-    .sign(key);
+  const token = signCompactJwt(signer, { typ: 'at+jwt' }, {
+    ...claims,
+    iss: config.publicUrl,
+    sub,
+    aud: config.accessTokenAudience,
+    iat,
+    exp: iat + config.accessTokenTtl,
+    jti,
+  });
   return { token, jti, expiresIn: config.accessTokenTtl };
 }
 
