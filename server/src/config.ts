@@ -46,6 +46,12 @@ export interface Config {
   /** Folder of the SQLite database, when `databaseUrl` is unset. Env `DATA_DIR`. Default `./data`. */
   dataDir: string;
   /**
+   * On SQLite, at most this many pending device codes kept in memory, so that a pending poll
+   * reads no row (exact: decisions and other processes' commits drop them). About 0.9 KB each.
+   * 0 turns it off. Env `DEVICE_CODE_CACHE_SIZE`. Default 100000.
+   */
+  deviceCodeCacheSize: number;
+  /**
    * PostgreSQL instead of SQLite: `postgres://user:password@host:5432/database` (TLS with
    * `?sslmode=require`, or `verify-full` with `sslrootcert=`). Several instances on several
    * machines may share it. Env `DATABASE_URL`. Default unset: SQLite in `dataDir`. Never logged.
@@ -128,6 +134,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     metricsHost: '127.0.0.1',
     trustProxy: false,
     dataDir: path.resolve('data'),
+    deviceCodeCacheSize: 100_000,
     databaseUrl: undefined,
     databasePoolMax: 10,
     mqttUrl: undefined,
@@ -170,6 +177,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.PUBLIC_URL) o.publicUrl = url('PUBLIC_URL', env.PUBLIC_URL);
   if (env.TRUST_PROXY) o.trustProxy = trustProxy(env.TRUST_PROXY);
   if (env.DATA_DIR) o.dataDir = path.resolve(env.DATA_DIR);
+  if (env.DEVICE_CODE_CACHE_SIZE) o.deviceCodeCacheSize = integer('DEVICE_CODE_CACHE_SIZE', env.DEVICE_CODE_CACHE_SIZE, 0, 10_000_000);
   if (env.DATABASE_URL) o.databaseUrl = databaseUrl(env.DATABASE_URL);
   if (env.DATABASE_POOL_MAX) o.databasePoolMax = integer('DATABASE_POOL_MAX', env.DATABASE_POOL_MAX, 1, 1000);
   if (env.MQTT_URL) o.mqttUrl = url('MQTT_URL', env.MQTT_URL);

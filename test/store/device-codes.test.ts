@@ -146,6 +146,47 @@ forEachEngine((engine) => {
     });
   });
 
+  describe('device codes read by hash, as a device polls', () => {
+    it('answers each poll with the code as it is now: after a decision, an expired user code drawn again, the purge, its client deleted', async () => {
+      const store = await engine.open();
+      const { client, user, code } = await seedDeviceCode(store);
+      const byHash = () => store.deviceCodes.getByHash(code.deviceCodeHash);
+      expect((await byHash())!.status).toBe('pending');
+      expect((await byHash())!.status).toBe('pending');
+      await store.deviceCodes.decide(code.id, approve(user.id), T0 + 1);
+      expect(await byHash()).toMatchObject({ status: 'approved', userId: user.id, grantedScopes: ['valuate:read'] });
+
+      // A pending code that expires and whose user code is drawn again: the old code is gone.
+      const short = (await store.deviceCodes.insert(aDeviceCode(client.id, { expiresAt: T0 + 100 }), T0))!;
+      expect((await store.deviceCodes.getByHash(short.deviceCodeHash))!.status).toBe('pending');
+      expect(await store.deviceCodes.insert(aDeviceCode(client.id, { userCode: short.userCode }), T0 + 200)).toBeDefined();
+      expect(await store.deviceCodes.getByHash(short.deviceCodeHash)).toBeUndefined();
+
+      const purged = (await store.deviceCodes.insert(aDeviceCode(client.id, { expiresAt: T0 + 100 }), T0))!;
+      expect((await store.deviceCodes.getByHash(purged.deviceCodeHash))!.status).toBe('pending');
+      expect(await store.deviceCodes.purgeExpired(T0 + 150)).toBe(1);
+      expect(await store.deviceCodes.getByHash(purged.deviceCodeHash)).toBeUndefined();
+
+      const waiting = (await store.deviceCodes.insert(aDeviceCode(client.id), T0))!;
+      expect((await store.deviceCodes.getByHash(waiting.deviceCodeHash))!.status).toBe('pending');
+      expect(await store.clients.delete(client.id)).toBe(true);
+      expect(await store.deviceCodes.getByHash(waiting.deviceCodeHash)).toBeUndefined();
+    });
+
+    it('answers each poll with the code as another instance left it', async () => {
+      const [a, b] = await engine.instances(2);
+      const { user, code } = await seedDeviceCode(a!);
+      expect((await a!.deviceCodes.getByHash(code.deviceCodeHash))!.status).toBe('pending');
+      await b!.deviceCodes.decide(code.id, { status: 'denied', userId: user.id }, T0 + 1);
+      expect((await a!.deviceCodes.getByHash(code.deviceCodeHash))!.status).toBe('denied');
+
+      const other = await seedDeviceCode(a!);
+      expect((await a!.deviceCodes.getByHash(other.code.deviceCodeHash))!.status).toBe('pending');
+      await b!.clients.delete(other.client.id);
+      expect(await a!.deviceCodes.getByHash(other.code.deviceCodeHash)).toBeUndefined();
+    });
+  });
+
   describe('device codes across instances on one database', () => {
     it('a decision taken on one instance is seen by the other', async () => {
       const [a, b] = await engine.instances(2);

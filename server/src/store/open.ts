@@ -12,14 +12,17 @@ export interface OpenStoreOptions {
 }
 
 /** Open (creating and migrating if needed) the store the configuration names. */
-export async function openStore(config: Pick<Config, 'dataDir' | 'databaseUrl' | 'databasePoolMax'>, options: OpenStoreOptions = {}): Promise<StoreEngine> {
+export async function openStore(
+  config: Pick<Config, 'dataDir' | 'databaseUrl' | 'databasePoolMax'> & Partial<Pick<Config, 'deviceCodeCacheSize'>>,
+  options: OpenStoreOptions = {},
+): Promise<StoreEngine> {
   if (config.databaseUrl) {
     // Loaded only here: a SQLite server never loads the PostgreSQL driver.
     const { createPostgresStore } = await import('./postgres/index.js');
     return createPostgresStore({ url: config.databaseUrl, poolMax: config.databasePoolMax, onError: options.onError });
   }
   const { createSqliteStore } = await import('./sqlite/index.js');
-  return createSqliteStore(config.dataDir);
+  return createSqliteStore(config.dataDir, { deviceCodeCacheEntries: config.deviceCodeCacheSize });
 }
 
 /** Apply the migrations of the configured engine and nothing else (`kalm migrate`). */

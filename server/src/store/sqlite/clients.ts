@@ -2,6 +2,8 @@
 import type Database from 'better-sqlite3';
 import { insertAuditEvent } from './audit.js';
 import { words } from './codec.js';
+import { DEVICE_CODE_CACHE } from './device-codes.js';
+import { forgetCached, readCache } from './read-cache.js';
 import type { AuditOnWrite, ClientRecord, ClientRepository } from '../port/index.js';
 
 interface ClientRow {
@@ -39,35 +41,12 @@ function toClient(row: ClientRow): ClientRecord {
 }
 
 /**
- * Clients as last read, kept per connection: every token request authenticates its client, and
- * reading the row was a tenth of a device authorization's CPU. Exact, not timed: this
- * connection's own writes to `clients` drop what they change (users.ts's `disown` too, through
- * `forgetCachedClients`), and `PRAGMA data_version`, which moves whenever another connection
- * (the CLI, another process) commits anything, empties it. Unknown ids are not kept, and at
- * most `CLIENT_CACHE_ENTRIES` clients are (the oldest read goes first).
+ * Clients as last read (read-cache.ts): every token request authenticates its client, and
+ * reading the row was a tenth of a device authorization's CPU. The writes below drop the
+ * client they change; users.ts's `disown` empties the cache. Unknown ids are not kept.
  */
+export const CLIENT_CACHE = 'clients';
 export const CLIENT_CACHE_ENTRIES = 10_000;
-
-interface ClientCache {
-  clients: Map<string, ClientRecord>;
-  dataVersion: number;
-}
-
-const caches = new WeakMap<Database.Database, ClientCache>();
-
-function cacheOf(db: Database.Database): ClientCache {
-  let cache = caches.get(db);
-  if (!cache) {
-    cache = { clients: new Map(), dataVersion: -1 };
-    caches.set(db, cache);
-  }
-  return cache;
-}
-
-/** Drop every cached client of `db`: for writes to `clients` made outside this repository. */
-export function forgetCachedClients(db: Database.Database): void {
-  cacheOf(db).clients.clear();
-}
 
 function frozen(client: ClientRecord): ClientRecord {
   Object.freeze(client.grantTypes);
@@ -77,8 +56,7 @@ function frozen(client: ClientRecord): ClientRecord {
 }
 
 export function createClientRepository(db: Database.Database): ClientRepository {
-  const cache = cacheOf(db);
-  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  const cache = readCache<ClientRecord>(db, CLIENT_CACHE, CLIENT_CACHE_ENTRIES);
   const insert = db.prepare(`INSERT INTO clients (id, name, type, secret_hash, grant_types, scopes, redirect_uris,
       device_code_ttl, device_poll_interval, access_token_alg, owner_user_id, created_at, require_dpop)
     VALUES (@id, @name, @type, @secretHash, @grantTypes, @scopes, @redirectUris,
@@ -115,26 +93,20 @@ export function createClientRepository(db: Database.Database): ClientRepository 
   const deleteTx = audited((id: string) => remove.run(id).changes);
   return {
     async create(c, audit) {
-      cache.clients.delete(c.id);
+      cache.delete(c.id);
       createTx(audit, c);
     },
     async update(c, audit) {
-      cache.clients.delete(c.id);
+      cache.delete(c.id);
       return updateTx(audit, c);
     },
     async get(id) {
-      const version = dataVersion.get()!;
-      if (version !== cache.dataVersion) {
-        cache.clients.clear();
-        cache.dataVersion = version;
-      }
-      const cached = cache.clients.get(id);
+      const cached = cache.get(id);
       if (cached) return cached;
       const row = byId.get(id);
       if (!row) return undefined;
       const client = frozen(toClient(row));
-      if (cache.clients.size >= CLIENT_CACHE_ENTRIES) cache.clients.delete(cache.clients.keys().next().value!);
-      cache.clients.set(id, client);
+      cache.set(id, client);
       return client;
     },
     async list() {
@@ -144,11 +116,12 @@ export function createClientRepository(db: Database.Database): ClientRepository 
       return byOwner.all(ownerUserId).map(toClient);
     },
     async updateSecretHash(id, secretHash, audit) {
-      cache.clients.delete(id);
+      cache.delete(id);
       return setSecretHashTx(audit, id, secretHash);
     },
     async delete(id, audit) {
-      cache.clients.delete(id);
+      cache.delete(id);
+      forgetCached(db, DEVICE_CODE_CACHE); // its device codes cascade
       return deleteTx(audit, id);
     },
   };

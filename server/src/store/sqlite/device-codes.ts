@@ -4,6 +4,7 @@ import { insertAuditEvent } from './audit.js';
 import { words } from './codec.js';
 import { insertGrant } from './grants.js';
 import { insertRefreshToken } from './tokens.js';
+import { readCache } from './read-cache.js';
 import type { TurnBatch } from './turn-batch.js';
 import type { AuditOnWrite, Decision, DeviceCodeRecord, DeviceCodeRepository, GrantRecord, NewDeviceCode, RefreshTokenRecord } from '../port/index.js';
 
@@ -45,7 +46,25 @@ function toDeviceCode(row: DeviceCodeRow): DeviceCodeRecord {
   };
 }
 
-export function createDeviceCodeRepository(db: Database.Database, turn: TurnBatch): DeviceCodeRepository {
+/**
+ * Pending device codes as last read (read-cache.ts), by hash: a device polls its code every
+ * few seconds until someone decides, and the row read was the largest part of a pending poll's
+ * CPU after the socket write. Only pending codes are kept; the one way out of pending is a
+ * decision, which drops its code (or another connection's commit, which empties the cache), and
+ * every delete of rows (the purge, an expired user code drawn again, a client's deletion in
+ * clients.ts) empties it. A person's deletion removes only decided codes, never a pending one.
+ */
+export const DEVICE_CODE_CACHE = 'pending device codes';
+
+const cacheKey = (hash: Buffer): string => hash.toString('base64');
+
+function frozen(record: DeviceCodeRecord): DeviceCodeRecord {
+  Object.freeze(record.scopes);
+  return Object.freeze(record);
+}
+
+export function createDeviceCodeRepository(db: Database.Database, turn: TurnBatch, options: { cacheEntries: number }): DeviceCodeRepository {
+  const pendingCodes = readCache<DeviceCodeRecord>(db, DEVICE_CODE_CACHE, options.cacheEntries);
   const dropExpiredUserCode = db.prepare('DELETE FROM device_codes WHERE user_code = ? AND expires_at <= ?');
   // The id is one above any id a device code ever had, not SQLite's rowid default (max + 1), which
   // hands out the id of a purged newest row again: the audit trail and the other processes' feed
@@ -59,21 +78,25 @@ export function createDeviceCodeRepository(db: Database.Database, turn: TurnBatc
   const byHash = db.prepare<[Buffer], DeviceCodeRow>('SELECT * FROM device_codes WHERE device_code_hash = ?');
   const byId = db.prepare<[number], DeviceCodeRow>('SELECT * FROM device_codes WHERE id = ?');
   const byUserCode = db.prepare<[string], DeviceCodeRow>('SELECT * FROM device_codes WHERE user_code = ?');
-  const decide = db.prepare(`UPDATE device_codes SET status = @status, user_id = @userId, granted_scopes = @grantedScopes, decided_at = @now
-    WHERE id = @id AND status = 'pending' AND expires_at > @now`);
+  const decide = db.prepare<unknown[], { device_code_hash: Buffer }>(`UPDATE device_codes
+    SET status = @status, user_id = @userId, granted_scopes = @grantedScopes, decided_at = @now
+    WHERE id = @id AND status = 'pending' AND expires_at > @now
+    RETURNING device_code_hash`);
   const purge = db.prepare('DELETE FROM device_codes WHERE expires_at < ?');
 
   const insertTx = db.transaction((code: NewDeviceCode, now: number, audit: AuditOnWrite) => {
-    dropExpiredUserCode.run(code.userCode, now);
+    if (dropExpiredUserCode.run(code.userCode, now).changes > 0) pendingCodes.clear();
     const row = insert.get({ ...code, scopes: words.format(code.scopes) });
     if (row && audit) insertAuditEvent(db, { ...audit, deviceCodeId: row.id });
     return row;
   });
   const decideTx = db.transaction((id: number, decision: Decision, now: number, audit: AuditOnWrite) => {
     const grantedScopes = decision.status === 'approved' ? words.format(decision.grantedScopes) : null;
-    const decided = decide.run({ id, now, status: decision.status, userId: decision.userId, grantedScopes }).changes === 1;
-    if (decided) insertAuditEvent(db, audit);
-    return decided;
+    const decided = decide.get({ id, now, status: decision.status, userId: decision.userId, grantedScopes });
+    if (!decided) return false;
+    pendingCodes.delete(cacheKey(decided.device_code_hash));
+    insertAuditEvent(db, audit);
+    return true;
   });
   const redeem = redeemDeviceCodeTransaction(db);
 
@@ -83,8 +106,14 @@ export function createDeviceCodeRepository(db: Database.Database, turn: TurnBatc
       return row && toDeviceCode(row);
     },
     async getByHash(hash) {
+      const key = cacheKey(hash);
+      const cached = pendingCodes.get(key);
+      if (cached) return cached;
       const row = byHash.get(hash);
-      return row && toDeviceCode(row);
+      if (!row) return undefined;
+      const record = toDeviceCode(row);
+      if (record.status === 'pending') pendingCodes.set(key, frozen(record));
+      return record;
     },
     async getById(id) {
       const row = byId.get(id);
@@ -101,7 +130,9 @@ export function createDeviceCodeRepository(db: Database.Database, turn: TurnBatc
       return turn.run(() => redeem(id, grant, refreshToken, audit));
     },
     async purgeExpired(before) {
-      return purge.run(before).changes;
+      const purged = purge.run(before).changes;
+      if (purged > 0) pendingCodes.clear();
+      return purged;
     },
   };
 }

@@ -40,12 +40,20 @@ export function migrateSqlite(dataDir: string): { from: number; to: number } {
   }
 }
 
+export interface SqliteStoreOptions {
+  /** At most this many pending device codes kept in memory (device-codes.ts); 0: none. */
+  deviceCodeCacheEntries?: number;
+}
+
+/** The default of `SqliteStoreOptions.deviceCodeCacheEntries` (the server's comes from DEVICE_CODE_CACHE_SIZE). */
+const DEVICE_CODE_CACHE_ENTRIES = 100_000;
+
 /**
  * The SQLite implementation of `Store`. Statements are prepared once, here; every
  * repository resolves a write only once it is durable (group commit, durability.ts).
  * `mqtt` is the MQTT bridge's own repository, outside the `Store` core sees.
  */
-export function createSqliteStore(dataDir: string): StoreEngine & { db: Database.Database } {
+export function createSqliteStore(dataDir: string, options: SqliteStoreOptions = {}): StoreEngine & { db: Database.Database } {
   const db = openDatabase(dataDir);
   const durability = createDurability(databaseFile(dataDir));
   const turn = createTurnBatch(db);
@@ -54,7 +62,7 @@ export function createSqliteStore(dataDir: string): StoreEngine & { db: Database
     db,
     clients: repo(createClientRepository(db)),
     users: repo(createUserRepository(db)),
-    deviceCodes: repo(createDeviceCodeRepository(db, turn)),
+    deviceCodes: repo(createDeviceCodeRepository(db, turn, { cacheEntries: options.deviceCodeCacheEntries ?? DEVICE_CODE_CACHE_ENTRIES })),
     grants: repo(createGrantRepository(db)),
     refreshTokens: repo(createRefreshTokenRepository(db, turn)),
     accessTokens: repo(createAccessTokenRepository(db)),

@@ -1,7 +1,8 @@
 /** The `users` repository on SQLite: people who sign in to the verification pages. */
 import type Database from 'better-sqlite3';
 import type { UserChanges, UserRecord, UserRepository } from '../port/index.js';
-import { forgetCachedClients } from './clients.js';
+import { CLIENT_CACHE } from './clients.js';
+import { forgetCached } from './read-cache.js';
 
 interface UserRow {
   id: string;
@@ -47,7 +48,7 @@ export function createUserRepository(db: Database.Database): UserRepository {
     // Sessions and clients name the user without a foreign key (an identity provider's users live elsewhere).
     endSessions.run(id);
     disown.run(id);
-    forgetCachedClients(db);
+    forgetCached(db, CLIENT_CACHE);
     // Grants (with their refresh tokens), device and authorization codes, consents and initial access tokens cascade.
     return remove.run(id).changes === 1;
   });
