@@ -85,8 +85,13 @@ export function createDeviceCodeRepository(db: Database.Database, turn: TurnBatc
   const purge = db.prepare('DELETE FROM device_codes WHERE expires_at < ?');
 
   const insertTx = db.transaction((code: NewDeviceCode, now: number, audit: AuditOnWrite) => {
-    if (dropExpiredUserCode.run(code.userCode, now).changes > 0) pendingCodes.clear();
-    const row = insert.get({ ...code, scopes: words.format(code.scopes) });
+    const values = { ...code, scopes: words.format(code.scopes) };
+    let row = insert.get(values);
+    // Its user code is taken: free if the code holding it has expired (drop that one, try again).
+    if (!row && dropExpiredUserCode.run(code.userCode, now).changes > 0) {
+      pendingCodes.clear();
+      row = insert.get(values);
+    }
     if (row && audit) insertAuditEvent(db, { ...audit, deviceCodeId: row.id });
     return row;
   });
