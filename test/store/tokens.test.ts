@@ -12,6 +12,15 @@ forEachEngine((engine) => {
       expect(await store.refreshTokens.getByHash(Buffer.alloc(32))).toBeUndefined();
     });
 
+    it('reads a refresh token with its grant and whether its person is disabled, in one read', async () => {
+      const store = await engine.open();
+      const { grant, refresh, user } = await seedGrant(store);
+      expect(await store.refreshTokens.getWithGrant(refresh.tokenHash)).toEqual({ token: refresh, grant, accountDisabled: false });
+      await store.users.update(user.id, { disabledAt: T0 + 5 });
+      expect((await store.refreshTokens.getWithGrant(refresh.tokenHash))!.accountDisabled).toBe(true);
+      expect(await store.refreshTokens.getWithGrant(Buffer.alloc(32))).toBeUndefined();
+    });
+
     it('rotates once: the old token is spent, the new one stored, the grant marked used', async () => {
       const store = await engine.open();
       const { grant, refresh, client } = await seedGrant(store);

@@ -236,10 +236,8 @@ async function verifyAccessToken(context: TokenContext, token: string): Promise<
 
 async function findRefreshToken({ store }: TokenContext, token: string) {
   if (token.length > 512) return undefined;
-  const record = await store.refreshTokens.getByHash(hashSecret(token));
-  if (!record) return undefined;
-  const grant = await store.grants.get(record.grantId);
-  return grant ? { record, grant } : undefined;
+  const found = await store.refreshTokens.getWithGrant(hashSecret(token));
+  return found && { record: found.token, grant: found.grant, accountDisabled: found.accountDisabled };
 }
 
 /** The access token, and the refresh token when the client may refresh, of a grant just created. */
@@ -283,7 +281,7 @@ async function refresh(
   if (record.expiresAt <= now) throw invalid;
   // A disabled account keeps its devices paired, but they get no new tokens until it is enabled
   // (`kalm user enable`); the token is not spent, so the device may try again then.
-  if (grant.userId !== null && (await context.store.users.get(grant.userId))?.disabledAt != null) {
+  if (found.accountDisabled) {
     throw new OAuthError('invalid_grant', 'the account this device is paired to is disabled');
   }
   const scopes = narrowedScopes(grant, scope);

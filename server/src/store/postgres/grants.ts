@@ -3,7 +3,7 @@ import type { ClientGrantRepository, GrantRecord, GrantRepository } from '../por
 import { insertAuditEvent } from './audit.js';
 import { changes, query, row, rows, transaction, type Db, type Queryable } from './database.js';
 
-interface GrantRow {
+export interface GrantRow {
   id: string;
   client_id: string;
   user_id: string | null;
@@ -18,7 +18,7 @@ interface GrantRow {
   dpop_jkt: string | null;
 }
 
-function toGrant(row: GrantRow): GrantRecord {
+export function toGrant(row: GrantRow): GrantRecord {
   return {
     id: row.id,
     clientId: row.client_id,
@@ -36,7 +36,7 @@ function toGrant(row: GrantRow): GrantRecord {
 }
 
 // Named, not `*`: a prepared statement's result must not change when a newer server adds a column.
-const COLUMNS = 'id, client_id, user_id, scopes, origin, device_name, request_ip, request_user_agent, created_at, last_used_at, revoked_at, dpop_jkt';
+export const GRANT_COLUMNS = 'id, client_id, user_id, scopes, origin, device_name, request_ip, request_user_agent, created_at, last_used_at, revoked_at, dpop_jkt';
 
 const INSERT_GRANT = {
   name: 'grants.insert',
@@ -51,8 +51,8 @@ export async function insertGrant(on: Queryable, g: GrantRecord): Promise<void> 
   ]);
 }
 
-const BY_ID = { name: 'grants.by_id', text: `SELECT ${COLUMNS} FROM grants WHERE id = $1` };
-const BY_USER = { name: 'grants.by_user', text: `SELECT ${COLUMNS} FROM grants WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC` };
+const BY_ID = { name: 'grants.by_id', text: `SELECT ${GRANT_COLUMNS} FROM grants WHERE id = $1` };
+const BY_USER = { name: 'grants.by_user', text: `SELECT ${GRANT_COLUMNS} FROM grants WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC` };
 // The UPDATE locks the grant row, so a rotation of its refresh token (which locks it first, see
 // tokens.ts) runs wholly before or after: the DELETE, a statement of its own, then sees every
 // token of the family that rotation committed.
@@ -61,7 +61,7 @@ const DROP_TOKENS = { name: 'grants.drop_tokens', text: 'DELETE FROM refresh_tok
 // NULL filters match every row: one statement serves all, by user, by client and by both.
 const LIVE = {
   name: 'grants.live',
-  text: `SELECT ${COLUMNS} FROM grants WHERE origin = $1 AND revoked_at IS NULL
+  text: `SELECT ${GRANT_COLUMNS} FROM grants WHERE origin = $1 AND revoked_at IS NULL
     AND ($2::text IS NULL OR user_id = $2) AND ($3::text IS NULL OR client_id = $3) ORDER BY created_at DESC, id`,
 };
 const RENAME = { name: 'grants.rename', text: 'UPDATE grants SET device_name = $2 WHERE id = $1' };

@@ -1,6 +1,7 @@
 /** The `refreshTokens` and `accessTokens` repositories on PostgreSQL: refresh token rotation and revoked access tokens. */
 import type { AccessTokenRepository, AuditOnWrite, RefreshTokenRecord, RefreshTokenRepository } from '../port/index.js';
 import { insertAuditEvent } from './audit.js';
+import { GRANT_COLUMNS, toGrant, type GrantRow } from './grants.js';
 import { changes, query, row, transaction, type Db, type Queryable } from './database.js';
 
 interface RefreshTokenRow {
@@ -48,6 +49,22 @@ const TOUCH_LIVE_GRANT = {
 // Conditional on the token being unused: of two rotations of one token, the second finds it spent.
 const MARK_USED = { name: 'refresh_tokens.mark_used', text: 'UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL' };
 const BY_HASH = { name: 'refresh_tokens.by_hash', text: `SELECT ${COLUMNS} FROM refresh_tokens WHERE token_hash = $1` };
+const WITH_GRANT = {
+  name: 'refresh_tokens.with_grant',
+  text: `SELECT r.token_hash AS t_hash, r.client_id AS t_client_id, r.created_at AS t_created_at, r.expires_at AS t_expires_at,
+      r.used_at AS t_used_at, ${GRANT_COLUMNS.split(', ').map((c) => `g.${c}`).join(', ')}, u.disabled_at AS account_disabled_at
+    FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+    WHERE r.token_hash = $1`,
+};
+
+interface TokenWithGrantRow extends GrantRow {
+  t_hash: Buffer;
+  t_client_id: string;
+  t_created_at: number;
+  t_expires_at: number;
+  t_used_at: number | null;
+  account_disabled_at: number | null;
+}
 
 class AlreadyUsed extends Error {}
 
@@ -78,6 +95,12 @@ export function createRefreshTokenRepository(db: Db): RefreshTokenRepository {
     async getByHash(hash) {
       const r = await row<RefreshTokenRow>(db, BY_HASH, [hash]);
       return r && toRefreshToken(r);
+    },
+    async getWithGrant(hash) {
+      const r = await row<TokenWithGrantRow>(db, WITH_GRANT, [hash]);
+      if (!r) return undefined;
+      const token = { tokenHash: r.t_hash, grantId: r.id, clientId: r.t_client_id, createdAt: r.t_created_at, expiresAt: r.t_expires_at, usedAt: r.t_used_at };
+      return { token, grant: toGrant(r), accountDisabled: r.account_disabled_at !== null };
     },
     async rotate(oldHash, next, now, audit) {
       return rotateRefreshToken(db, oldHash, next, now, audit);

@@ -5,7 +5,7 @@ import { insertAuditEvent } from './audit.js';
 import { words } from './codec.js';
 import { sharedStatement } from './statements.js';
 
-interface GrantRow {
+export interface GrantRow {
   id: string;
   client_id: string;
   user_id: string | null;
@@ -20,7 +20,7 @@ interface GrantRow {
   dpop_jkt: string | null;
 }
 
-function toGrant(row: GrantRow): GrantRecord {
+export function toGrant(row: GrantRow): GrantRecord {
   return {
     id: row.id,
     clientId: row.client_id,

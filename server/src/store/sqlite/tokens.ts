@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { AccessTokenRepository, AuditOnWrite, RefreshTokenRecord, RefreshTokenRepository } from '../port/index.js';
 import { insertAuditEvent } from './audit.js';
+import { toGrant, type GrantRow } from './grants.js';
 import { sharedStatement } from './statements.js';
 import type { TurnBatch } from './turn-batch.js';
 
@@ -54,13 +55,32 @@ export function rotateRefreshTokenTransaction(db: Database.Database) {
   });
 }
 
+interface TokenWithGrantRow extends GrantRow {
+  t_hash: Buffer;
+  t_client_id: string;
+  t_created_at: number;
+  t_expires_at: number;
+  t_used_at: number | null;
+  account_disabled_at: number | null;
+}
+
 export function createRefreshTokenRepository(db: Database.Database, turn: TurnBatch): RefreshTokenRepository {
   const byHash = db.prepare<[Buffer], RefreshTokenRow>('SELECT * FROM refresh_tokens WHERE token_hash = ?');
+  const withGrant = db.prepare<[Buffer], TokenWithGrantRow>(`SELECT r.token_hash AS t_hash, r.client_id AS t_client_id,
+      r.created_at AS t_created_at, r.expires_at AS t_expires_at, r.used_at AS t_used_at, g.*, u.disabled_at AS account_disabled_at
+    FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+    WHERE r.token_hash = ?`);
   const rotateTx = rotateRefreshTokenTransaction(db);
   return {
     async getByHash(hash) {
       const row = byHash.get(hash);
       return row && toRefreshToken(row);
+    },
+    async getWithGrant(hash) {
+      const row = withGrant.get(hash);
+      if (!row) return undefined;
+      const token = { tokenHash: row.t_hash, grantId: row.id, clientId: row.t_client_id, createdAt: row.t_created_at, expiresAt: row.t_expires_at, usedAt: row.t_used_at };
+      return { token, grant: toGrant(row), accountDisabled: row.account_disabled_at !== null };
     },
     async rotate(oldHash, next, now, audit) {
       return turn.run(() => rotateTx(oldHash, next, now, audit));
