@@ -206,15 +206,30 @@ function tellDecisions(core: Core, notifier: StatusNotifier): () => void {
 // core.expiry publishes `expired` for the codes the bridge watches; this sweep also finds
 // decisions and expiries not yet told (broker away, server restarted), and the stored
 // `notified_status` keeps the two from telling twice.
+// The flush and the sweep take turns, flush first, and a tick is skipped while the last one's are
+// still running: the sweep's read then starts after the statuses told so far are stored, and no
+// flush takes a status out of memory while a sweep that read the store before it was stored
+// still decides whether to tell it (it would tell the device a second time).
 function startSweeper(bridge: Bridge, sweepMs: number): NodeJS.Timeout {
   const { core, repo, log } = bridge;
   let sweeps = 0;
+  let running = false;
+  const flushThenSweep = async () => {
+    try {
+      await bridge.writeBehind.flush().catch((err) => log.error({ err }, 'mqtt bookkeeping write failed'));
+      await bridge.notifier.sweep().catch((err) => log.error({ err }, 'mqtt status sweep failed'));
+    } finally {
+      running = false;
+    }
+  };
   const sweeper = setInterval(() => {
     const now = core.clock.now();
     if (bridge.connected) bridge.presence.heartbeatIfDue(now);
     bridge.limiter.prune(now);
-    bridge.writeBehind.flush().catch((err) => log.error({ err }, 'mqtt bookkeeping write failed'));
-    bridge.notifier.sweep().catch((err) => log.error({ err }, 'mqtt status sweep failed'));
+    if (!running) {
+      running = true;
+      void flushThenSweep();
+    }
     repo.purgeProofs(now - PROOF_MAX_SKEW_SECONDS * 1000).catch((err) => log.error({ err }, 'mqtt proof purge failed'));
     if (++sweeps % REFRESH_PURGE_EVERY_SWEEPS === 0) {
       repo.purgeRefreshAnswers(now).catch((err) => log.error({ err }, 'mqtt refresh answer purge failed'));

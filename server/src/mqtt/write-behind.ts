@@ -17,7 +17,7 @@ export interface WriteBehind {
   /** False when this proof id of `rid` was seen before (in memory or in the store). */
   rememberProof(rid: string, jti: string, expiresAt: number): Promise<boolean>;
   markNotified(rid: string, status: MqttNotifiedStatus): void;
-  /** A status acknowledged but not yet flushed. */
+  /** A status acknowledged but not yet flushed (or flushed by the last flush). */
   notifiedStatus(rid: string): MqttNotifiedStatus | undefined;
   flush(): Promise<void>;
 }
@@ -28,9 +28,12 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
   let proofs = new Map<string, { rid: string; jti: string; expiresAt: number }>();
   let notified = new Map<string, MqttNotifiedStatus>();
   let flushing: Promise<void> | undefined;
-  // The batch being written stays readable until the store has it.
+  // The batch being written stays readable until the store has it; its statuses stay readable
+  // until the next flush is stored too, for a status sweep whose read of the store began before
+  // this batch was in it (a flush outside the sweeper's turn, at FLUSH_AT).
   let writingProofs = new Map<string, { rid: string; jti: string; expiresAt: number }>();
   let writingNotified = new Map<string, MqttNotifiedStatus>();
+  let writtenNotified = new Map<string, MqttNotifiedStatus>();
 
   async function flush(): Promise<void> {
     if (flushing) await flushing;
@@ -45,6 +48,7 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
     })();
     try {
       await flushing;
+      writtenNotified = notifiedBatch;
     } catch (err) {
       // Put back what was not written, unless newer entries replaced it.
       for (const [k, v] of proofBatch) if (!proofs.has(k)) proofs.set(k, v);
@@ -75,7 +79,7 @@ export function createWriteBehind(repo: MqttRepository, onError: (err: unknown) 
       notified.set(rid, status);
       flushSoon();
     },
-    notifiedStatus: (rid) => notified.get(rid) ?? writingNotified.get(rid),
+    notifiedStatus: (rid) => notified.get(rid) ?? writingNotified.get(rid) ?? writtenNotified.get(rid),
     flush,
   };
 }
