@@ -123,6 +123,9 @@ export interface Config {
 
 const DEFAULT_PORT = 8080;
 
+/** Pending device codes a SQLite store keeps in memory unless told otherwise (`deviceCodeCacheSize`). */
+export const DEFAULT_DEVICE_CODE_CACHE_SIZE = 100_000;
+
 /** Built-in defaults, before the environment is applied. */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
   const port = overrides.port ?? DEFAULT_PORT;
@@ -134,7 +137,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     metricsHost: '127.0.0.1',
     trustProxy: false,
     dataDir: path.resolve('data'),
-    deviceCodeCacheSize: 100_000,
+    deviceCodeCacheSize: DEFAULT_DEVICE_CODE_CACHE_SIZE,
     databaseUrl: undefined,
     databasePoolMax: 10,
     mqttUrl: undefined,

@@ -13,7 +13,7 @@ export interface OpenStoreOptions {
 
 /** Open (creating and migrating if needed) the store the configuration names. */
 export async function openStore(
-  config: Pick<Config, 'dataDir' | 'databaseUrl' | 'databasePoolMax'> & Partial<Pick<Config, 'deviceCodeCacheSize'>>,
+  config: Pick<Config, 'dataDir' | 'deviceCodeCacheSize' | 'databaseUrl' | 'databasePoolMax'>,
   options: OpenStoreOptions = {},
 ): Promise<StoreEngine> {
   if (config.databaseUrl) {

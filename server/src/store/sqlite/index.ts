@@ -1,6 +1,7 @@
 /** The SQLite engine of the store port: one connection, every repository on it, group commit. */
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { DEFAULT_DEVICE_CODE_CACHE_SIZE } from '../../config.js';
 import type { StoreEngine } from '../port/index.js';
 import { createAttemptRepository } from './attempts.js';
 import { createAuditRepository } from './audit.js';
@@ -41,12 +42,9 @@ export function migrateSqlite(dataDir: string): { from: number; to: number } {
 }
 
 export interface SqliteStoreOptions {
-  /** At most this many pending device codes kept in memory (device-codes.ts); 0: none. */
+  /** At most this many pending device codes kept in memory (device-codes.ts); 0: none. Default DEFAULT_DEVICE_CODE_CACHE_SIZE. */
   deviceCodeCacheEntries?: number;
 }
-
-/** The default of `SqliteStoreOptions.deviceCodeCacheEntries` (the server's comes from DEVICE_CODE_CACHE_SIZE). */
-const DEVICE_CODE_CACHE_ENTRIES = 100_000;
 
 /**
  * The SQLite implementation of `Store`. Statements are prepared once, here; every
@@ -62,7 +60,7 @@ export function createSqliteStore(dataDir: string, options: SqliteStoreOptions =
     db,
     clients: repo(createClientRepository(db)),
     users: repo(createUserRepository(db)),
-    deviceCodes: repo(createDeviceCodeRepository(db, turn, { cacheEntries: options.deviceCodeCacheEntries ?? DEVICE_CODE_CACHE_ENTRIES })),
+    deviceCodes: repo(createDeviceCodeRepository(db, turn, { cacheEntries: options.deviceCodeCacheEntries ?? DEFAULT_DEVICE_CODE_CACHE_SIZE })),
     grants: repo(createGrantRepository(db)),
     refreshTokens: repo(createRefreshTokenRepository(db, turn)),
     accessTokens: repo(createAccessTokenRepository(db)),

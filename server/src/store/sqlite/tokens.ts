@@ -55,21 +55,14 @@ export function rotateRefreshTokenTransaction(db: Database.Database) {
   });
 }
 
-interface TokenWithGrantRow extends GrantRow {
-  t_hash: Buffer;
-  t_client_id: string;
-  t_created_at: number;
-  t_expires_at: number;
-  t_used_at: number | null;
-  account_disabled_at: number | null;
-}
-
 export function createRefreshTokenRepository(db: Database.Database, turn: TurnBatch): RefreshTokenRepository {
   const byHash = db.prepare<[Buffer], RefreshTokenRow>('SELECT * FROM refresh_tokens WHERE token_hash = ?');
-  const withGrant = db.prepare<[Buffer], TokenWithGrantRow>(`SELECT r.token_hash AS t_hash, r.client_id AS t_client_id,
-      r.created_at AS t_created_at, r.expires_at AS t_expires_at, r.used_at AS t_used_at, g.*, u.disabled_at AS account_disabled_at
-    FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
-    WHERE r.token_hash = ?`);
+  // expand(): each row's columns under their table's name, so each table's own mapper reads them.
+  const withGrant = db
+    .prepare<[Buffer], { refresh_tokens: RefreshTokenRow; grants: GrantRow; users: { disabled_at: number | null } }>(`SELECT r.*, g.*, u.disabled_at
+      FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+      WHERE r.token_hash = ?`)
+    .expand();
   const rotateTx = rotateRefreshTokenTransaction(db);
   return {
     async getByHash(hash) {
@@ -78,9 +71,7 @@ export function createRefreshTokenRepository(db: Database.Database, turn: TurnBa
     },
     async getWithGrant(hash) {
       const row = withGrant.get(hash);
-      if (!row) return undefined;
-      const token = { tokenHash: row.t_hash, grantId: row.id, clientId: row.t_client_id, createdAt: row.t_created_at, expiresAt: row.t_expires_at, usedAt: row.t_used_at };
-      return { token, grant: toGrant(row), accountDisabled: row.account_disabled_at !== null };
+      return row && { token: toRefreshToken(row.refresh_tokens), grant: toGrant(row.grants), accountDisabled: row.users.disabled_at !== null };
     },
     async rotate(oldHash, next, now, audit) {
       return turn.run(() => rotateTx(oldHash, next, now, audit));
