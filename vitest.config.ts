@@ -38,8 +38,9 @@ const SQLITE_ONLY = [
   // Read the SQLite file or its rows directly.
   'test/http/storage-at-rest.test.ts',
   'test/authcode/authorize.test.ts',
-  // Open no database at all (`kalm help`, usage errors): nothing there differs between engines.
+  // Open no database at all (`kalm help`, usage errors, the form parser): nothing there differs between engines.
   'test/cli/help.test.ts',
+  'test/http/form-urlencoded.test.ts',
   // Spawn `kalm serve` on data dirs of their own (DATA_DIR only).
   'test/http/default-public-url.test.ts',
   'test/http/dpop-cross-process.test.ts',
