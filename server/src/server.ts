@@ -128,9 +128,15 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
   }
   if (scrapes) detachers.push(scrapes.close);
   const purge = setInterval(() => {
-    // First, so a device code that ran out undecided is in the audit trail before its row is purged.
-    core.audit.purge().catch((err) => logger.error({ err }, 'audit purge failed'));
-    core.store.deviceCodes.purgeExpired(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
+    // The audit purge first, and the device code rows only once it is done: it records the codes
+    // that ran out undecided, which must be in the trail before their rows go (on PostgreSQL the
+    // two would otherwise run at once, on two connections of the pool).
+    const codesBefore = core.clock.now() - PURGE_AFTER_MS;
+    core.audit
+      .purge()
+      .catch((err) => logger.error({ err }, 'audit purge failed'))
+      .then(() => core.store.deviceCodes.purgeExpired(codesBefore))
+      .catch((err) => logger.error({ err }, 'purge failed'));
     // Spent authorization codes stay a while after expiry, so a replay still revokes what they issued.
     core.store.authorization.purgeExpiredCodes(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
     // A DPoP proof's jti is kept only while the proof could still be accepted (RFC 9449 §11.1).

@@ -17,12 +17,20 @@ afterEach(async () => {
 });
 
 /** Fire the server's purge timer once and wait for the audit purge it started. */
+/** One tick of the purge timer, awaited: the audit purge's result, once the device code purge after it is done too. */
 async function purgeTick(s: TestServer) {
   const purge = vi.spyOn(s.core.audit, 'purge');
+  const dropCodes = vi.spyOn(s.core.store.deviceCodes, 'purgeExpired');
   vi.advanceTimersByTime(PURGE_EVERY_MS);
   expect(purge).toHaveBeenCalledTimes(1);
   const result = await purge.mock.results[0]!.value;
+  // The rows go only after the audit purge has recorded their expiry (server.ts chains the two).
+  expect(dropCodes).not.toHaveBeenCalled();
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(dropCodes).toHaveBeenCalledTimes(1);
+  await dropCodes.mock.results[0]!.value;
   purge.mockRestore();
+  dropCodes.mockRestore();
   return result as { expired: number; purged: number };
 }
 
