@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClientRepository } from '../../server/src/store/sqlite/clients.js';
 import { createDurability, durable, type Durability } from '../../server/src/store/sqlite/durability.js';
 import { databaseFile, openDatabase } from '../../server/src/store/sqlite/database.js';
+import { createSqliteStore } from '../../server/src/store/sqlite/index.js';
+import { aDeviceCode, seed, T0 } from '../store/engines.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -68,5 +70,28 @@ describe('group commit', () => {
     expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(50);
     real.close();
     db.close();
+  });
+});
+
+describe('closing the store', () => {
+  it('commits, makes durable and acknowledges the writes still queued in the turn, and the flushes under way', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kalm-durability-'));
+    dirs.push(dir);
+    const store = createSqliteStore(dir);
+    const { client } = await seed(store);
+    const first = await store.deviceCodes.insert(aDeviceCode(client.id), T0);
+    // One write whose fsync is under way, one still queued for the end of the turn: then close.
+    const flushing = store.deviceCodes.decide(first!.id, { status: 'denied', userId: null }, T0 + 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const queued = store.deviceCodes.insert(aDeviceCode(client.id), T0);
+    store.close();
+    await expect(flushing).resolves.toBe(true);
+    const second = await queued;
+    expect(second).toMatchObject({ clientId: client.id, status: 'pending' });
+
+    const reopened = createSqliteStore(dir);
+    expect((await reopened.deviceCodes.getById(first!.id))?.status).toBe('denied');
+    expect(await reopened.deviceCodes.getById(second!.id)).toMatchObject({ clientId: client.id });
+    reopened.close();
   });
 });

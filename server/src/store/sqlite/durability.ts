@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsync, openSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, fsyncSync, openSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 
 /**
@@ -20,6 +20,10 @@ import type Database from 'better-sqlite3';
 export interface Durability {
   /** Resolves once every commit made before the call is on disk. */
   flush(): Promise<void>;
+  /**
+   * Fsync every commit made so far, here and now, then let go of the file: a flush still under
+   * way resolves (what it was to make durable already is), and so does every flush after.
+   */
   close(): void;
 }
 
@@ -29,6 +33,7 @@ export function createDurability(databaseFile: string): Durability {
   let fd: number | undefined;
   let running: Promise<void> | undefined;
   let next: Promise<void> | undefined;
+  let closed = false;
 
   function descriptor(): number {
     const ino = statSync(walFile).ino;
@@ -41,8 +46,9 @@ export function createDurability(databaseFile: string): Durability {
   }
 
   function syncNow(): Promise<void> {
+    if (closed) return Promise.resolve(); // the close fsynced every commit
     const promise = new Promise<void>((resolve, reject) => {
-      fsync(descriptor(), (err) => (err ? reject(err) : resolve()));
+      fsync(descriptor(), (err) => (err && !closed ? reject(err) : resolve()));
     });
     running = promise.finally(() => {
       running = undefined;
@@ -52,6 +58,7 @@ export function createDurability(databaseFile: string): Durability {
 
   return {
     flush() {
+      if (closed) return Promise.resolve();
       if (!running) return syncNow();
       // An fsync is under way but may have started before this caller's commit: wait for
       // the one after it, which every caller arriving meanwhile shares.
@@ -68,6 +75,14 @@ export function createDurability(databaseFile: string): Durability {
       return next;
     },
     close() {
+      if (closed) return;
+      try {
+        fsyncSync(descriptor());
+      } catch (err) {
+        // No WAL file: nothing was ever committed through it.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      closed = true;
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
     },
@@ -90,6 +105,8 @@ export function durable<T extends object>(db: Database.Database, durability: Dur
     wrapped[name] = async (...args: unknown[]) => {
       const before = totalChanges.get() as number;
       const result = await (value as (...a: unknown[]) => unknown).apply(repository, args);
+      // Closed meanwhile (a write the close drained from the turn): the close fsynced it.
+      if (!db.open) return result;
       if ((totalChanges.get() as number) !== before) await durability.flush();
       return result;
     };
