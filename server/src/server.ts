@@ -131,14 +131,14 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
     // The audit purge first, and the device code rows only once it is done: it records the codes
     // that ran out undecided, which must be in the trail before their rows go (on PostgreSQL the
     // two would otherwise run at once, on two connections of the pool).
-    const codesBefore = core.clock.now() - PURGE_AFTER_MS;
+    const endedBefore = core.clock.now() - PURGE_AFTER_MS;
     core.audit
       .purge()
       .catch((err) => logger.error({ err }, 'audit purge failed'))
-      .then(() => core.store.deviceCodes.purgeExpired(codesBefore))
+      .then(() => core.store.deviceCodes.purgeExpired(endedBefore))
       .catch((err) => logger.error({ err }, 'purge failed'));
     // Spent authorization codes stay a while after expiry, so a replay still revokes what they issued.
-    core.store.authorization.purgeExpiredCodes(core.clock.now() - PURGE_AFTER_MS).catch((err) => logger.error({ err }, 'purge failed'));
+    core.store.authorization.purgeExpiredCodes(endedBefore).catch((err) => logger.error({ err }, 'purge failed'));
     // A DPoP proof's jti is kept only while the proof could still be accepted (RFC 9449 §11.1).
     core.store.dpop.purgeExpiredProofs(core.clock.now()).catch((err) => logger.error({ err }, 'purge failed'));
   }, PURGE_EVERY_MS);

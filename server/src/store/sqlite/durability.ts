@@ -58,7 +58,6 @@ export function createDurability(databaseFile: string): Durability {
 
   return {
     flush() {
-      if (closed) return Promise.resolve();
       if (!running) return syncNow();
       // An fsync is under way but may have started before this caller's commit: wait for
       // the one after it, which every caller arriving meanwhile shares.

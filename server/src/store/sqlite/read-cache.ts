@@ -77,16 +77,15 @@ export function readCache<V>(db: Database.Database, name: string, maxEntries: nu
     cache = { entries: new Map(), maxEntries };
     caches.named.set(name, cache as NamedCache<unknown>);
   }
-  const { entries } = cache;
-  const current = cache;
+  const { entries, maxEntries: bound } = cache;
   return {
     get(key) {
       caches.checkVersion();
       return entries.get(key);
     },
     set(key, value) {
-      if (current.maxEntries <= 0) return;
-      if (!entries.has(key) && entries.size >= current.maxEntries) entries.delete(entries.keys().next().value!);
+      if (bound <= 0) return;
+      if (!entries.has(key) && entries.size >= bound) entries.delete(entries.keys().next().value!);
       entries.set(key, value);
     },
     delete: (key) => entries.delete(key),
