@@ -41,8 +41,8 @@ const SQLITE_ONLY = [
   // Open no database at all (`kalm help`, usage errors, the form parser): nothing there differs between engines.
   'test/cli/help.test.ts',
   'test/http/form-urlencoded.test.ts',
-  // The SQLite store's own machinery.
-  'test/store/checkpointer.test.ts',
+  // The SQLite file's own WAL.
+  'test/store/wal-checkpoint.test.ts',
   // Spawn `kalm serve` on data dirs of their own (DATA_DIR only).
   'test/http/default-public-url.test.ts',
   'test/http/dpop-cross-process.test.ts',

@@ -1,6 +1,5 @@
 import { closeSync, fstatSync, fsync, fsyncSync, openSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import type { Checkpointer } from './checkpointer.js';
 
 /**
  * Group commit for SQLite in WAL mode.
@@ -93,9 +92,8 @@ export function createDurability(databaseFile: string): Durability {
  * Wrap every method of a repository so that a call which changed rows resolves only after
  * those changes are durable. Reads pass straight through. `total_changes()` counts rows this
  * connection inserted, updated or deleted, so no repository has to say which methods write.
- * `checkpoints`, when given, hears of every such call (checkpointer.ts).
  */
-export function durable<T extends object>(db: Database.Database, durability: Durability, repository: T, checkpoints?: Checkpointer): T {
+export function durable<T extends object>(db: Database.Database, durability: Durability, repository: T): T {
   const totalChanges = db.prepare('SELECT total_changes() AS n').pluck();
   const wrapped = {} as Record<string, unknown>;
   for (const [name, value] of Object.entries(repository)) {
@@ -108,10 +106,7 @@ export function durable<T extends object>(db: Database.Database, durability: Dur
       const result = await (value as (...a: unknown[]) => unknown).apply(repository, args);
       // Closed meanwhile (a write the close drained from the turn): the close fsynced it.
       if (!db.open) return result;
-      if ((totalChanges.get() as number) !== before) {
-        checkpoints?.wrote();
-        await durability.flush();
-      }
+      if ((totalChanges.get() as number) !== before) await durability.flush();
       return result;
     };
   }

@@ -6,7 +6,6 @@ import type { StoreEngine } from '../port/index.js';
 import { createAttemptRepository } from './attempts.js';
 import { createAuditRepository } from './audit.js';
 import { createAuthorizationCodeRepository } from './authorization-codes.js';
-import { createCheckpointer, type CheckpointerOptions } from './checkpointer.js';
 import { createClientRepository } from './clients.js';
 import { createConsentRepository } from './consents.js';
 import { databaseFile, openDatabase } from './database.js';
@@ -45,8 +44,6 @@ export function migrateSqlite(dataDir: string): { from: number; to: number } {
 export interface SqliteStoreOptions {
   /** At most this many pending device codes kept in memory (device-codes.ts); 0: none. Default DEFAULT_DEVICE_CODE_CACHE_SIZE. */
   deviceCodeCacheEntries?: number;
-  /** WAL checkpoints on a thread of their own (checkpointer.ts). */
-  checkpoints?: CheckpointerOptions;
 }
 
 /**
@@ -58,8 +55,7 @@ export function createSqliteStore(dataDir: string, options: SqliteStoreOptions =
   const db = openDatabase(dataDir);
   const durability = createDurability(databaseFile(dataDir));
   const turn = createTurnBatch(db);
-  const checkpointer = createCheckpointer(db, databaseFile(dataDir), options.checkpoints);
-  const repo = <T extends object>(repository: T): T => durable(db, durability, repository, checkpointer);
+  const repo = <T extends object>(repository: T): T => durable(db, durability, repository);
   return {
     db,
     clients: repo(createClientRepository(db)),
@@ -79,12 +75,10 @@ export function createSqliteStore(dataDir: string, options: SqliteStoreOptions =
     dpop: repo(createDpopRepository(db)),
     stats: createStatsRepository(db), // read-only: nothing to make durable
     mqtt: repo(createMqttRepository(db, turn)),
-    async close() {
+    close: () => {
       turn.drain();
       durability.close();
       db.close();
-      // Last: the thread's connection, the last one open, then folds the WAL into the file.
-      await checkpointer.close();
     },
   };
 }
