@@ -128,14 +128,21 @@ export async function startServer(input: Config, options: StartOptions = {}): Pr
   }
   if (scrapes) detachers.push(scrapes.close);
   const purge = setInterval(() => {
-    // The audit purge first, and the device code rows only once it is done: it records the codes
-    // that ran out undecided, which must be in the trail before their rows go (on PostgreSQL the
-    // two would otherwise run at once, on two connections of the pool).
+    // The audit purge first, and the device code rows only once it has succeeded: it records the
+    // codes that ran out undecided, which must be in the trail before their rows go (on PostgreSQL
+    // the two would otherwise run at once, on two connections of the pool). If it failed, the rows
+    // wait for the next tick.
     const endedBefore = core.clock.now() - PURGE_AFTER_MS;
     core.audit
       .purge()
-      .catch((err) => logger.error({ err }, 'audit purge failed'))
-      .then(() => core.store.deviceCodes.purgeExpired(endedBefore))
+      .then(
+        () => true,
+        (err) => {
+          logger.error({ err }, 'audit purge failed');
+          return false;
+        },
+      )
+      .then((recorded) => (recorded ? core.store.deviceCodes.purgeExpired(endedBefore) : 0))
       .catch((err) => logger.error({ err }, 'purge failed'));
     // Spent authorization codes stay a while after expiry, so a replay still revokes what they issued.
     core.store.authorization.purgeExpiredCodes(endedBefore).catch((err) => logger.error({ err }, 'purge failed'));

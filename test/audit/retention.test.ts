@@ -16,7 +16,6 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** Fire the server's purge timer once and wait for the audit purge it started. */
 /** One tick of the purge timer, awaited: the audit purge's result, once the device code purge after it is done too. */
 async function purgeTick(s: TestServer) {
   const purge = vi.spyOn(s.core.audit, 'purge');

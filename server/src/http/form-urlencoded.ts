@@ -46,9 +46,9 @@ function pairsOf(parts: string[]): Record<string, string | string[]> {
   return form;
 }
 
-/** The pairs of a body free of brackets, as qs reads them; undefined for any other body. */
-export function leanForm(body: string): Record<string, string | string[]> | undefined {
-  return NESTING.test(body) ? undefined : pairsOf(body.split('&'));
+/** The pairs of a body free of brackets, as qs reads them; undefined for any other body. `parts`: the body split on `&`. */
+export function leanForm(body: string, parts: string[] = body.split('&')): Record<string, string | string[]> | undefined {
+  return NESTING.test(body) ? undefined : pairsOf(parts);
 }
 
 /**
@@ -60,6 +60,5 @@ export function parseUrlencoded(body: string, parameterLimit: number): Record<st
   if (body.length === 0) return {};
   const parts = body.split('&');
   if (parts.length > parameterLimit) throw createError(413, 'too many parameters', { type: 'parameters.too.many' });
-  if (!NESTING.test(body)) return pairsOf(parts);
-  return qs.parse(body, { allowPrototypes: true, arrayLimit: parts.length, depth: 0, charset: 'utf-8', parameterLimit, strictDepth: true });
+  return leanForm(body, parts) ?? qs.parse(body, { allowPrototypes: true, arrayLimit: parts.length, depth: 0, charset: 'utf-8', parameterLimit, strictDepth: true });
 }

@@ -111,7 +111,7 @@ export function createDeviceCodeRepository(db: Database.Database, turn: TurnBatc
     async insert(code, now, audit) {
       const id = await turn.run(() => insertTx(code, now, audit));
       // The row as inserted, built here: a RETURNING clause made SQLite fill and read back a
-      // temporary table for every insert, about a tenth of its CPU for a device authorization.
+      // temporary table for every insert, about a tenth of the insert's CPU.
       if (id === undefined) return undefined;
       const { deviceCodeHash, userCode, clientId, scopes, createdAt, expiresAt, interval, requestIp, requestUserAgent } = code;
       return {
