@@ -1,7 +1,8 @@
 /**
  * SQLite's read caches (server/src/store/sqlite/read-cache.ts): exact per connection, with
- * another connection's commits seen through `PRAGMA data_version`, read once per job. Two
- * connections on one file stand for the server and the CLI.
+ * another connection's commits seen through `PRAGMA data_version`, read once per job (once per
+ * turn for the requests that wait on `fresh()`). Two connections on one file stand for the
+ * server and the CLI.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,6 +73,43 @@ describe('read cache', () => {
     await Promise.resolve();
     expect(read(names, 'a')).toBe('one');
     await nextJob();
+    expect(read(names, 'a')).toBe('two');
+  });
+
+  it("fresh(): a request's read waits for the turn's check phase, so it sees a commit made after the request asked", async () => {
+    db.prepare('INSERT INTO t VALUES (?, ?)').run('a', 'one');
+    expect(read(names, 'a')).toBe('one');
+    await nextJob();
+    const checking = names.fresh();
+    expect(checking).toBeInstanceOf(Promise);
+    other.prepare("UPDATE t SET v = 'two' WHERE id = 'a'").run();
+    await checking;
+    expect(read(names, 'a')).toBe('two');
+  });
+
+  it("fresh(): the waiters of one turn share one version read, and go by it until their promise jobs are done", async () => {
+    db.prepare('INSERT INTO t VALUES (?, ?)').run('a', 'one');
+    expect(read(names, 'a')).toBe('one');
+    await nextJob();
+    const first = names.fresh();
+    const second = colours.fresh();
+    expect(second).toBe(first);
+    const seen: (string | undefined)[] = [];
+    await Promise.all([
+      first!.then(() => {
+        other.prepare("UPDATE t SET v = 'two' WHERE id = 'a'").run();
+        seen.push(read(names, 'a'));
+      }),
+      second!.then(() => {
+        expect(names.fresh()).toBeUndefined();
+        seen.push(read(names, 'a'));
+      }),
+    ]);
+    // The commit came after the shared read: concurrent with both waiters, it is seen next job.
+    expect(seen).toEqual(['one', 'one']);
+    await nextJob();
+    expect(names.fresh()).toBeInstanceOf(Promise);
+    await names.fresh();
     expect(read(names, 'a')).toBe('two');
   });
 

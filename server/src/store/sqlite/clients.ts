@@ -101,6 +101,8 @@ export function createClientRepository(db: Database.Database): ClientRepository 
       return updateTx(audit, c);
     },
     async get(id) {
+      const checking = cache.fresh();
+      if (checking) await checking;
       const cached = cache.get(id);
       if (cached) return cached;
       const row = byId.get(id);

@@ -120,6 +120,8 @@ export function createDeviceCodeRepository(db: Database.Database, turn: TurnBatc
       };
     },
     async getByHash(hash) {
+      const checking = pendingCodes.fresh();
+      if (checking) await checking;
       const key = cacheKey(hash);
       const cached = pendingCodes.get(key);
       if (cached) return cached;

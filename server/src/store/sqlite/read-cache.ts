@@ -16,8 +16,20 @@ import type Database from 'better-sqlite3';
  * read. A commit made meanwhile is concurrent with the job, and its next job sees it. The
  * read is two `fcntl` calls (SQLite's read lock): once per request instead of once per cache
  * read was 6 % of a pending poll's CPU.
+ *
+ * A request handler can go further with `fresh()`: it waits for the check phase of the event
+ * loop's turn, where one version read serves every request of the turn that waits. That is
+ * exact for the same reason: each waiting request was read from its socket before the check,
+ * so every commit it could have been told of came before the version read.
  */
 export interface ReadCache<V> {
+  /**
+   * Undefined when this job has read the version already; else a promise, shared by every
+   * caller of this turn, that settles once the version has been read in the turn's check phase
+   * (and every cache of the connection emptied if another connection has committed). The
+   * caller's reads after it, in the same promise-job drain, go by that read.
+   */
+  fresh(): Promise<void> | undefined;
   get(key: string): V | undefined;
   set(key: string, value: V): void;
   delete(key: string): void;
@@ -29,6 +41,8 @@ interface Caches {
   named: Map<string, NamedCache<unknown>>;
   /** Empty every cache if another connection has committed since the last check of an earlier job. */
   checkVersion(): void;
+  /** See `ReadCache.fresh`. */
+  fresh(): Promise<void> | undefined;
 }
 
 interface NamedCache<V> {
@@ -38,8 +52,10 @@ interface NamedCache<V> {
 
 const connections = new WeakMap<Database.Database, Caches>();
 
-// Taken at load, so that a test which fakes timers cannot stop a job from ending.
+// Taken at load, so that a test which fakes timers cannot stop a job from ending or a turn from
+// reaching its check phase.
 const beforeNextJob = process.nextTick;
+const checkPhase = setImmediate;
 
 function cachesOf(db: Database.Database): Caches {
   let caches = connections.get(db);
@@ -52,16 +68,40 @@ function cachesOf(db: Database.Database): Caches {
     const endOfJob = () => {
       checkedThisJob = false;
     };
+    const readVersion = () => {
+      const version = dataVersion.get()!;
+      if (version === seenVersion) return;
+      seenVersion = version;
+      for (const cache of named.values()) cache.entries.clear();
+    };
+    let waiting: { promise: Promise<void>; resolve: () => void } | undefined;
+    const checkForWaiters = () => {
+      const { resolve } = waiting!;
+      waiting = undefined;
+      readVersion();
+      checkedThisJob = true;
+      resolve();
+      // The waiters go on in promise jobs queued by resolve(); a tick queued here would run
+      // before them, so it is queued from a promise job queued after theirs.
+      queueMicrotask(() => beforeNextJob(endOfJob));
+    };
     caches = {
       named,
       checkVersion() {
         if (checkedThisJob) return;
         checkedThisJob = true;
         beforeNextJob(endOfJob);
-        const version = dataVersion.get()!;
-        if (version === seenVersion) return;
-        seenVersion = version;
-        for (const cache of named.values()) cache.entries.clear();
+        readVersion();
+      },
+      fresh() {
+        if (checkedThisJob) return undefined;
+        if (!waiting) {
+          let resolve!: () => void;
+          const promise = new Promise<void>((r) => (resolve = r));
+          waiting = { promise, resolve };
+          checkPhase(checkForWaiters);
+        }
+        return waiting.promise;
       },
     };
     connections.set(db, caches);
@@ -79,6 +119,7 @@ export function readCache<V>(db: Database.Database, name: string, maxEntries: nu
   }
   const { entries, maxEntries: bound } = cache;
   return {
+    fresh: () => caches.fresh(),
     get(key) {
       caches.checkVersion();
       return entries.get(key);
