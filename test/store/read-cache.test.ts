@@ -113,6 +113,13 @@ describe('read cache', () => {
     expect(read(names, 'a')).toBe('two');
   });
 
+  it("fresh(): a version read that fails (the connection closed) fails the waiters' lookups, not the process", async () => {
+    await nextJob();
+    const checking = names.fresh();
+    db.close();
+    await expect(checking).rejects.toThrow(/not open/);
+  });
+
   it('keeps at most its bound, dropping the oldest first', () => {
     for (const id of ['a', 'b', 'c', 'd']) db.prepare('INSERT INTO t VALUES (?, ?)').run(id, id.toUpperCase());
     for (const id of ['a', 'b', 'c', 'd']) read(names, id);

@@ -74,11 +74,18 @@ function cachesOf(db: Database.Database): Caches {
       seenVersion = version;
       for (const cache of named.values()) cache.entries.clear();
     };
-    let waiting: { promise: Promise<void>; resolve: () => void } | undefined;
+    let waiting: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
     const checkForWaiters = () => {
-      const { resolve } = waiting!;
+      const { resolve, reject } = waiting!;
       waiting = undefined;
-      readVersion();
+      try {
+        readVersion();
+      } catch (err) {
+        // A closed connection, say: each waiter's request fails as its own read would have,
+        // rather than the immediate throwing the process down.
+        reject(err);
+        return;
+      }
       checkedThisJob = true;
       resolve();
       // The waiters go on in promise jobs queued by resolve(); a tick queued here would run
@@ -97,8 +104,12 @@ function cachesOf(db: Database.Database): Caches {
         if (checkedThisJob) return undefined;
         if (!waiting) {
           let resolve!: () => void;
-          const promise = new Promise<void>((r) => (resolve = r));
-          waiting = { promise, resolve };
+          let reject!: (err: unknown) => void;
+          const promise = new Promise<void>((res, rej) => {
+            resolve = res;
+            reject = rej;
+          });
+          waiting = { promise, resolve, reject };
           checkPhase(checkForWaiters);
         }
         return waiting.promise;
