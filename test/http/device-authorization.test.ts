@@ -42,7 +42,10 @@ describe('POST /device_authorization (RFC 8628 §3.1–3.2)', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 20; i++) {
       const flow = await authorize(server, { clientId: publicId });
-      expect(Buffer.from(flow.device_code, 'base64url').length).toBeGreaterThanOrEqual(32);
+      // 6 bytes of the issue time (ms, big-endian), then 32 random bytes.
+      const bytes = Buffer.from(flow.device_code, 'base64url');
+      expect(bytes.length).toBe(38);
+      expect(bytes.readUIntBE(0, 6)).toBe(server.clock.now());
       expect(seen.has(flow.user_code)).toBe(false);
       seen.add(flow.user_code);
     }

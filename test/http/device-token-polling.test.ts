@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeProtectedHeader, decodeJwt } from 'jose';
 import fc from 'fast-check';
 import { startTestServer, GRANT_TYPES, type TestServer } from '../helpers/server.js';
+import { hashSecret, newSecret, systemRandom } from '../../server/src/core/secrets.js';
+import { formatUserCode, generateUserCode } from '../../server/src/core/user-codes.js';
 import { authorize, errorOf, poll, type ClientAuth, type Tokens } from './flow.js';
 
 let server: TestServer;
@@ -124,6 +126,29 @@ describe('device code polling at POST /token (RFC 8628 §3.4–3.5)', () => {
   it('answers invalid_grant for an unknown device code', async () => {
     expect(await pollError('not-a-device-code')).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect((await pollError('x'.repeat(4000))).body.error).toBe('invalid_grant');
+  });
+
+  it('answers invalid_grant for a device code whose time prefix or secret part was altered', async () => {
+    const flow = await authorize(server, device);
+    const flip = (code: string, at: number) => code.slice(0, at) + (code[at] === 'A' ? 'B' : 'A') + code.slice(at + 1);
+    expect((await pollError(flip(flow.device_code, 3))).body.error).toBe('invalid_grant');
+    expect((await pollError(flip(flow.device_code, 30))).body.error).toBe('invalid_grant');
+    expect((await pollError(flow.device_code)).body.error).toBe('authorization_pending');
+  });
+
+  it('still answers a device code issued before codes carried their issue time (a plain 256-bit secret)', async () => {
+    const now = server.clock.now();
+    const old = newSecret(systemRandom, 32);
+    const userCode = generateUserCode(systemRandom);
+    const inserted = await server.core.store.deviceCodes.insert(
+      { deviceCodeHash: hashSecret(old), userCode, clientId: device.clientId, scopes: ['valuate:read'],
+        createdAt: now, expiresAt: now + 600_000, interval: 5, requestIp: null, requestUserAgent: null },
+      now,
+    );
+    expect(inserted).toBeDefined();
+    expect(await pollError(old)).toMatchObject({ status: 400, body: { error: 'authorization_pending' } });
+    await server.core.deviceFlow.approve(formatUserCode(userCode), (await server.createUser()).id, ['valuate:read']);
+    expect((await poll(server, device, old)).status).toBe(200);
   });
 
   it("answers invalid_grant when another client presents the device code, and leaves the owner's flow intact", async () => {

@@ -8,7 +8,7 @@ import type { DeviceEvents } from './events.js';
 import type { CoreObserver } from './observer.js';
 import { createPollPacer, sharedPollPacer, type PollPacer } from './poll-pacing.js';
 import { formatScope, isSubset, resolveRequestedScope, type ScopeCatalog } from './scopes.js';
-import { hashSecret, newSecret, type RandomSource } from './secrets.js';
+import { hashOrderedSecret, newOrderedSecret, type RandomSource } from './secrets.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 import { formatUserCode, generateUserCode, normalizeUserCode } from './user-codes.js';
 import type { Config } from '../config.js';
@@ -158,7 +158,7 @@ async function createCode(flow: DeviceFlowContext, client: ClientRecord, scope: 
   const now = clock.now();
   const expiresIn = client.deviceCodeTtl ?? config.deviceCodeTtl;
   const interval = client.devicePollInterval ?? config.devicePollInterval;
-  const deviceCode = newSecret(flow.random, 32);
+  const deviceCode = newOrderedSecret(flow.random, now);
   // Written with the code, which gives it its id.
   const requested = flow.audit.event({
     type: 'device.requested',
@@ -172,7 +172,7 @@ async function createCode(flow: DeviceFlowContext, client: ClientRecord, scope: 
     const userCode = generateUserCode(flow.random);
     const inserted = await store.deviceCodes.insert(
       {
-        deviceCodeHash: hashSecret(deviceCode),
+        deviceCodeHash: hashOrderedSecret(deviceCode),
         userCode,
         clientId: client.id,
         scopes,
@@ -209,7 +209,7 @@ function authorizationResponse(config: Config, deviceCode: string, userCode: str
 /** RFC 8628 §3.4: one poll of the token endpoint with the device code. */
 async function poll(flow: DeviceFlowContext, client: ClientRecord, deviceCode: string, dpop: DpopProof | undefined, context: AuditContext): Promise<TokenResponse> {
   flow.clients.assertGrant(client, GRANT_TYPES.deviceCode);
-  const record = deviceCode.length <= MAX_DEVICE_CODE_LENGTH ? await flow.store.deviceCodes.getByHash(hashSecret(deviceCode)) : undefined;
+  const record = deviceCode.length <= MAX_DEVICE_CODE_LENGTH ? await flow.store.deviceCodes.getByHash(hashOrderedSecret(deviceCode)) : undefined;
   return pollRecord(flow, client, record, recordingRedemption(flow, flow.commitToStore, context), false, dpop);
 }
 
@@ -377,5 +377,5 @@ async function decide({ store, clock, events, observer }: DeviceFlowContext, rec
 
 async function findByDeviceCode(flow: DeviceFlowContext, deviceCode: string): Promise<DeviceCodeRecord | undefined> {
   if (deviceCode.length > MAX_DEVICE_CODE_LENGTH) return undefined;
-  return flow.store.deviceCodes.getByHash(hashSecret(deviceCode));
+  return flow.store.deviceCodes.getByHash(hashOrderedSecret(deviceCode));
 }

@@ -47,6 +47,40 @@ export function hashSecret(secret: string): Buffer {
   return createHash('sha256').update(secret).digest();
 }
 
+// An ordered secret: this many bytes of its issue time in ms, big-endian (until the year 10889),
+// which base64url writes as exactly 8 characters, then the random bytes.
+const ORDER_BYTES = 6;
+const ORDER_CHARS = 8;
+const orderedLength = (bytes: number) => ORDER_CHARS + Math.ceil((bytes * 4) / 3);
+
+/**
+ * A fresh secret whose stored hash sorts by issue time (see `hashOrderedSecret`): `now` in
+ * 6 bytes, then `bytes` random bytes (256 bits by default), base64url. The time is not secret
+ * (its holder knows when it got it); the random part carries all the strength.
+ *
+ * Why: a secret's hash is a random key, so each new row of a table looked up by it lands on a
+ * random leaf of the unique index, and every commit rewrites as many index pages to the WAL
+ * as it inserted rows. Keys that grow with time land on the index's last leaf instead.
+ */
+export function newOrderedSecret(random: RandomSource, now: number, bytes = 32): string {
+  const secret = Buffer.allocUnsafe(ORDER_BYTES + bytes);
+  secret.writeUIntBE(Math.max(0, Math.min(Math.floor(now), 2 ** 48 - 1)), 0, ORDER_BYTES);
+  secret.set(random(bytes), ORDER_BYTES);
+  return secret.toString('base64url');
+}
+
+/**
+ * The stored form of a `newOrderedSecret(…, bytes)`: its 6 time bytes, then the SHA-256 of the
+ * whole secret. The lookup is by this value, so it is as constant-time as `hashSecret`'s: the
+ * prefix an index compares first is public, the rest a hash. A value of any other length (a
+ * secret issued before ordered secrets, from `newSecret`) is stored as its `hashSecret`, so
+ * what was issued then is still found.
+ */
+export function hashOrderedSecret(secret: string, bytes = 32): Buffer {
+  if (secret.length !== orderedLength(bytes)) return hashSecret(secret);
+  return Buffer.concat([Buffer.from(secret.slice(0, ORDER_CHARS), 'base64url'), hashSecret(secret)]);
+}
+
 // scrypt parameters: N=2^15, r=8, p=1 (about 90 ms here), 32 bytes of output.
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keylen: 32, maxmem: 64 * 1024 * 1024 };
 
