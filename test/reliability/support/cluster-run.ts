@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { runLoad } from '../../../bench/lib/load.js';
 import { quantile, round } from '../../../bench/lib/stats.js';
 import { backendKey, startTcpProxy, type ProxyStats, type TcpProxy } from '../../../bench/lib/tcp-proxy.js';
-import { hashSecret } from '../../../server/src/core/secrets.js';
+import { hashOrderedSecret, hashSecret } from '../../../server/src/core/secrets.js';
 import type { StoreEngine } from '../../../server/src/store/port/index.js';
 import { KALM_BIN } from '../../helpers/kalm-cli.js';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.js';
@@ -951,7 +951,7 @@ export async function runClusterScenario(options: ClusterRunOptions): Promise<Cl
           }
         } else {
           if (!flow.deviceCode) continue;
-          const record = await s.deviceCodes.getByHash(hashSecret(flow.deviceCode));
+          const record = await s.deviceCodes.getByHash(hashOrderedSecret(flow.deviceCode));
           status = record?.status;
           grantId = record?.grantId;
         }
