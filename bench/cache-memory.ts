@@ -8,11 +8,11 @@
  * (which keeps it in the cache), measures again, then reads as many codes again, new ones, to
  * show the cache stays at `--bound` (DEVICE_CODE_CACHE_SIZE). Prints the figures.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { hashOrderedSecret, newOrderedSecret, systemRandom } from '../server/src/core/secrets.js';
 import { readCache } from '../server/src/store/sqlite/read-cache.js';
 import { DEVICE_CODE_CACHE } from '../server/src/store/sqlite/device-codes.js';
 import { createSqliteStore } from '../server/src/store/sqlite/index.js';
@@ -34,7 +34,7 @@ async function insertCodes(n: number, from: number): Promise<Buffer[]> {
   const hashes: Buffer[] = [];
   for (let i = 0; i < n; i += 1000) {
     const batch = Array.from({ length: Math.min(1000, n - i) }, (_, j) => {
-      const deviceCodeHash = randomBytes(32);
+      const deviceCodeHash = hashOrderedSecret(newOrderedSecret(systemRandom, now)); // as device-flow.ts stores a code
       hashes.push(deviceCodeHash);
       const userCode = String(from + i + j).padStart(8, '0');
       return store.deviceCodes.insert({ deviceCodeHash, userCode, clientId: 'bench', scopes: ['valuate:read'], createdAt: now, expiresAt: now + 600_000,
