@@ -133,6 +133,8 @@ describe('device code polling at POST /token (RFC 8628 §3.4–3.5)', () => {
     const flip = (code: string, at: number) => code.slice(0, at) + (code[at] === 'A' ? 'B' : 'A') + code.slice(at + 1);
     expect((await pollError(flip(flow.device_code, 3))).body.error).toBe('invalid_grant');
     expect((await pollError(flip(flow.device_code, 30))).body.error).toBe('invalid_grant');
+    // Not base64url where the time should be: still the same answer, no 500.
+    expect(await pollError(`*.!~ %:;${flow.device_code.slice(8)}`)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect((await pollError(flow.device_code)).body.error).toBe('authorization_pending');
   });
 

@@ -39,7 +39,8 @@ export function newId(random: RandomSource, bytes: number): string {
 }
 
 /**
- * SHA-256 of a high-entropy secret (device code, refresh token, authorization code).
+ * SHA-256 of a high-entropy secret (refresh token, authorization code, session id; a device
+ * code is stored by `hashOrderedSecret`).
  * Those secrets carry at least 256 bits, so a fast hash is enough to make a stolen
  * database useless; the lookup is by hash, which also makes it constant-time.
  */
@@ -47,37 +48,38 @@ export function hashSecret(secret: string): Buffer {
   return createHash('sha256').update(secret).digest();
 }
 
-// An ordered secret: this many bytes of its issue time in ms, big-endian (until the year 10889),
-// which base64url writes as exactly 8 characters, then the random bytes.
+// An ordered secret: 6 bytes of its issue time in ms, big-endian (until the year 10889), which
+// base64url writes as exactly 8 characters, then 32 random bytes: 51 characters in all.
 const ORDER_BYTES = 6;
 const ORDER_CHARS = 8;
-const orderedLength = (bytes: number) => ORDER_CHARS + Math.ceil((bytes * 4) / 3);
+const ORDERED_RANDOM_BYTES = 32;
+const ORDERED_LENGTH = ORDER_CHARS + Math.ceil((ORDERED_RANDOM_BYTES * 4) / 3);
 
 /**
  * A fresh secret whose stored hash sorts by issue time (see `hashOrderedSecret`): `now` in
- * 6 bytes, then `bytes` random bytes (256 bits by default), base64url. The time is not secret
+ * 6 bytes, then 32 random bytes (256 bits), base64url. The time is not secret
  * (its holder knows when it got it); the random part carries all the strength.
  *
  * Why: a secret's hash is a random key, so each new row of a table looked up by it lands on a
  * random leaf of the unique index, and every commit rewrites as many index pages to the WAL
  * as it inserted rows. Keys that grow with time land on the index's last leaf instead.
  */
-export function newOrderedSecret(random: RandomSource, now: number, bytes = 32): string {
-  const secret = Buffer.allocUnsafe(ORDER_BYTES + bytes);
+export function newOrderedSecret(random: RandomSource, now: number): string {
+  const secret = Buffer.allocUnsafe(ORDER_BYTES + ORDERED_RANDOM_BYTES);
   secret.writeUIntBE(Math.max(0, Math.min(Math.floor(now), 2 ** 48 - 1)), 0, ORDER_BYTES);
-  secret.set(random(bytes), ORDER_BYTES);
+  secret.set(random(ORDERED_RANDOM_BYTES), ORDER_BYTES);
   return secret.toString('base64url');
 }
 
 /**
- * The stored form of a `newOrderedSecret(…, bytes)`: its 6 time bytes, then the SHA-256 of the
+ * The stored form of a `newOrderedSecret`: its 6 time bytes, then the SHA-256 of the
  * whole secret. The lookup is by this value, so it is as constant-time as `hashSecret`'s: the
  * prefix an index compares first is public, the rest a hash. A value of any other length (a
  * secret issued before ordered secrets, from `newSecret`) is stored as its `hashSecret`, so
  * what was issued then is still found.
  */
-export function hashOrderedSecret(secret: string, bytes = 32): Buffer {
-  if (secret.length !== orderedLength(bytes)) return hashSecret(secret);
+export function hashOrderedSecret(secret: string): Buffer {
+  if (secret.length !== ORDERED_LENGTH) return hashSecret(secret);
   return Buffer.concat([Buffer.from(secret.slice(0, ORDER_CHARS), 'base64url'), hashSecret(secret)]);
 }
 
