@@ -9,8 +9,28 @@ import { describe, expect, it } from 'vitest';
 import { configFromEnv } from '../../server/src/config.js';
 import { engineEnv, ensureDatabaseFor } from '../helpers/engine.js';
 import { freePort, startTestServer } from '../helpers/server.js';
-import { startChildServer } from '../reliability/support/child-server.js';
+import { startChildServer, type ChildServer } from '../reliability/support/child-server.js';
 import { scrape } from './scrape.js';
+
+/** The first match of `line` in what the child printed, waiting for its output (never a sleep). */
+function printed(child: ChildServer, line: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const look = () => {
+      const match = line.exec(child.output());
+      if (!match) return false;
+      child.process.stdout!.off('data', onData);
+      child.process.off('exit', onExit);
+      resolve(match);
+      return true;
+    };
+    // The child's own listener appends each chunk to output() before this one runs.
+    const onData = () => void look();
+    const onExit = () => reject(new Error(`kalm serve exited without printing ${line}:\n${child.output()}`));
+    if (look()) return;
+    child.process.stdout!.on('data', onData);
+    child.process.once('exit', onExit);
+  });
+}
 
 describe('METRICS_PORT and METRICS_HOST', () => {
   it('are off and loopback by default, and read from the environment', () => {
@@ -26,13 +46,15 @@ describe('METRICS_PORT and METRICS_HOST', () => {
 
   it('make `kalm serve` answer scrapes on their own port, and 404 on the public one', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'kalm-metrics-'));
-    const metricsPort = await freePort();
     await ensureDatabaseFor(dataDir);
-    const child = await startChildServer(dataDir, { ...engineEnv(dataDir), METRICS_PORT: String(metricsPort), DEMO: '1' });
+    // Port 0: a port picked beforehand could be taken by a parallel test before the child binds it.
+    const child = await startChildServer(dataDir, { ...engineEnv(dataDir), METRICS_PORT: '0', DEMO: '1' });
     try {
+      const metricsUrl = await printed(child, /^ {2}metrics +(http:\/\/127\.0\.0\.1:(\d+)\/metrics)$/m);
+      expect(Number(metricsUrl[2])).not.toBe(Number(new URL(child.url).port));
       const res = await fetch(`${child.url}/device_authorization`, { method: 'POST', body: new URLSearchParams({ client_id: 'tv-demo' }) });
       expect(res.status).toBe(200);
-      const metrics = await scrape(`http://127.0.0.1:${metricsPort}/metrics`);
+      const metrics = await scrape(metricsUrl[1]!);
       expect(metrics.value('kalm_device_authorizations_total', { client_id: 'tv-demo' })).toBe(1);
       expect(metrics.value('kalm_pending_device_codes')).toBe(1);
       expect((await fetch(`${child.url}/metrics`)).status).toBe(404);

@@ -34,6 +34,8 @@ user, whose password is printed once. SIGINT and SIGTERM stop it cleanly (exit 0
     console.log(`  verification  ${base}/device`);
     console.log(`  my devices    ${base}/devices`);
     console.log(`  TV demo       ${base}/tv`);
+    // Never on the public port; with METRICS_PORT=0 this names the port actually bound.
+    if (server.metrics) console.log(`  metrics       ${server.metrics.url}`);
     const lanHint = phoneHint({ ...server.core.config, port: server.port });
     if (lanHint) console.log(lanHint);
     if (demo) {
